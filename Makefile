@@ -1,0 +1,34 @@
+# One entry point for the README's commands. Everything installs into .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install quickstart test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	# python-hcl2 compiles its grammar on first use; build the cache once, at install time.
+	$(BIN)/python -c "import hcl2.parser; hcl2.parser.parser()"
+	touch $@
+
+install: $(VENV)/.installed
+
+quickstart: install
+	rm -rf build/quickstart && mkdir -p build && cp -r examples/quickstart build/quickstart
+	cd build/quickstart/hcl && ../../../$(BIN)/np plan && ../../../$(BIN)/np apply --auto-approve
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""Private (0600) file writes that survive a crash at any instant.
+
+    atomic_write(Path("state/np.state.json"), text)   # readers see the old or the new file, whole
+    write_new(Path("state/np.state.json.lock"), data) # FileExistsError if it is already there
+
+State, backups, locks, saved plans and the simulator's world may hold infrastructure details,
+so every file np writes is created 0600 whatever the umask is.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PRIVATE_MODE = 0o600
+
+
+def write_new(path: Path, data: bytes | str) -> None:
+    """Create ``path`` exclusively (O_EXCL, 0600), write ``data`` and fsync it.
+
+    Raises FileExistsError when the file exists; that is what makes it usable as a lock. A write
+    that fails half way removes the file again, so no partial file is left behind.
+    """
+    payload = data.encode() if isinstance(data, str) else data
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            os.fchmod(file.fileno(), PRIVATE_MODE)  # O_CREAT's mode is masked by the umask
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Replace ``path`` with ``data`` (0600): the old or the new content, never a partial file.
+
+    The temporary file lives in the same directory so that ``os.replace`` is an atomic rename;
+    the directory is fsynced afterwards so the rename itself survives a power loss.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    write_new(tmp, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Flush a directory entry change (create, rename, unlink) to disk."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -41,8 +41,6 @@ _ENTRY_FIELDS: dict[str, tuple[str, ...]] = {
 _ENTRY_VALUE: dict[str, str] = {"tags": "value", "azs": "count"}
 # Patched key by key; removing the whole field from config nulls only the keys np managed.
 _MAPS = frozenset({"labels", "extendParams"})
-# What a user reads as the value of a keyed entry (``tags.owner: "a" -> "b"``).
-_ENTRY_VALUE: dict[str, str] = {"tags": "value", "azs": "count"}
 # Patched key by key; removing the whole field from config nulls the field.
 _OBJECTS = frozenset({"network", "creatingStep", "os"})
 

@@ -21,7 +21,11 @@ class Pos:
 
 
 class NpError(Exception):
-    """An error meant for the user: printed as one line, never as a traceback."""
+    """An error meant for the user: printed as one message, never as a traceback."""
+
+    def problems(self) -> list[str]:
+        """Each independent problem; the CLI prints ``Error: `` before each."""
+        return [str(self)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +42,23 @@ class Diagnostic:
         return ": ".join([*parts, self.message])
 
 
-class ConfigError(NpError):
-    """Invalid configuration; holds every problem found, one line each."""
+class DiagnosticsError(NpError):
+    """Every problem found, one line each, so a user fixes them all in one go."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
         super().__init__("\n".join(str(d) for d in diagnostics))
 
+    def problems(self) -> list[str]:
+        return [str(d) for d in self.diagnostics]
 
-class PlanError(NpError):
-    """The plan cannot be made (what the API would refuse, flavor change, ...)."""
+
+class ConfigError(DiagnosticsError):
+    """Invalid configuration."""
+
+
+class PlanError(DiagnosticsError):
+    """The plan cannot be made (what the API would refuse, a flavor change, ...)."""
 
 
 class StateError(NpError):

@@ -1,0 +1,173 @@
+"""Executing a plan: bounded concurrency, a journal entry per success, convergence waits.
+
+    outcomes = await apply_plan(plan, client, journal, parallelism=10, wait=WaitPolicy(600))
+    failed = [o for o in outcomes if not o.ok]
+
+Each node pool is written to state as soon as its request succeeds, so a failure or a crash half
+way keeps what was done and a rerun continues from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from reconciler.errors import NpError
+from reconciler.model import status_counts
+from reconciler.plan import Plan, ResourceChange
+from reconciler.state import Journal, ResourceState
+
+if TYPE_CHECKING:
+    from reconciler.api.client import ModelArtsClient
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    address: str
+    action: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitPolicy:
+    """How long to wait for count changes to converge; ``timeout`` 0 means do not wait."""
+
+    timeout: float
+    first_delay: float = 0.5
+    max_delay: float = 10.0
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """The exact bytes sent; the plan's ``patch`` is this document."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def apply_plan(
+    plan: Plan,
+    client: ModelArtsClient,
+    journal: Journal,
+    *,
+    parallelism: int,
+    wait: WaitPolicy,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> list[Outcome]:
+    gate = asyncio.Semaphore(max(1, parallelism))
+
+    async def one(change: ResourceChange) -> Outcome:
+        try:
+            async with gate:
+                live = await _send(change, client)
+            _journal(change, live, journal)
+            if change.sends_request:
+                progress(f"{change.address}: {_DONE[change.action]}")
+            if wait.timeout > 0 and change.action in ("create", "update") and _scales(change):
+                await wait_until_converged(client, change, wait, progress)
+        except NpError as exc:
+            return Outcome(change.address, change.action, str(exc))
+        return Outcome(change.address, change.action)
+
+    todo = [c for c in plan.resources if c.sends_request or c.records_state]
+    return list(await asyncio.gather(*(one(change) for change in todo)))
+
+
+_DONE = {"create": "created", "update": "updated", "delete": "destroyed", "no-op": "recorded"}
+
+
+async def _send(change: ResourceChange, client: ModelArtsClient) -> dict[str, Any] | None:
+    """Send the one request of a change; return the live spec it reports (None if gone)."""
+    if change.action == "update":
+        assert change.body is not None
+        raw = await client.patch_nodepool(change.pool, change.name, encode_body(change.body))
+        return _resources_of(raw, change.after)
+    if change.action == "create":
+        assert change.body is not None
+        raw = await client.create_nodepool(change.pool, encode_body(change.body))
+        return _resources_of(raw, change.after)
+    if change.action == "delete":
+        await client.delete_nodepool(change.pool, change.name)
+        return None
+    return change.before
+
+
+def _resources_of(raw: Any, fallback: dict[str, Any] | None) -> dict[str, Any] | None:
+    try:
+        resources = raw["spec"]["resources"]
+    except (KeyError, TypeError):
+        return fallback
+    return resources if isinstance(resources, dict) else fallback
+
+
+def _journal(change: ResourceChange, live: dict[str, Any] | None, journal: Journal) -> None:
+    if change.applied is None:
+        journal.forget(change.address)
+        return
+    journal.record(
+        change.address,
+        ResourceState(
+            pool=change.pool,
+            name=change.name,
+            applied=change.applied,
+            live=live or {},
+            updated_at=utc_now(),
+            prevent_destroy=change.prevent_destroy,
+        ),
+    )
+
+
+def _scales(change: ResourceChange) -> bool:
+    before = change.before or {}
+    after = change.after or {}
+    return change.action == "create" or before.get("count") != after.get("count")
+
+
+async def wait_until_converged(
+    client: ModelArtsClient,
+    change: ResourceChange,
+    policy: WaitPolicy,
+    progress: Callable[[str], None],
+) -> None:
+    """Poll until ``available`` equals the desired count and nothing is creating or deleting."""
+    want = (change.after or {}).get("count")
+    deadline = time.monotonic() + policy.timeout
+    delay = policy.first_delay
+    last_report = ""
+    while True:
+        raw = await client.get_nodepool(change.pool, change.name)
+        counts = status_counts(raw)
+        if counts["abnormal"]:
+            raise NpError(
+                f"{counts['abnormal']} abnormal node(s) in node pool {change.pool}/{change.name} "
+                "while scaling; check the pool in the ModelArts console"
+            )
+        if counts["available"] == want and not counts["creating"] and not counts["deleting"]:
+            progress(f"{change.address}: {want} node(s) available")
+            return
+        report = (
+            f"{change.address}: waiting for {want} node(s): {counts['available']} available, "
+            f"{counts['creating']} creating, {counts['deleting']} deleting"
+        )
+        if report != last_report:
+            progress(report)
+            last_report = report
+        if time.monotonic() + delay > deadline:
+            raise NpError(
+                f"timed out after {policy.timeout:g}s waiting for node pool "
+                f"{change.pool}/{change.name} to reach {want} available node(s) "
+                f"(last seen: {counts['available']} available, {counts['creating']} creating, "
+                f"{counts['deleting']} deleting); the change was applied and recorded in state"
+            )
+        await asyncio.sleep(delay)
+        delay = min(policy.max_delay, delay * 1.5)

@@ -1,0 +1,515 @@
+"""The ``np`` command line: parse options, call the layers below, map errors to exit codes.
+
+Only click and the standard library are imported at start-up; everything else is imported
+inside the command that needs it, so ``np --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from reconciler import __version__
+
+if TYPE_CHECKING:
+    from reconciler.api.client import ModelArtsClient
+    from reconciler.config.types import Configuration
+    from reconciler.plan import Plan
+    from reconciler.state import State
+
+T = TypeVar("T")
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+@dataclass
+class Globals:
+    chdir: Path
+    state_path: Path
+    color: bool
+    verbose: bool
+
+    def say(self, text: str = "", err: bool = False) -> None:
+        click.echo(text, err=err, color=self.color)
+
+    def log(self, line: str) -> None:
+        """The ``-v`` debug log: stderr, already redacted by the client."""
+        if self.verbose:
+            click.echo(line, err=True)
+
+
+class NpGroup(click.Group):
+    """Turns every user-facing error into one line on stderr and exit 1 (traceback with -v)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from reconciler.errors import NpError
+
+        try:
+            return super().invoke(ctx)
+        except NpError as exc:
+            if ctx.obj is not None and ctx.obj.verbose:
+                import traceback
+
+                traceback.print_exc()
+            _fail(exc.problems())
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(EXIT_ERROR)
+
+
+def _fail(problems: list[str]) -> NoReturn:
+    for problem in problems:
+        click.echo(f"Error: {problem}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@click.group(cls=NpGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="np", message="np %(version)s")
+@click.option(
+    "-C",
+    "--chdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    help="Configuration directory (default: the current directory).",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="State file (default: state/np.state.json under the configuration directory).",
+)
+@click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
+@click.option("-v", "--verbose", is_flag=True, help="HTTP debug log on stderr, secrets redacted.")
+@click.pass_context
+def cli(ctx: click.Context, chdir: Path, state_path: Path | None, no_color: bool, verbose: bool):  # type: ignore[no-untyped-def]
+    """np: plan and apply Huawei Cloud ModelArts node pools declared in HCL or YAML."""
+    color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    ctx.obj = Globals(chdir, state_path or chdir / "state" / "np.state.json", color, verbose)
+
+
+def main() -> None:
+    cli(prog_name="np")
+
+
+# --- shared option sets -------------------------------------------------------------------
+
+
+def _var_options(f: Callable[..., T]) -> Callable[..., T]:
+    f = click.option(
+        "--var", "var_args", multiple=True, metavar="NAME=VALUE", help="Set a variable."
+    )(f)
+    return click.option(
+        "--var-file",
+        "var_files",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Variables from an HCL, YAML or JSON file.",
+    )(f)
+
+
+def _plan_options(f: Callable[..., T]) -> Callable[..., T]:
+    f = _var_options(f)
+    for decl, help_text in (
+        ("--target", "Only this address (repeatable)."),
+        ("--exclude", "Everything but this address (repeatable)."),
+    ):
+        f = click.option(decl, multiple=True, metavar="ADDR", help=help_text)(f)
+    f = click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)(f)
+    f = click.option(
+        "--lock-timeout",
+        default="0s",
+        show_default=True,
+        help="How long to wait for the state lock (e.g. 30s, 2m).",
+    )(f)
+    return click.option(
+        "--allow-insecure-http",
+        is_flag=True,
+        help="Allow plain http:// to a non-loopback endpoint (credentials in clear text).",
+    )(f)
+
+
+def parse_duration(text: str, option: str) -> float:
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    for suffix in ("ms", "s", "m", "h"):
+        if text.endswith(suffix):
+            number = text[: -len(suffix)]
+            break
+    else:
+        number, suffix = text, "s"
+    try:
+        seconds = float(number) * units[suffix]
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a duration like 30s, 5m or 1h", param_hint=option
+        ) from None
+    if seconds < 0:
+        raise click.BadParameter("must not be negative", param_hint=option)
+    return seconds
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _load_config(
+    g: Globals, var_files: tuple[Path, ...], var_args: tuple[str, ...]
+) -> Configuration:
+    from reconciler.config import load_config
+
+    return load_config(g.chdir, var_files=var_files, var_args=var_args, environ=os.environ)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@dataclass
+class PlanRequest:
+    var_files: tuple[Path, ...]
+    var_args: tuple[str, ...]
+    target: tuple[str, ...]
+    exclude: tuple[str, ...]
+    parallelism: int
+    lock_timeout: str
+    allow_insecure_http: bool
+
+
+async def _compute_plan(
+    g: Globals, config: Configuration, state: State, client: ModelArtsClient, req: PlanRequest
+) -> Plan:
+    from reconciler.plan import fetch_live, make_plan, pools_of
+
+    live = await fetch_live(client, pools_of(config, state), req.parallelism)
+    return make_plan(config, state, live, targets=req.target, excludes=req.exclude)
+
+
+def _connect(g: Globals, config: Configuration, req: PlanRequest) -> Any:
+    from reconciler.connect import connect
+
+    return connect(
+        config.provider,
+        g.chdir,
+        os.environ,
+        parallelism=req.parallelism,
+        verbose_log=g.log if g.verbose else None,
+        allow_insecure_http=req.allow_insecure_http,
+    )
+
+
+def _lock(g: Globals, operation: str, lock_timeout: str) -> Any:
+    from reconciler.lock import StateLock
+
+    return StateLock(g.state_path, operation, parse_duration(lock_timeout, "--lock-timeout"))
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+@cli.command()
+@_var_options
+@click.pass_obj
+def validate(g: Globals, var_files: tuple[Path, ...], var_args: tuple[str, ...]) -> None:
+    """Parse and validate the configuration; no network."""
+    config = _load_config(g, var_files, var_args)
+    count = len(config.nodepools)
+    g.say(
+        f"Success! The configuration is valid ({count} node pool{'s' if count != 1 else ''} "
+        f"in {len(config.files)} file{'s' if len(config.files) != 1 else ''})."
+    )
+
+
+@cli.command()
+@_plan_options
+@click.option(
+    "-out",
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan to FILE.",
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.pass_obj
+def plan(
+    g: Globals,
+    /,
+    out: Path | None,
+    detailed_exitcode: bool,
+    as_json: bool,
+    fmt: str,
+    **options: Any,
+) -> None:
+    """Compute and show what apply would change."""
+    req = PlanRequest(**options)
+    config = _load_config(g, req.var_files, req.var_args)
+    from reconciler.state import StateFile
+
+    with _lock(g, "plan", req.lock_timeout):
+        state = StateFile(g.state_path).read()
+
+        async def go() -> Plan:
+            async with _connect(g, config, req) as client:
+                return await _compute_plan(g, config, state, client, req)
+
+        the_plan = _run(go())
+    _show_plan(g, the_plan, "json" if as_json else fmt)
+    if detailed_exitcode and the_plan.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+def _show_plan(g: Globals, the_plan: Plan, fmt: str) -> None:
+    if fmt == "json":
+        import json
+
+        from reconciler.render.plan_json import plan_document
+
+        g.say(json.dumps(plan_document(the_plan), indent=2, ensure_ascii=False))
+        return
+    from reconciler.render.text import Painter, render_plan
+
+    g.say(render_plan(the_plan, Painter(g.color)))
+
+
+@cli.command()
+@_plan_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--no-wait", is_flag=True, help="Do not wait for node counts to converge.")
+@click.option(
+    "--wait-timeout", default="30m", show_default=True, help="How long to wait for convergence."
+)
+@click.pass_obj
+def apply(
+    g: Globals, /, auto_approve: bool, no_wait: bool, wait_timeout: str, **options: Any
+) -> None:
+    """Plan, ask for approval, apply, wait for convergence, record state."""
+    from reconciler.apply import WaitPolicy, apply_plan
+    from reconciler.state import Journal, StateFile
+
+    req = PlanRequest(**options)
+    wait = WaitPolicy(0 if no_wait else parse_duration(wait_timeout, "--wait-timeout"))
+    config = _load_config(g, req.var_files, req.var_args)
+    store = StateFile(g.state_path)
+    with _lock(g, "apply", req.lock_timeout):
+        state = store.read()
+
+        async def go() -> int:
+            async with _connect(g, config, req) as client:
+                the_plan = await _compute_plan(g, config, state, client, req)
+                _show_plan(g, the_plan, "text")
+                if not the_plan.applyable:
+                    return EXIT_OK
+                if the_plan.has_changes and not auto_approve:
+                    _approve(g)
+                journal = Journal(store, state)
+                outcomes = await apply_plan(
+                    the_plan,
+                    client,
+                    journal,
+                    parallelism=req.parallelism,
+                    wait=wait,
+                    progress=lambda line: g.say(line, err=True),
+                )
+                return _summarise(g, the_plan, outcomes)
+
+        code = _run(go())
+    sys.exit(code)
+
+
+def _approve(g: Globals) -> None:
+    from reconciler.errors import NpError
+
+    if not sys.stdin.isatty():
+        raise NpError(
+            "no terminal to ask for approval: pass --auto-approve, or save a plan with "
+            "`np plan -out FILE` and apply it with `np apply FILE`"
+        )
+    g.say("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n")
+    answer = click.prompt("  Enter a value", default="", show_default=False, prompt_suffix=": ")
+    if answer.strip() != "yes":
+        g.say("\nApply cancelled.", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+def _summarise(g: Globals, the_plan: Plan, outcomes: list[Any]) -> int:
+    failed = [o for o in outcomes if not o.ok]
+    done = [o for o in outcomes if o.ok]
+    counts = {
+        action: sum(1 for o in done if o.action == action)
+        for action in ("create", "update", "delete")
+    }
+    for outcome in failed:
+        g.say(f"Error: {outcome.address}: {outcome.error}", err=True)
+    verdict = "Apply failed" if failed else "Apply complete"
+    g.say(
+        f"\n{verdict}! Resources: {counts['create']} added, {counts['update']} changed, "
+        f"{counts['delete']} destroyed"
+        + (f", {len(failed)} failed ({', '.join(o.address for o in failed)})." if failed else ".")
+    )
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+@cli.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
+    """Show the state (or a saved plan)."""
+    import json
+
+    from reconciler.state import StateFile
+
+    state = StateFile(g.state_path).read()
+    if as_json:
+        g.say(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
+        return
+    if not state.resources:
+        g.say("The state is empty: np manages no node pools yet.")
+        return
+    for address, resource in state.resources.items():
+        g.say(f"# {address} ({resource.pool}/{resource.name}), applied {resource.updated_at}")
+        g.say(json.dumps(resource.applied, indent=2, ensure_ascii=False))
+        g.say()
+
+
+@cli.group()
+def state() -> None:
+    """Inspect or edit the state."""
+
+
+@state.command("list")
+@click.pass_obj
+def state_list(g: Globals) -> None:
+    """List the addresses np manages."""
+    from reconciler.state import StateFile
+
+    for address in StateFile(g.state_path).read().resources:
+        g.say(address)
+
+
+@state.command("show")
+@click.argument("address")
+@click.pass_obj
+def state_show(g: Globals, address: str) -> None:
+    """Show one managed node pool as recorded."""
+    import json
+
+    from reconciler.errors import NpError
+    from reconciler.state import StateFile
+
+    resource = StateFile(g.state_path).read().resources.get(address)
+    if resource is None:
+        raise NpError(f"{address}: not in state ({g.state_path})")
+    g.say(json.dumps({address: resource.to_json()}, indent=2, ensure_ascii=False))
+
+
+@state.command("rm")
+@click.argument("addresses", nargs=-1, required=True)
+@click.option("--lock-timeout", default="0s")
+@click.pass_obj
+def state_rm(g: Globals, addresses: tuple[str, ...], lock_timeout: str) -> None:
+    """Stop managing node pools without deleting them."""
+    from reconciler.errors import NpError
+    from reconciler.state import StateFile
+
+    store = StateFile(g.state_path)
+    with _lock(g, "state rm", lock_timeout):
+        current = store.read()
+        missing = [a for a in addresses if a not in current.resources]
+        if missing:
+            raise NpError(f"not in state: {', '.join(missing)}")
+        for address in addresses:
+            del current.resources[address]
+        store.write(current)
+    for address in addresses:
+        g.say(f"Removed {address} from state (the node pool itself is untouched).")
+
+
+@cli.command("import")
+@click.argument("address")
+@click.argument("target", metavar="POOL/NODEPOOL")
+@_var_options
+@click.option("--lock-timeout", default="0s")
+@click.pass_obj
+def import_(
+    g: Globals,
+    address: str,
+    target: str,
+    var_files: tuple[Path, ...],
+    var_args: tuple[str, ...],
+    lock_timeout: str,
+) -> None:
+    """Adopt an existing node pool into state without changing it."""
+    from reconciler.errors import NpError
+
+    pool, _, name = target.partition("/")
+    if not pool or not name:
+        raise NpError(f"{target}: expected POOL/NODEPOOL")
+    config = _load_config(g, var_files, var_args)
+    declared = {np.address: np for np in config.nodepools}
+    if address not in declared:
+        raise NpError(f"{address}: not declared in the configuration; write its block first")
+    if (declared[address].pool, declared[address].name) != (pool, name):
+        d = declared[address]
+        raise NpError(f"{address}: the configuration declares {d.pool}/{d.name}, not {target}")
+    from reconciler.apply import utc_now
+    from reconciler.model import check_nodepool, desired_to_wire
+    from reconciler.state import ResourceState, StateFile
+
+    store = StateFile(g.state_path)
+    req = PlanRequest(var_files, var_args, (), (), 1, lock_timeout, False)
+    with _lock(g, "import", lock_timeout):
+        current = store.read()
+        if address in current.resources:
+            raise NpError(f"{address}: already managed (np state rm it first to re-import)")
+
+        async def fetch() -> dict[str, Any]:
+            async with _connect(g, config, req) as client:
+                return check_nodepool(await client.get_nodepool(pool, name), target)
+
+        live = _run(fetch())
+        wanted = declared[address]
+        applied = desired_to_wire(wanted.fields, frozenset(wanted.lifecycle.ignore_changes))
+        current.resources[address] = ResourceState(
+            pool, name, applied, live, utc_now(), wanted.lifecycle.prevent_destroy
+        )
+        store.write(current)
+    g.say(
+        f"Imported {target} as {address}. Run np plan to see how it differs from the configuration."
+    )
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(f"np {__version__}")
+
+
+class _LazySim(click.Group):
+    """``np sim ...`` lives in the simulator package; load it only when asked for."""
+
+    def _real(self) -> click.Group:
+        from reconciler.sim.cli import sim_group
+
+        return sim_group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._real().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._real().get_command(ctx, cmd_name)
+
+
+cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))

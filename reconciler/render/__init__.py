@@ -1,0 +1,1 @@
+"""Turning plans, drift reports and state into what users and machines read."""

@@ -1,0 +1,130 @@
+"""``np drift`` for people (text, Markdown) and for CI systems (JSON, JUnit XML).
+
+entries = drift_report(state, live)
+drift_junit(entries)   # one failing testcase per drifted or missing node pool
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any
+
+from reconciler.drift import DriftEntry
+from reconciler.model import wire_path_to_config
+from reconciler.render.markdown import diff_block, diff_pair
+from reconciler.render.text import Painter, drift_line, value
+
+_MISSING = "missing: the node pool no longer exists"
+_STATUS_COLOR = {"in-sync": "green", "drifted": "yellow", "missing": "red"}
+
+
+def drifted(entries: Sequence[DriftEntry]) -> bool:
+    """True when any managed node pool drifted or is missing (``np drift`` exits 2)."""
+    return any(entry.status != "in-sync" for entry in entries)
+
+
+def drift_text(entries: Sequence[DriftEntry], paint: Painter) -> str:
+    if not entries:
+        return "No node pools are managed yet: the state is empty."
+    lines: list[str] = []
+    for entry in entries:
+        status = paint(entry.status, _STATUS_COLOR[entry.status], bold=True)
+        where = f"(pool {value(entry.pool)}, node pool {value(entry.name)})"
+        lines.append(paint(entry.address, bold=True) + f" {where}: {status}")
+        if entry.status == "missing":
+            lines.append(f"  {paint.sign('-')} the node pool no longer exists")
+        lines += [drift_line(change, paint) for change in entry.changes]
+    if drifted(entries):
+        lines += ["", paint("Drift found: ", "yellow", bold=True) + _counts(entries) + "."]
+    else:
+        lines += [
+            "",
+            paint("No drift.", "green", bold=True) + " Live matches what np last applied.",
+        ]
+    return "\n".join(lines)
+
+
+def drift_json(entries: Sequence[DriftEntry]) -> dict[str, Any]:
+    return {
+        "drifted": drifted(entries),
+        "resources": [
+            {
+                "address": entry.address,
+                "pool": entry.pool,
+                "name": entry.name,
+                "status": entry.status,
+                "changes": [
+                    {"path": wire_path_to_config(c.path), "applied": c.applied, "live": c.live}
+                    for c in entry.changes
+                ],
+            }
+            for entry in entries
+        ],
+    }
+
+
+def drift_markdown(entries: Sequence[DriftEntry]) -> str:
+    sections = [[f"### np drift: {_counts(entries) or 'no managed node pools'}"]]
+    if entries:
+        rows = [
+            f"| `{e.address}` | `{e.pool}` | `{e.name}` | {e.status} | {len(e.changes)} |"
+            for e in entries
+        ]
+        head = [
+            "| address | pool | node pool | status | changes |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        sections.append(head + rows)
+    lines: list[str] = []
+    for entry in entries:
+        if entry.status == "in-sync":
+            continue
+        lines.append(f"  # {entry.address}: {entry.status}")
+        if entry.status == "missing":
+            lines.append(f"- nodepool {value(entry.name)} (the node pool no longer exists)")
+        for c in entry.changes:
+            lines += diff_pair(wire_path_to_config(c.path), c.applied, c.live, " ")
+        lines.append("")
+    if lines:
+        sections += [
+            ["Live values that moved away from what np last applied (`-` last applied, `+` live):"],
+            diff_block(lines, "Drift"),
+        ]
+    return "\n\n".join("\n".join(section) for section in sections) + "\n"
+
+
+def drift_junit(entries: Sequence[DriftEntry]) -> str:
+    """JUnit XML, so CI systems list each drifted node pool as a failed test."""
+    failures = sum(1 for entry in entries if entry.status != "in-sync")
+    suite = ET.Element(
+        "testsuite",
+        name="np drift",
+        tests=str(len(entries)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+    )
+    for entry in entries:
+        case = ET.SubElement(suite, "testcase", classname="np.drift", name=entry.address)
+        if entry.status == "missing":
+            failure = ET.SubElement(case, "failure", message=_MISSING, type="missing")
+            failure.text = f"pool {value(entry.pool)}, node pool {value(entry.name)}"
+        elif entry.status == "drifted":
+            message = f"drifted: {len(entry.changes)} change(s)"
+            failure = ET.SubElement(case, "failure", message=message, type="drifted")
+            failure.text = "\n".join(
+                f"{wire_path_to_config(c.path)}: {value(c.applied)} -> {value(c.live)}"
+                "  (last applied -> live)"
+                for c in entry.changes
+            )
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _counts(entries: Sequence[DriftEntry]) -> str:
+    """``1 drifted, 2 in-sync``; empty when there is nothing."""
+    counts = dict.fromkeys(("drifted", "missing", "in-sync"), 0)
+    for entry in entries:
+        counts[entry.status] += 1
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if n)

@@ -1,0 +1,49 @@
+"""The machine-readable plan of DESIGN §4 (``np plan --json``), one document per run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.model import wire_path_to_config
+from reconciler.plan import Plan, ResourceChange
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    summary = plan.summary
+    return {
+        "format_version": "1",
+        "applyable": plan.applyable,
+        "summary": {
+            "add": summary.add,
+            "change": summary.change,
+            "destroy": summary.destroy,
+            "drift": summary.drift,
+        },
+        "prior_state": {"lineage": plan.lineage, "serial": plan.serial},
+        "resource_changes": [_resource_change(r) for r in plan.resources],
+        "resource_drift": [
+            {
+                "address": r.address,
+                "changes": [
+                    {"path": wire_path_to_config(d.path), "applied": d.applied, "live": d.live}
+                    for d in r.drift
+                ],
+            }
+            for r in plan.resources
+            if r.drift
+        ],
+    }
+
+
+def _resource_change(change: ResourceChange) -> dict[str, Any]:
+    return {
+        "address": change.address,
+        "pool": change.pool,
+        "name": change.name,
+        "actions": [change.action],
+        "adopted": change.adopted,
+        "before": change.before,
+        "after": change.after,
+        "patch": change.body,
+        "reasons": change.reasons,
+    }

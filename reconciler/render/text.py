@@ -1,0 +1,139 @@
+"""Terraform-style text for humans: what changes, why, and how much stays hidden."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from reconciler.diff import DriftChange, FieldChange
+from reconciler.model import CONFIG_NAMES, wire_path_to_config
+from reconciler.plan import Plan, ResourceChange
+
+_SYMBOL = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
+_COLOR = {"+": "green", "~": "yellow", "-": "red"}
+VERB = {
+    "create": "will be created",
+    "update": "will be updated in-place",
+    "delete": "will be destroyed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Painter:
+    """Colours only when asked (a terminal without NO_COLOR / --no-color)."""
+
+    color: bool
+
+    def __call__(self, text: str, fg: str | None = None, bold: bool = False) -> str:
+        return click.style(text, fg=fg, bold=bold) if self.color else text
+
+    def sign(self, symbol: str) -> str:
+        return self(symbol, _COLOR.get(symbol))
+
+
+def value(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False)
+
+
+def render_plan(plan: Plan, paint: Painter) -> str:
+    lines: list[str] = []
+    drifted = [r for r in plan.resources if r.drift]
+    if drifted:
+        lines += [paint("Objects have changed outside of np:", bold=True), ""]
+        for resource in drifted:
+            lines += _drift_lines(resource, paint)
+        lines.append("")
+    acting = [r for r in plan.resources if r.sends_request]
+    if acting:
+        lines += ["np will perform the following actions:", ""]
+        for resource in acting:
+            lines += _resource_lines(resource, paint)
+            lines.append("")
+    for warning in plan.warnings:
+        lines += [paint("Warning: ", "yellow", bold=True) + warning, ""]
+    recorded = [r for r in plan.resources if r.records_state and not r.sends_request]
+    if recorded:
+        lines.append(
+            f"np will record {len(recorded)} node pool(s) in state without changing them: "
+            + ", ".join(r.address + (" (adopted)" if r.adopted else "") for r in recorded)
+        )
+    summary = plan.summary
+    if acting:
+        lines.append(
+            paint("Plan: ", bold=True)
+            + f"{summary.add} to add, {summary.change} to change, {summary.destroy} to destroy."
+        )
+    else:
+        lines.append(
+            paint("No changes.", "green", bold=True)
+            + " Your node pools match the configuration."
+        )
+    return "\n".join(lines)
+
+
+def _drift_lines(resource: ResourceChange, paint: Painter) -> list[str]:
+    lines = [paint(f"  # {resource.address}", bold=True) + " has changed outside of np"]
+    lines += [drift_line(drift, paint) for drift in resource.drift]
+    return lines
+
+
+def drift_line(drift: DriftChange, paint: Painter) -> str:
+    """One drifted value, as ``np plan`` and ``np drift`` show it."""
+    return (
+        f"  {paint.sign('~')} {wire_path_to_config(drift.path)}: "
+        f"{value(drift.applied)} -> {value(drift.live)}  (last applied -> live)"
+    )
+
+
+def field_groups(resource: ResourceChange) -> dict[str, list[FieldChange]]:
+    """A resource's changes by top-level wire field, in plan order (``labels`` → its keys)."""
+    groups: dict[str, list[FieldChange]] = {}
+    for change in resource.changes:
+        groups.setdefault(change.path.split(".", 1)[0], []).append(change)
+    return groups
+
+
+def hidden_fields(resource: ResourceChange, groups: dict[str, list[FieldChange]]) -> int:
+    """How many live fields an update leaves alone (shown as a count, not listed)."""
+    if resource.action != "update" or resource.after is None:
+        return 0
+    return len([f for f in resource.after if f not in groups])
+
+
+def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
+    symbol = _SYMBOL[resource.action]
+    lines = [paint(f"  # {resource.address}", bold=True) + f" {VERB[resource.action]}"]
+    if resource.adopted:
+        lines.append("  # (adopted: np starts managing an existing node pool)")
+    lines.append(f"  {paint.sign(symbol)} nodepool {value(resource.name)} {{")
+    lines.append(f"        pool = {value(resource.pool)}")
+    groups = field_groups(resource)
+    width = max((len(CONFIG_NAMES.get(f, f)) for f in groups), default=0)
+    for field, changes in groups.items():
+        name = CONFIG_NAMES.get(field, field).ljust(width)
+        if len(changes) == 1 and "." not in changes[0].path:
+            lines.append("    " + _change_line(name, changes[0], paint))
+            continue
+        lines.append(f"    {paint.sign(symbol)} {name} = {{")
+        keys = [c.path.split(".", 1)[1] for c in changes]
+        key_width = max(len(value(k)) for k in keys)
+        for key, change in zip(keys, changes, strict=True):
+            lines.append("        " + _change_line(value(key).ljust(key_width), change, paint))
+        lines.append("      }")
+    hidden = hidden_fields(resource, groups)
+    if hidden:
+        lines.append(f"        # ({hidden} unchanged fields hidden)")
+    lines.append("    }")
+    return lines
+
+
+def _change_line(name: str, change: FieldChange, paint: Painter) -> str:
+    why = paint(f"# {change.reason}", "bright_black")
+    if change.before is None:
+        return f"{paint.sign('+')} {name} = {value(change.after)}  {why}"
+    if change.after is None:
+        return f"{paint.sign('-')} {name} = {value(change.before)} -> null  {why}"
+    return f"{paint.sign('~')} {name} = {value(change.before)} -> {value(change.after)}  {why}"

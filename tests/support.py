@@ -1,0 +1,77 @@
+"""Test support: run the real CLI in-process against sim:// worlds written into tmp dirs."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+class Workspace:
+    """A config directory with a world file: what a user's repository looks like."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def world_path(self) -> Path:
+        return self.root / "world.json"
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state" / "np.state.json"
+
+    def world(self, doc: dict[str, Any] | None = None) -> dict[str, Any]:
+        if doc is not None:
+            self.world_path.write_text(json.dumps(doc, indent=2))
+        loaded: dict[str, Any] = json.loads(self.world_path.read_text())
+        return loaded
+
+    def nodepool(self, pool: str, name: str) -> dict[str, Any]:
+        spec: dict[str, Any] = self.world()["pools"][pool]["nodepools"][name]
+        return {k: v for k, v in spec.items() if not k.startswith("_")}
+
+    def state(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.state_path.read_text())
+        return loaded
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / name
+        path.write_text(textwrap.dedent(text).lstrip())
+        return path
+
+    def remove(self, name: str) -> None:
+        (self.root / name).unlink()
+
+    def np(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
+        runner = CliRunner()
+        result = runner.invoke(
+            cli, ["-C", str(self.root), "--no-color", *args], input=input, env=env
+        )
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        assert "Traceback" not in result.stderr
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+
+PROVIDER = 'provider "modelarts" {\n  endpoint = "sim://world.json"\n}\n'
+
+
+def pool_world(nodepools: dict[str, dict[str, Any]], *, kind: str = "Logical") -> dict[str, Any]:
+    return {"pools": {"pool-prod": {"type": kind, "privileged": True, "nodepools": nodepools}}}

@@ -1,0 +1,7 @@
+"""The production ModelArts client: httpx, AK/SK or token auth, retries and adaptive pacing."""
+
+from reconciler.api.client import ModelArtsClient, build_http_client
+from reconciler.api.errors import ApiError, NotFoundError
+from reconciler.api.retry import RetryPolicy
+
+__all__ = ["ApiError", "ModelArtsClient", "NotFoundError", "RetryPolicy", "build_http_client"]

@@ -513,3 +513,95 @@ class _LazySim(click.Group):
 
 
 cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "junit"]),
+    default="text",
+    show_default=True,
+)
+@_var_options
+@click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)
+@click.option("--allow-insecure-http", is_flag=True)
+@click.pass_obj
+def drift(
+    g: Globals,
+    /,
+    fmt: str,
+    var_files: tuple[Path, ...],
+    var_args: tuple[str, ...],
+    parallelism: int,
+    allow_insecure_http: bool,
+) -> None:
+    """Read-only: live vs last-applied for every managed node pool (exit 2 when drifted)."""
+    import json
+
+    from reconciler.drift import drift_report
+    from reconciler.plan import fetch_live
+    from reconciler.render import drift as render
+    from reconciler.state import StateFile
+
+    config = _load_config(g, var_files, var_args)
+    state = StateFile(g.state_path).read()
+    req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
+
+    async def go() -> Any:
+        async with _connect(g, config, req) as client:
+            pools = {r.pool for r in state.resources.values()}
+            return drift_report(state, await fetch_live(client, pools, parallelism))
+
+    entries = _run(go())
+    if fmt == "json":
+        g.say(json.dumps(render.drift_json(entries), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        g.say(render.drift_markdown(entries))
+    elif fmt == "junit":
+        g.say(render.drift_junit(entries))
+    else:
+        from reconciler.render.text import Painter
+
+        g.say(render.drift_text(entries, Painter(g.color)))
+    if any(entry.status != "in-sync" for entry in entries):
+        sys.exit(EXIT_CHANGES)
+
+
+@cli.command("force-unlock")
+@click.argument("lock_id")
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def force_unlock(g: Globals, lock_id: str, force: bool) -> None:
+    """Remove a stale lock (only the one with this ID)."""
+    from reconciler.errors import NpError
+    from reconciler.lock import force_unlock as unlock
+    from reconciler.lock import read_lock
+
+    held = read_lock(g.state_path)
+    if held is None:
+        raise NpError(f"no lock is held on {g.state_path}")
+    if held.id != lock_id:
+        raise NpError(
+            f"lock ID {lock_id} does not match the lock held on {g.state_path}: {held.id}"
+        )
+    if not force:
+        g.say(held.describe())
+        if not sys.stdin.isatty():
+            raise NpError("no terminal to confirm: pass --force to remove the lock")
+        g.say("\nnp will remove the lock. Only 'yes' will be accepted to confirm.\n")
+        if click.prompt("  Enter a value", default="", show_default=False).strip() != "yes":
+            g.say("Force-unlock cancelled.", err=True)
+            sys.exit(EXIT_ERROR)
+    info = unlock(g.state_path, lock_id)
+    g.say(f"The lock {info.id} ({info.operation} by {info.user}@{info.host}) was removed.")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the YAML configuration (for yaml-language-server)."""
+    import json
+
+    from reconciler.config import config_json_schema
+
+    click.echo(json.dumps(config_json_schema(), indent=2))

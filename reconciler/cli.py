@@ -6,7 +6,6 @@ inside the command that needs it, so ``np --help`` stays fast.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -166,6 +165,8 @@ def _load_config(
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
     return asyncio.run(coro)
 
 
@@ -265,7 +266,13 @@ def plan(
                 return await _compute_plan(g, config, state, client, req)
 
         the_plan = _run(go())
+    if out is not None:
+        from reconciler.savedplan import config_digest, save_plan
+
+        save_plan(out, the_plan, config_digest=config_digest(g.chdir / f for f in config.files))
     _show_plan(g, the_plan, "json" if as_json else fmt)
+    if out is not None and fmt == "text" and not as_json:
+        g.say(f"\nSaved the plan to {out}. To apply exactly this plan, run: np apply {out}")
     if detailed_exitcode and the_plan.has_changes:
         sys.exit(EXIT_CHANGES)
 
@@ -278,12 +285,18 @@ def _show_plan(g: Globals, the_plan: Plan, fmt: str) -> None:
 
         g.say(json.dumps(plan_document(the_plan), indent=2, ensure_ascii=False))
         return
+    if fmt == "markdown":
+        from reconciler.render.markdown import render_plan_markdown
+
+        click.echo("\n".join(render_plan_markdown(the_plan)), nl=False)
+        return
     from reconciler.render.text import Painter, render_plan
 
     g.say(render_plan(the_plan, Painter(g.color)))
 
 
 @cli.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @_plan_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for node counts to converge.")
@@ -292,14 +305,28 @@ def _show_plan(g: Globals, the_plan: Plan, fmt: str) -> None:
 )
 @click.pass_obj
 def apply(
-    g: Globals, /, auto_approve: bool, no_wait: bool, wait_timeout: str, **options: Any
+    g: Globals,
+    /,
+    planfile: Path | None,
+    auto_approve: bool,
+    no_wait: bool,
+    wait_timeout: str,
+    **options: Any,
 ) -> None:
-    """Plan, ask for approval, apply, wait for convergence, record state."""
+    """Plan, ask for approval, apply, wait for convergence, record state.
+
+    With PLANFILE, apply exactly that saved plan (no prompt) if nothing moved since.
+    """
     from reconciler.apply import WaitPolicy, apply_plan
     from reconciler.state import Journal, StateFile
 
     req = PlanRequest(**options)
     wait = WaitPolicy(0 if no_wait else parse_duration(wait_timeout, "--wait-timeout"))
+    saved = None
+    if planfile is not None:
+        from reconciler.savedplan import load_plan
+
+        saved = load_plan(planfile)
     config = _load_config(g, req.var_files, req.var_args)
     store = StateFile(g.state_path)
     with _lock(g, "apply", req.lock_timeout):
@@ -307,11 +334,14 @@ def apply(
 
         async def go() -> int:
             async with _connect(g, config, req) as client:
-                the_plan = await _compute_plan(g, config, state, client, req)
-                _show_plan(g, the_plan, "text")
+                if saved is None:
+                    the_plan = await _compute_plan(g, config, state, client, req)
+                    _show_plan(g, the_plan, "text")
+                else:
+                    the_plan = await _checked_saved_plan(saved, state, client, req)
                 if not the_plan.applyable:
                     return EXIT_OK
-                if the_plan.has_changes and not auto_approve:
+                if saved is None and the_plan.has_changes and not auto_approve:
                     _approve(g)
                 journal = Journal(store, state)
                 outcomes = await apply_plan(
@@ -326,6 +356,19 @@ def apply(
 
         code = _run(go())
     sys.exit(code)
+
+
+async def _checked_saved_plan(
+    saved: Any, state: State, client: ModelArtsClient, req: PlanRequest
+) -> Plan:
+    """Refuse a saved plan that no longer describes the world: nothing is sent then."""
+    from reconciler.plan import fetch_live
+    from reconciler.savedplan import check_still_valid
+
+    pools = {r.pool for r in saved.plan.resources}
+    check_still_valid(saved, state, await fetch_live(client, pools, req.parallelism))
+    plan: Plan = saved.plan
+    return plan
 
 
 def _approve(g: Globals) -> None:
@@ -371,6 +414,11 @@ def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
 
     from reconciler.state import StateFile
 
+    if planfile is not None:
+        from reconciler.savedplan import load_plan
+
+        _show_plan(g, load_plan(planfile).plan, "json" if as_json else "text")
+        return
     state = StateFile(g.state_path).read()
     if as_json:
         g.say(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
@@ -557,14 +605,14 @@ def drift(
     if fmt == "json":
         g.say(json.dumps(render.drift_json(entries), indent=2, ensure_ascii=False))
     elif fmt == "markdown":
-        g.say(render.drift_markdown(entries))
+        click.echo(render.drift_markdown(entries), nl=False)
     elif fmt == "junit":
-        g.say(render.drift_junit(entries))
+        click.echo(render.drift_junit(entries), nl=False)
     else:
         from reconciler.render.text import Painter
 
         g.say(render.drift_text(entries, Painter(g.color)))
-    if any(entry.status != "in-sync" for entry in entries):
+    if render.drifted(entries):
         sys.exit(EXIT_CHANGES)
 
 

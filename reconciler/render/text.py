@@ -68,8 +68,7 @@ def render_plan(plan: Plan, paint: Painter) -> str:
         )
     else:
         lines.append(
-            paint("No changes.", "green", bold=True)
-            + " Your node pools match the configuration."
+            paint("No changes.", "green", bold=True) + " Your node pools match the configuration."
         )
     return "\n".join(lines)
 

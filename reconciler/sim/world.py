@@ -1,0 +1,575 @@
+"""The simulated ModelArts cloud: pools and node pools kept in a JSON file (DESIGN §6).
+
+    world = World.load("world.json")
+    world.patch_nodepool("pool-prod", "train", {"spec": {"resources": {...}}})  # saved at once
+    world.get_nodepool("pool-prod", "train")["status"]["resources"]["creating"]
+
+Every rule the real API enforces lives here, so the in-process simulator and `np sim serve`
+answer alike; the HTTP layer only maps `SimError` to a response. Keys starting with `_` are the
+simulator's own bookkeeping (creation time, scaling progress, annotations) and never go on the
+wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import NpError
+from reconciler.fsutil import atomic_write
+from reconciler.jsonmerge import apply_merge_patch
+
+JsonObject = dict[str, Any]
+
+BAD_REQUEST = "ModelArts.50004000"
+NOT_FOUND = "ModelArts.50015001"
+ALREADY_EXISTS = "ModelArts.50015000"
+
+POOL_TYPES = ("Dedicate", "Logical")
+REQUIRED_FIELDS = ("flavor", "count", "maxCount")
+FIELD_TYPES: dict[str, type] = {
+    "flavor": str,
+    "count": int,
+    "maxCount": int,
+    "azs": list,
+    "nodePool": str,
+    "taints": list,
+    "labels": dict,
+    "tags": list,
+    "network": dict,
+    "extendParams": dict,
+    "creatingStep": dict,
+    "os": dict,
+    "rootVolume": dict,
+    "dataVolumes": list,
+    "volumeGroupConfigs": list,
+}
+PRIVILEGED_FIELDS = ("taints", "tags", "network")
+RESERVED_TAG_PREFIXES = ("CCE-", "__type_baremetal")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+MAX_TAGS = 20
+MAX_PAGE = 500
+BUCKETS = ("creating", "available", "abnormal", "deleting")
+# Node list order: existing nodes first, then those coming or going.
+NODE_PHASES = (("available", "Available"), ("creating", "Creating"), ("deleting", "Deleting"))
+BILLING_MODE = "os.modelarts/billing.mode"
+_NAME_RE = re.compile(r"[a-z][a-z0-9-]{1,49}")
+_TYPE_NAMES = {str: "a string", int: "an integer", list: "an array", dict: "an object"}
+
+
+class SimError(Exception):
+    """An error answer of the simulated API: HTTP status, ModelArts error code and message."""
+
+    def __init__(
+        self,
+        status: int,
+        error_code: str,
+        error_msg: str,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        super().__init__(f"HTTP {status} {error_code}: {error_msg}")
+        self.status = status
+        self.error_code = error_code
+        self.error_msg = error_msg
+        self.headers = headers
+
+
+class WorldError(NpError):
+    """The world file is missing, unreadable or not a world."""
+
+
+def _bad(message: str) -> SimError:
+    return SimError(400, BAD_REQUEST, message)
+
+
+def _has_type(value: Any, expected: type) -> bool:
+    """isinstance for JSON values, where a boolean is not an integer."""
+    return isinstance(value, expected) and not isinstance(value, bool)
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class WorldFile:
+    """The world's JSON file: read, replaced atomically, and watched for edits made by hand."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int, int] | None = None
+
+    def read(self) -> JsonObject:
+        try:
+            stamp = self._stamp()
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise WorldError(f"world file not found: {self.path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WorldError(f"cannot read world file {self.path}: {exc}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise WorldError(f"{self.path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        world: JsonObject = _check_world(data, str(self.path))
+        self._seen = stamp
+        return world
+
+    def write(self, data: JsonObject) -> None:
+        """Replace the file whole, in insertion order and indented, so it stays hand-editable.
+
+        When the write fails, the file counts as changed, so the next request reloads the last
+        saved world instead of serving a change that was never persisted.
+        """
+        try:
+            atomic_write(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        except OSError:
+            self._seen = None
+            raise
+        self._seen = self._stamp()
+
+    def changed(self) -> bool:
+        """True when the file is not what was last read or written (an edit from outside)."""
+        try:
+            return self._stamp() != self._seen
+        except OSError:
+            return True
+
+    def _stamp(self) -> tuple[int, int, int]:
+        st = os.stat(self.path)
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _check_world(data: Any, where: str) -> JsonObject:
+    """Reject a world whose shape the simulator cannot serve, naming the offending key."""
+
+    def fail(message: str) -> WorldError:
+        return WorldError(f"{where}: {message}")
+
+    if not isinstance(data, dict) or not isinstance(data.get("pools"), dict):
+        raise fail('the world must be an object with a "pools" object')
+    settings = data.get("settings", {})
+    scale = settings.get("scale_seconds", 0) if isinstance(settings, dict) else None
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale < 0:
+        raise fail("settings.scale_seconds must be a number >= 0")
+    for pool_name, pool in data["pools"].items():
+        at = f"pools.{pool_name}"
+        if not isinstance(pool, dict) or pool.get("type") not in POOL_TYPES:
+            raise fail(f"{at}.type must be Dedicate or Logical")
+        if not isinstance(pool.get("privileged", False), bool):
+            raise fail(f"{at}.privileged must be true or false")
+        if not isinstance(pool.get("nodepools"), dict):
+            raise fail(f"{at}.nodepools must be an object")
+        for name, res in pool["nodepools"].items():
+            if not isinstance(res, dict):
+                raise fail(f"{at}.nodepools.{name} must be an object")
+            for key in REQUIRED_FIELDS:
+                expected = FIELD_TYPES[key]
+                if not _has_type(res.get(key), expected):
+                    raise fail(f"{at}.nodepools.{name}.{key} must be {_TYPE_NAMES[expected]}")
+    return data
+
+
+class World:
+    """The pools of one simulated project and the node-pool operations of the API."""
+
+    def __init__(
+        self,
+        file: WorldFile,
+        data: JsonObject,
+        *,
+        clock: Callable[[], float] = time.time,
+        scale_seconds: float | None = None,
+    ) -> None:
+        self._file = file
+        self._clock = clock
+        self._scale_override = scale_seconds
+        self._data = self._with_creation_times(data)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        scale_seconds: float | None = None,
+    ) -> World:
+        """Read a world file; `scale_seconds` overrides its `settings.scale_seconds`."""
+        file = WorldFile(Path(path))
+        return cls(file, file.read(), clock=clock, scale_seconds=scale_seconds)
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    @property
+    def scale_seconds(self) -> float:
+        if self._scale_override is not None:
+            return self._scale_override
+        return float(self._data.get("settings", {}).get("scale_seconds", 0))
+
+    def save(self) -> None:
+        self._file.write(self._data)
+
+    def reload_if_changed(self) -> bool:
+        """Pick up an edit made to the file since the last load or save (a "console" change)."""
+        if not self._file.changed():
+            return False
+        self._data = self._with_creation_times(self._file.read())
+        return True
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def list_pools(self) -> JsonObject:
+        items = [self._pool_wire(name, pool) for name, pool in self._data["pools"].items()]
+        return {"apiVersion": "v2", "kind": "PoolList", "items": items}
+
+    def get_pool(self, pool: str) -> JsonObject:
+        return self._pool_wire(pool, self._pool(pool))
+
+    def list_nodepools(self, pool: str) -> JsonObject:
+        nodepools = self._pool(pool)["nodepools"]
+        items = [self._nodepool_wire(name, res) for name, res in nodepools.items()]
+        return {"apiVersion": "v2", "kind": "NodePoolList", "items": items}
+
+    def get_nodepool(self, pool: str, name: str) -> JsonObject:
+        return self._nodepool_wire(name, self._nodepool(pool, name))
+
+    def list_nodes(
+        self, pool: str, name: str, limit: int = MAX_PAGE, continue_token: str | None = None
+    ) -> JsonObject:
+        """One page of the node pool's nodes, synthesised from its count and scaling progress."""
+        res = self._nodepool(pool, name)
+        if not 0 <= limit <= MAX_PAGE:
+            raise _bad(f"limit must be between 0 and {MAX_PAGE}, got {limit}")
+        start = _decode_token(continue_token) if continue_token else 0
+        nodes = self._nodes(name, res)
+        items = nodes[start : start + (limit or MAX_PAGE)]
+        remaining = max(0, len(nodes) - start - len(items))
+        metadata: JsonObject = {"remainingItemCount": remaining}
+        if remaining:
+            metadata["continue"] = _encode_token(start + len(items))
+        return {"apiVersion": "v2", "kind": "NodeList", "metadata": metadata, "items": items}
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def patch_nodepool(self, pool: str, name: str, body: Any) -> JsonObject:
+        """Apply an RFC 7396 merge patch to `spec.resources` (and metadata.annotations)."""
+        entry = self._pool(pool)
+        current = self._nodepool(pool, name)
+        annotations, patch = _parse_patch(body)
+        merged = apply_merge_patch(current, patch)
+        _check_rules(entry, patch, merged)
+        if merged["flavor"] != current["flavor"]:
+            raise _bad(f"flavor cannot be changed (from {current['flavor']} to {merged['flavor']})")
+        if merged["count"] != current["count"]:
+            self._track_scaling(merged, self._settled_count(current))
+        _merge_annotations(merged, annotations)
+        entry["nodepools"][name] = merged
+        self.save()
+        return self._nodepool_wire(name, merged)
+
+    def create_nodepool(self, pool: str, body: Any) -> JsonObject:
+        entry = self._pool(pool)
+        name, annotations, resources = _parse_create(body)
+        if name in entry["nodepools"]:
+            raise SimError(409, ALREADY_EXISTS, f"node pool {name} already exists in pool {pool}")
+        created = apply_merge_patch({}, resources)
+        _check_rules(entry, resources, created)
+        created["_created"] = _iso(self._clock())
+        self._track_scaling(created, 0)
+        _merge_annotations(created, annotations)
+        entry["nodepools"][name] = created
+        self.save()
+        return self._nodepool_wire(name, created)
+
+    def delete_nodepool(self, pool: str, name: str) -> JsonObject:
+        """Remove a node pool at once; answers with the node pool as it was."""
+        entry = self._pool(pool)
+        res = self._nodepool(pool, name)
+        if len(entry["nodepools"]) == 1:
+            raise _bad(f"node pool {name} is the last node pool of pool {pool}")
+        if res.get("_annotations", {}).get(BILLING_MODE) == "1":
+            raise _bad(f"node pool {name} is billed yearly/monthly and cannot be deleted")
+        wire = self._nodepool_wire(name, res)
+        del entry["nodepools"][name]
+        self.save()
+        return wire
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _with_creation_times(self, data: JsonObject) -> JsonObject:
+        """Give hand-written pools and node pools a creation time (saved with the next write)."""
+        now = _iso(self._clock())
+        for pool in data["pools"].values():
+            pool.setdefault("_created", now)
+            for res in pool["nodepools"].values():
+                res.setdefault("_created", now)
+        return data
+
+    def _pool(self, pool: str) -> JsonObject:
+        try:
+            found: JsonObject = self._data["pools"][pool]
+        except KeyError:
+            raise SimError(404, NOT_FOUND, f"pool {pool} not found") from None
+        return found
+
+    def _nodepool(self, pool: str, name: str) -> JsonObject:
+        try:
+            found: JsonObject = self._pool(pool)["nodepools"][name]
+        except KeyError:
+            raise SimError(404, NOT_FOUND, f"node pool {name} not found in pool {pool}") from None
+        return found
+
+    def _buckets(self, res: JsonObject) -> dict[str, int]:
+        """Node counts per status bucket now, from the scaling timestamps in `res`."""
+        count: int = res["count"]
+        start = self._scaling_from(res)
+        if start is None:
+            start = count
+        return {
+            "creating": max(0, count - start),
+            "available": min(count, start),
+            "abnormal": 0,
+            "deleting": max(0, start - count),
+        }
+
+    def _scaling_from(self, res: JsonObject) -> int | None:
+        """The node count a still-running scale started from, or None when settled."""
+        start, at = res.get("_scale_from"), res.get("_scale_at")
+        if not isinstance(start, int) or not isinstance(at, (int, float)):
+            return None
+        return start if self._clock() - at < self.scale_seconds else None
+
+    def _settled_count(self, res: JsonObject) -> int:
+        """The count nodes are moving away from: a running scale keeps its starting point."""
+        start = self._scaling_from(res)
+        return int(res["count"]) if start is None else start
+
+    def _track_scaling(self, res: JsonObject, start: int) -> None:
+        if res["count"] == start or self.scale_seconds == 0:
+            res.pop("_scale_from", None)
+            res.pop("_scale_at", None)
+        else:
+            res["_scale_from"] = start
+            res["_scale_at"] = self._clock()
+
+    def _pool_wire(self, name: str, pool: JsonObject) -> JsonObject:
+        resources = []
+        by_flavor: dict[str, dict[str, int]] = {bucket: {} for bucket in BUCKETS}
+        for np_name, res in pool["nodepools"].items():
+            flavor = res["flavor"]
+            resources.append(
+                {
+                    "flavor": flavor,
+                    "count": res["count"],
+                    "maxCount": res["maxCount"],
+                    "nodePool": np_name,
+                }
+            )
+            for bucket, count in self._buckets(res).items():
+                if count:
+                    by_flavor[bucket][flavor] = by_flavor[bucket].get(flavor, 0) + count
+        return {
+            "apiVersion": "v2",
+            "kind": "Pool",
+            "metadata": {"name": name, "creationTimestamp": pool["_created"]},
+            "spec": {"type": pool["type"], "resources": resources},
+            "status": {
+                "phase": "Running",
+                "resources": {bucket: _pool_bucket(counts) for bucket, counts in by_flavor.items()},
+            },
+        }
+
+    def _nodepool_wire(self, name: str, res: JsonObject) -> JsonObject:
+        flavor = res["flavor"]
+        metadata: JsonObject = {"name": name, "creationTimestamp": res["_created"]}
+        if res.get("_annotations"):
+            metadata["annotations"] = dict(res["_annotations"])
+        buckets = self._buckets(res)
+        return {
+            "apiVersion": "v2",
+            "kind": "NodePool",
+            "metadata": metadata,
+            "spec": {"resources": _public(res)},
+            "status": {
+                "resources": {
+                    bucket: {"flavor": flavor, "count": count} for bucket, count in buckets.items()
+                }
+            },
+        }
+
+    def _nodes(self, name: str, res: JsonObject) -> list[JsonObject]:
+        buckets = self._buckets(res)
+        phases = [phase for bucket, phase in NODE_PHASES for _ in range(buckets[bucket])]
+        return [
+            {
+                "apiVersion": "v2",
+                "kind": "Node",
+                "metadata": {"name": f"{name}-{index:04d}"},
+                "spec": {"flavor": res["flavor"]},
+                "status": {"phase": phase},
+            }
+            for index, phase in enumerate(phases)
+        ]
+
+
+def _pool_bucket(counts: dict[str, int]) -> JsonObject:
+    """One SDK-shaped bucket for a whole pool: the total, and the flavor when there is one."""
+    total: JsonObject = {"count": sum(counts.values())}
+    return {"flavor": next(iter(counts)), **total} if len(counts) == 1 else total
+
+
+def _public(res: JsonObject) -> JsonObject:
+    """The wire PoolResource: a copy without the simulator's private keys."""
+    return {key: copy.deepcopy(value) for key, value in res.items() if not key.startswith("_")}
+
+
+def _merge_annotations(res: JsonObject, patch: JsonObject) -> None:
+    if patch:
+        merged = apply_merge_patch(res.get("_annotations", {}), patch)
+        if merged:
+            res["_annotations"] = merged
+        else:
+            res.pop("_annotations", None)
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _decode_token(token: str) -> int:
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        raise _bad("invalid continue token") from None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise _bad("invalid continue token")
+    return offset
+
+
+# -- request validation --------------------------------------------------------------------
+
+
+def _object(value: Any, where: str) -> JsonObject:
+    if not isinstance(value, dict):
+        raise _bad(f"{where} must be a JSON object")
+    return value
+
+
+def _only(obj: JsonObject, allowed: tuple[str, ...], prefix: str) -> None:
+    unknown = sorted(key for key in obj if key not in allowed)
+    if unknown:
+        raise _bad(f"unknown field {prefix}{unknown[0]}")
+
+
+def _parse_patch(body: Any) -> tuple[JsonObject, JsonObject]:
+    """(annotations patch, resources patch) of a PATCH body `{metadata?, spec: {resources}}`."""
+    doc = _object(body, "request body")
+    _only(doc, ("metadata", "spec"), "")
+    metadata = _object(doc.get("metadata", {}), "metadata")
+    _only(metadata, ("annotations",), "metadata.")
+    return _parse_annotations(metadata), _parse_resources(doc.get("spec"))
+
+
+def _parse_create(body: Any) -> tuple[str, JsonObject, JsonObject]:
+    """(name, annotations, resources) of a POST body `{apiVersion, kind, metadata, spec}`."""
+    doc = _object(body, "request body")
+    _only(doc, ("apiVersion", "kind", "metadata", "spec"), "")
+    if doc.get("kind", "NodePool") != "NodePool":
+        raise _bad('kind must be "NodePool"')
+    if doc.get("apiVersion", "v2") != "v2":
+        raise _bad('apiVersion must be "v2"')
+    metadata = _object(doc.get("metadata"), "metadata")
+    _only(metadata, ("name", "annotations"), "metadata.")
+    name = metadata.get("name")
+    if not isinstance(name, str) or not _valid_name(name):
+        raise _bad(
+            f"invalid node pool name {json.dumps(name)}: 2-50 lowercase letters, digits and -, "
+            "starting with a letter, not ending with - or -default"
+        )
+    return name, _parse_annotations(metadata), _parse_resources(doc.get("spec"))
+
+
+def _valid_name(name: str) -> bool:
+    return bool(_NAME_RE.fullmatch(name)) and not name.endswith(("-", "-default"))
+
+
+def _parse_annotations(metadata: JsonObject) -> JsonObject:
+    annotations = _object(metadata.get("annotations", {}), "metadata.annotations")
+    for key, value in annotations.items():
+        if value is not None and not isinstance(value, str):
+            raise _bad(f"metadata.annotations.{key} must be a string")
+    return annotations
+
+
+def _parse_resources(spec: Any) -> JsonObject:
+    if spec is None or (isinstance(spec, dict) and "resources" not in spec):
+        raise _bad("spec.resources is required")
+    _only(_object(spec, "spec"), ("resources",), "spec.")
+    resources = _object(spec["resources"], "spec.resources")
+    _only(resources, tuple(FIELD_TYPES), "spec.resources.")
+    for key in REQUIRED_FIELDS:
+        if resources.get(key) is None:
+            raise _bad(f"spec.resources.{key} is required")
+    for key, value in resources.items():
+        if value is not None:
+            _check_type(key, value)
+    return resources
+
+
+def _check_type(key: str, value: Any) -> None:
+    expected = FIELD_TYPES[key]
+    where = f"spec.resources.{key}"
+    if not _has_type(value, expected):
+        raise _bad(f"{where} must be {_TYPE_NAMES[expected]}")
+    if expected is int and value < 0:
+        raise _bad(f"{where} must not be negative")
+    if key == "labels":
+        for label, text in value.items():
+            if text is not None and not isinstance(text, str):
+                raise _bad(f"{where}.{label} must be a string")
+    if key in ("tags", "taints"):
+        for item in value:
+            if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+                raise _bad(f"every entry of {where} needs a string key")
+    if key == "taints":
+        for taint in value:
+            if taint.get("effect") not in TAINT_EFFECTS:
+                raise _bad(
+                    f"taint effect must be one of {', '.join(TAINT_EFFECTS)}, "
+                    f"got {json.dumps(taint.get('effect'))}"
+                )
+
+
+def _check_rules(pool: JsonObject, incoming: JsonObject, merged: JsonObject) -> None:
+    """The pool-dependent rules, on the fields sent (`incoming`) and the result (`merged`)."""
+    if not pool.get("privileged", False):
+        for key in PRIVILEGED_FIELDS:
+            if incoming.get(key) is not None:
+                raise _bad(f"{key} can only be set on a privileged pool")
+    tags = incoming.get("tags") or []
+    for tag in tags:
+        if tag["key"].startswith(RESERVED_TAG_PREFIXES):
+            raise _bad(
+                f'tag key "{tag["key"]}" is reserved: keys must not start with '
+                f"{' or '.join(RESERVED_TAG_PREFIXES)}"
+            )
+    if len(tags) > MAX_TAGS:
+        raise _bad(f"at most {MAX_TAGS} tags are allowed, got {len(tags)}")
+    if pool["type"] == "Dedicate" and merged["maxCount"] != merged["count"]:
+        raise _bad(
+            f"maxCount ({merged['maxCount']}) must equal count ({merged['count']}) "
+            "on a physical (Dedicate) pool"
+        )
+    step = merged.get("creatingStep", {}).get("step")
+    if isinstance(step, int) and step > 0 and (merged["count"] % step or merged["maxCount"] % step):
+        raise _bad(f"count and maxCount must be multiples of creatingStep.step ({step})")

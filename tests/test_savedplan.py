@@ -1,0 +1,245 @@
+"""Saved plans: what the file holds, and every reason np refuses to apply one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler import __version__
+from reconciler.config.types import Configuration, DesiredNodePool, Provider
+from reconciler.errors import NpError
+from reconciler.plan import LivePool, LiveWorld, Plan, fingerprint, make_plan
+from reconciler.savedplan import (
+    check_still_valid,
+    config_digest,
+    load_plan,
+    save_plan,
+)
+from reconciler.state import ResourceState, State
+
+FLAVOR = "modelarts.vm.gpu.t4u8"
+TRAIN_LIVE = {"flavor": FLAVOR, "count": 2, "maxCount": 2, "labels": {"team": "ml"}}
+INFER_LIVE = {"flavor": FLAVOR, "count": 1, "maxCount": 1}
+
+
+def _world(**nodepools: dict[str, Any] | None) -> LiveWorld:
+    specs = {"train": TRAIN_LIVE, "infer": INFER_LIVE, "old": INFER_LIVE} | nodepools
+    found = {name: spec for name, spec in specs.items() if spec is not None}
+    return LiveWorld({"pool-prod": LivePool("pool-prod", "Logical", found)})
+
+
+def _state(lineage: str = "lin-1", serial: int = 3) -> State:
+    def managed(name: str, applied: dict[str, Any]) -> ResourceState:
+        return ResourceState("pool-prod", name, applied, applied, "2026-01-01T00:00:00Z")
+
+    return State(
+        lineage,
+        serial,
+        {
+            "nodepool.infer": managed("infer", {"flavor": FLAVOR, "count": 1, "maxCount": 1}),
+            "nodepool.old": managed("old", {"count": 1}),
+        },
+    )
+
+
+def _config() -> Configuration:
+    def desired(name: str, fields: dict[str, Any]) -> DesiredNodePool:
+        return DesiredNodePool(f"nodepool.{name}", "pool-prod", name, fields)
+
+    return Configuration(
+        Provider(),
+        (
+            desired("train", {"flavor": FLAVOR, "count": 4}),  # adopted and updated
+            desired("infer", {"flavor": FLAVOR, "count": 1}),  # no-op, nothing to record
+            desired("fresh", {"flavor": FLAVOR, "count": 1}),  # created
+        ),  # nodepool.old: in state, not in config -> deleted
+    )
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return make_plan(_config(), _state(), _world())
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path, plan: Plan) -> Path:
+    path = tmp_path / "p.plan"
+    save_plan(path, plan, config_digest="cfg-digest")
+    return path
+
+
+def _rewrite(path: Path, edit: Any, *, fix_checksum: bool) -> None:
+    doc = json.loads(path.read_text())
+    edit(doc)
+    if fix_checksum:
+        del doc["checksum"]
+        canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        doc["checksum"] = hashlib.sha256(canonical.encode()).hexdigest()
+    path.write_text(json.dumps(doc))
+
+
+def test_round_trip_rebuilds_the_same_plan(plan: Plan, plan_file: Path) -> None:
+    saved = load_plan(plan_file)
+    assert saved.plan == plan
+    assert (saved.lineage, saved.serial) == ("lin-1", 3)
+    assert saved.config_digest == "cfg-digest"
+    assert saved.np_version == __version__
+
+
+def test_file_is_private_json_with_bodies_fingerprints_and_checksum(plan_file: Path) -> None:
+    assert stat.S_IMODE(plan_file.stat().st_mode) == 0o600
+    doc = json.loads(plan_file.read_text())
+    assert sorted(doc) == [
+        "checksum",
+        "config_digest",
+        "created_at",
+        "fingerprints",
+        "format_version",
+        "np_version",
+        "plan",
+    ]
+    assert doc["format_version"] == "1"
+    assert doc["plan"]["lineage"] == "lin-1"
+    assert doc["plan"]["serial"] == 3
+    # Touched addresses only (infer is a no-op with nothing to record); create -> missing live.
+    assert doc["fingerprints"] == {
+        "nodepool.fresh": fingerprint(None),
+        "nodepool.old": fingerprint(INFER_LIVE),
+        "nodepool.train": fingerprint(TRAIN_LIVE),
+    }
+    train = next(r for r in doc["plan"]["resources"] if r["address"] == "nodepool.train")
+    assert train["body"] == {"spec": {"resources": {"flavor": FLAVOR, "count": 4, "maxCount": 4}}}
+    assert train["applied"] == {"flavor": FLAVOR, "count": 4, "maxCount": 4}
+    fresh = next(r for r in doc["plan"]["resources"] if r["address"] == "nodepool.fresh")
+    assert fresh["body"]["metadata"] == {"name": "fresh"}
+
+
+def test_tampered_file_is_refused(plan_file: Path) -> None:
+    def more_nodes(doc: dict[str, Any]) -> None:
+        doc["plan"]["resources"][-1]["body"]["spec"]["resources"]["count"] = 40
+
+    _rewrite(plan_file, more_nodes, fix_checksum=False)
+    with pytest.raises(NpError) as err:
+        load_plan(plan_file)
+    assert str(err.value) == (
+        f"plan file {plan_file} was modified after it was written (checksum mismatch); "
+        f"run np plan -out {plan_file} again"
+    )
+
+
+def test_newer_format_is_refused(plan_file: Path) -> None:
+    _rewrite(plan_file, lambda doc: doc.update(format_version="2"), fix_checksum=True)
+    with pytest.raises(NpError) as err:
+        load_plan(plan_file)
+    assert str(err.value) == (
+        f'plan file {plan_file} has format version "2", but np {__version__} reads format '
+        f'version "1"; run np plan -out {plan_file} again with this np'
+    )
+
+
+def test_malformed_content_is_refused_even_with_a_valid_checksum(plan_file: Path) -> None:
+    def bad_action(doc: dict[str, Any]) -> None:
+        doc["plan"]["resources"][0]["action"] = "replace"
+
+    _rewrite(plan_file, bad_action, fix_checksum=True)
+    with pytest.raises(NpError, match=r"p\.plan is malformed: plan\.resources\.0\.action: "):
+        load_plan(plan_file)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not json", "is not a saved np plan (not valid JSON: "),
+        (b'{"format_version": "1"}', "is not a saved np plan (no checksum)"),
+        (b"[1, 2]", "is not a saved np plan (no checksum)"),
+    ],
+)
+def test_not_a_plan_file(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+    with pytest.raises(NpError) as err:
+        load_plan(path)
+    assert str(err.value).startswith(f"{path} {message}")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(NpError) as err:
+        load_plan(tmp_path / "absent.plan")
+    assert (
+        str(err.value)
+        == f"cannot read plan file {tmp_path / 'absent.plan'}: No such file or directory"
+    )
+
+
+def test_still_valid_when_nothing_moved(plan_file: Path) -> None:
+    check_still_valid(load_plan(plan_file), _state(), _world())
+
+
+def test_lineage_change_is_refused(plan_file: Path) -> None:
+    with pytest.raises(NpError) as err:
+        check_still_valid(load_plan(plan_file), _state(lineage="lin-2"), _world())
+    assert str(err.value) == (
+        "the saved plan is out of date: state lineage changed (lin-1 → lin-2); run np plan again"
+    )
+
+
+def test_serial_change_is_refused(plan_file: Path) -> None:
+    with pytest.raises(NpError) as err:
+        check_still_valid(load_plan(plan_file), _state(serial=4), _world())
+    assert str(err.value) == (
+        "the saved plan is out of date: state changed since the plan was made (serial 3 → 4); "
+        "run np plan again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("live", "moved"),
+    [
+        ({"train": TRAIN_LIVE | {"labels": {"team": "ai"}}}, "nodepool.train"),
+        ({"old": None}, "nodepool.old"),  # deleted by someone else
+        ({"fresh": INFER_LIVE}, "nodepool.fresh"),  # created by someone else
+        ({"train": TRAIN_LIVE | {"count": 3}, "old": {"count": 9}}, "nodepool.old, nodepool.train"),
+    ],
+)
+def test_live_change_of_a_touched_node_pool_is_refused(
+    plan_file: Path, live: dict[str, Any], moved: str
+) -> None:
+    with pytest.raises(NpError) as err:
+        check_still_valid(load_plan(plan_file), _state(), _world(**live))
+    assert str(err.value) == (
+        f"the saved plan is out of date: {moved} changed live since the plan was made; "
+        "run np plan again"
+    )
+
+
+def test_live_change_of_an_untouched_node_pool_is_ignored(plan_file: Path) -> None:
+    check_still_valid(load_plan(plan_file), _state(), _world(infer=INFER_LIVE | {"count": 7}))
+
+
+def test_plan_made_without_state_matches_a_state_that_still_does_not_exist(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "p.plan"
+    save_plan(path, make_plan(_config(), State("first", 0, {}), _world()), config_digest="d")
+    saved = load_plan(path)
+    check_still_valid(saved, State("drawn-again", 0, {}), _world())
+    with pytest.raises(NpError, match=r"serial 0 → 1\)"):
+        check_still_valid(saved, State("someone-else", 1, {}), _world())
+
+
+def test_config_digest_covers_names_and_content(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.hcl", tmp_path / "b.yaml"
+    a.write_text("x")
+    b.write_text("y")
+    first = config_digest([a, b])
+    assert config_digest([b, a]) == first
+    b.write_text("y2")
+    assert config_digest([a, b]) != first
+    renamed = tmp_path / "c.yaml"
+    renamed.write_text("y")
+    assert config_digest([a, renamed]) != first

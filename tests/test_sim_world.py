@@ -1,0 +1,248 @@
+"""The simulator's world file: loading, atomic saving, reload on hand edits, scaling over time."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.sim.world import SimError, World, WorldError
+
+T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+
+WORLD: dict[str, Any] = {
+    "pools": {
+        "pool-prod": {
+            "type": "Dedicate",
+            "privileged": True,
+            "nodepools": {
+                "train": {"flavor": "gpu.t4", "count": 2, "maxCount": 2, "labels": {"team": "ml"}},
+                "infer": {"flavor": "gpu.t4", "count": 1, "maxCount": 1},
+            },
+        }
+    },
+    "settings": {"scale_seconds": 30},
+}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def patch_body(count: int, **extra: Any) -> dict[str, Any]:
+    return {"spec": {"resources": {"flavor": "gpu.t4", "count": count, "maxCount": count, **extra}}}
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    file = tmp_path / "world.json"
+    file.write_text(json.dumps(WORLD))
+    return file
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def world(path: Path, clock: FakeClock) -> World:
+    return World.load(path, clock=clock)
+
+
+def status(world: World, name: str = "train") -> dict[str, int]:
+    buckets = world.get_nodepool("pool-prod", name)["status"]["resources"]
+    return {bucket: value["count"] for bucket, value in buckets.items()}
+
+
+def test_missing_file_is_a_world_error(tmp_path: Path) -> None:
+    with pytest.raises(WorldError) as err:
+        World.load(tmp_path / "nope.json")
+    assert str(err.value) == f"world file not found: {tmp_path / 'nope.json'}"
+
+
+def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
+    file = tmp_path / "world.json"
+    file.write_text('{"pools": {\n  "a": ,\n}}')
+    with pytest.raises(WorldError) as err:
+        World.load(file)
+    assert str(err.value) == f"{file}:2: invalid JSON: Expecting value"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], 'the world must be an object with a "pools" object'),
+        ({"pools": []}, 'the world must be an object with a "pools" object'),
+        (
+            {"pools": {"p": {"type": "GPU", "nodepools": {}}}},
+            "pools.p.type must be Dedicate or Logical",
+        ),
+        (
+            {"pools": {"p": {"type": "Logical", "privileged": "yes", "nodepools": {}}}},
+            "pools.p.privileged must be true or false",
+        ),
+        ({"pools": {"p": {"type": "Logical"}}}, "pools.p.nodepools must be an object"),
+        (
+            {
+                "pools": {
+                    "p": {"type": "Logical", "nodepools": {"n": {"flavor": "f", "count": "2"}}}
+                }
+            },
+            "pools.p.nodepools.n.count must be an integer",
+        ),
+        (
+            {"pools": {"p": {"type": "Logical", "nodepools": {"n": {"flavor": "f", "count": 2}}}}},
+            "pools.p.nodepools.n.maxCount must be an integer",
+        ),
+        (
+            {"pools": {}, "settings": {"scale_seconds": -1}},
+            "settings.scale_seconds must be a number >= 0",
+        ),
+    ],
+)
+def test_malformed_world_is_rejected_with_the_key(tmp_path: Path, data: Any, message: str) -> None:
+    file = tmp_path / "world.json"
+    file.write_text(json.dumps(data))
+    with pytest.raises(WorldError) as err:
+        World.load(file)
+    assert str(err.value) == f"{file}: {message}"
+
+
+def test_save_is_atomic_readable_and_keeps_key_order(world: World, path: Path) -> None:
+    world.save()
+    assert os.listdir(path.parent) == ["world.json"]  # no temporary file left behind
+    text = path.read_text()
+    saved = json.loads(text)
+    assert text == json.dumps(saved, indent=2) + "\n"
+    assert list(saved["pools"]["pool-prod"]["nodepools"]) == ["train", "infer"]
+    assert saved["pools"]["pool-prod"]["nodepools"]["train"] == {
+        "flavor": "gpu.t4",
+        "count": 2,
+        "maxCount": 2,
+        "labels": {"team": "ml"},
+        "_created": "2023-11-14T22:13:20Z",
+    }
+    assert saved["pools"]["pool-prod"]["_created"] == "2023-11-14T22:13:20Z"
+
+
+def test_hand_edit_is_picked_up_but_own_save_is_not_a_change(world: World, path: Path) -> None:
+    assert world.reload_if_changed() is False
+    world.patch_nodepool("pool-prod", "train", patch_body(2, labels={"team": "ai"}))
+    assert world.reload_if_changed() is False
+    edited = json.loads(path.read_text())
+    edited["pools"]["pool-prod"]["nodepools"]["train"]["labels"] = {"team": "console"}
+    path.write_text(json.dumps(edited, indent=4))
+    assert world.reload_if_changed() is True
+    assert world.get_nodepool("pool-prod", "train")["spec"]["resources"]["labels"] == {
+        "team": "console"
+    }
+    assert world.reload_if_changed() is False
+
+
+def test_reload_of_a_broken_edit_raises_and_retries_next_time(world: World, path: Path) -> None:
+    path.write_text("{")
+    with pytest.raises(WorldError):
+        world.reload_if_changed()
+    path.write_text(json.dumps(WORLD))
+    assert world.reload_if_changed() is True
+
+
+def test_scale_up_is_creating_until_scale_seconds_pass(world: World, clock: FakeClock) -> None:
+    answer = world.patch_nodepool("pool-prod", "train", patch_body(5))
+    assert answer["spec"]["resources"]["count"] == 5
+    assert status(world) == {"creating": 3, "available": 2, "abnormal": 0, "deleting": 0}
+    clock.now += 29.9
+    assert status(world) == {"creating": 3, "available": 2, "abnormal": 0, "deleting": 0}
+    clock.now += 0.1
+    assert status(world) == {"creating": 0, "available": 5, "abnormal": 0, "deleting": 0}
+
+
+def test_scale_down_is_deleting_then_gone(world: World, clock: FakeClock) -> None:
+    world.patch_nodepool("pool-prod", "train", patch_body(0))
+    assert status(world) == {"creating": 0, "available": 0, "abnormal": 0, "deleting": 2}
+    clock.now += 30
+    assert status(world) == {"creating": 0, "available": 0, "abnormal": 0, "deleting": 0}
+
+
+def test_change_during_a_scale_keeps_its_start_and_restarts_the_timer(
+    world: World, clock: FakeClock
+) -> None:
+    world.patch_nodepool("pool-prod", "train", patch_body(4))
+    clock.now += 10
+    world.patch_nodepool("pool-prod", "train", patch_body(3))
+    assert status(world) == {"creating": 1, "available": 2, "abnormal": 0, "deleting": 0}
+    clock.now += 29
+    assert status(world)["creating"] == 1
+    clock.now += 1
+    assert status(world) == {"creating": 0, "available": 3, "abnormal": 0, "deleting": 0}
+
+
+def test_other_changes_do_not_restart_a_running_scale(world: World, clock: FakeClock) -> None:
+    world.patch_nodepool("pool-prod", "train", patch_body(4))
+    clock.now += 20
+    world.patch_nodepool("pool-prod", "train", patch_body(4, labels={"team": "ai"}))
+    clock.now += 10
+    assert status(world) == {"creating": 0, "available": 4, "abnormal": 0, "deleting": 0}
+
+
+def test_scale_back_to_start_is_settled_at_once(world: World, path: Path) -> None:
+    world.patch_nodepool("pool-prod", "train", patch_body(4))
+    world.patch_nodepool("pool-prod", "train", patch_body(2))
+    assert status(world) == {"creating": 0, "available": 2, "abnormal": 0, "deleting": 0}
+    saved = json.loads(path.read_text())["pools"]["pool-prod"]["nodepools"]["train"]
+    assert "_scale_from" not in saved
+    assert "_scale_at" not in saved
+
+
+def test_scale_progress_survives_a_restart(world: World, path: Path, clock: FakeClock) -> None:
+    world.patch_nodepool("pool-prod", "train", patch_body(4))
+    clock.now += 15
+    again = World.load(path, clock=clock)
+    assert status(again) == {"creating": 2, "available": 2, "abnormal": 0, "deleting": 0}
+
+
+def test_scale_seconds_override_makes_scaling_instant(path: Path, clock: FakeClock) -> None:
+    world = World.load(path, clock=clock, scale_seconds=0)
+    assert world.scale_seconds == 0
+    world.patch_nodepool("pool-prod", "train", patch_body(4))
+    assert status(world) == {"creating": 0, "available": 4, "abnormal": 0, "deleting": 0}
+
+
+def test_nodes_follow_the_scale(world: World) -> None:
+    world.patch_nodepool("pool-prod", "train", patch_body(3))
+    nodes = world.list_nodes("pool-prod", "train")
+    assert [(n["metadata"]["name"], n["status"]["phase"]) for n in nodes["items"]] == [
+        ("train-0000", "Available"),
+        ("train-0001", "Available"),
+        ("train-0002", "Creating"),
+    ]
+    world.patch_nodepool("pool-prod", "infer", patch_body(0))
+    nodes = world.list_nodes("pool-prod", "infer")
+    assert nodes["items"] == [
+        {
+            "apiVersion": "v2",
+            "kind": "Node",
+            "metadata": {"name": "infer-0000"},
+            "spec": {"flavor": "gpu.t4"},
+            "status": {"phase": "Deleting"},
+        }
+    ]
+    assert nodes["metadata"] == {"remainingItemCount": 0}
+
+
+def test_errors_carry_status_and_code(world: World) -> None:
+    with pytest.raises(SimError) as err:
+        world.get_nodepool("pool-prod", "nope")
+    assert (err.value.status, err.value.error_code, err.value.error_msg) == (
+        404,
+        "ModelArts.50015001",
+        "node pool nope not found in pool pool-prod",
+    )

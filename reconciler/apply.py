@@ -31,6 +31,8 @@ class Outcome:
     address: str
     action: str
     error: str | None = None
+    started: bool = True
+    """False when an interrupt came first: nothing was sent for this address."""
 
     @property
     def ok(self) -> bool:
@@ -63,18 +65,25 @@ async def apply_plan(
     parallelism: int,
     wait: WaitPolicy,
     progress: Callable[[str], None] = lambda _line: None,
+    stop: asyncio.Event | None = None,
 ) -> list[Outcome]:
+    """Apply every change; once ``stop`` is set, start nothing new and let in-flight finish."""
     gate = asyncio.Semaphore(max(1, parallelism))
+    stop = stop or asyncio.Event()
 
     async def one(change: ResourceChange) -> Outcome:
         try:
             async with gate:
+                if stop.is_set():
+                    return Outcome(
+                        change.address, change.action, "not started (interrupted)", False
+                    )
                 live = await _send(change, client)
             _journal(change, live, journal)
             if change.sends_request:
                 progress(f"{change.address}: {_DONE[change.action]}")
             if wait.timeout > 0 and change.action in ("create", "update") and _scales(change):
-                await wait_until_converged(client, change, wait, progress)
+                await wait_until_converged(client, change, wait, progress, stop)
         except NpError as exc:
             return Outcome(change.address, change.action, str(exc))
         return Outcome(change.address, change.action)
@@ -138,6 +147,7 @@ async def wait_until_converged(
     change: ResourceChange,
     policy: WaitPolicy,
     progress: Callable[[str], None],
+    stop: asyncio.Event,
 ) -> None:
     """Poll until ``available`` equals the desired count and nothing is creating or deleting."""
     want = (change.after or {}).get("count")
@@ -169,5 +179,7 @@ async def wait_until_converged(
                 f"(last seen: {counts['available']} available, {counts['creating']} creating, "
                 f"{counts['deleting']} deleting); the change was applied and recorded in state"
             )
+        if stop.is_set():
+            raise NpError("interrupted while waiting for convergence; the change was recorded")
         await asyncio.sleep(delay)
         delay = min(policy.max_delay, delay * 1.5)

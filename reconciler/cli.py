@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -329,7 +330,7 @@ def apply(
         saved = load_plan(planfile)
     config = _load_config(g, req.var_files, req.var_args)
     store = StateFile(g.state_path)
-    with _lock(g, "apply", req.lock_timeout):
+    with _lock(g, "apply", req.lock_timeout) as lock:
         state = store.read()
 
         async def go() -> int:
@@ -344,14 +345,17 @@ def apply(
                 if saved is None and the_plan.has_changes and not auto_approve:
                     _approve(g)
                 journal = Journal(store, state)
-                outcomes = await apply_plan(
-                    the_plan,
-                    client,
-                    journal,
-                    parallelism=req.parallelism,
-                    wait=wait,
-                    progress=lambda line: g.say(line, err=True),
-                )
+                with _graceful_interrupt(g) as stop:
+                    async with _keep_fresh(lock):
+                        outcomes = await apply_plan(
+                            the_plan,
+                            client,
+                            journal,
+                            parallelism=req.parallelism,
+                            wait=wait,
+                            progress=lambda line: g.say(line, err=True),
+                            stop=stop,
+                        )
                 return _summarise(g, the_plan, outcomes)
 
         code = _run(go())
@@ -371,6 +375,48 @@ async def _checked_saved_plan(
     return plan
 
 
+@contextmanager
+def _graceful_interrupt(g: Globals) -> Iterator[Any]:
+    """First Ctrl-C: start nothing new, finish and journal what is in flight. Second: abort."""
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def first() -> None:
+        g.say(
+            "\nInterrupt received: finishing the requests in flight, starting no new ones. "
+            "Press Ctrl-C again to abort at once (state keeps what is done).",
+            err=True,
+        )
+        stop.set()
+        loop.remove_signal_handler(signal.SIGINT)
+
+    loop.add_signal_handler(signal.SIGINT, first)
+    try:
+        yield stop
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+@asynccontextmanager
+async def _keep_fresh(lock: Any, every: float = 30.0) -> AsyncIterator[None]:
+    """Touch the lock while a long apply runs, so others see it is alive."""
+    import asyncio
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every)
+            lock.refresh()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
 def _approve(g: Globals) -> None:
     from reconciler.errors import NpError
 
@@ -387,8 +433,15 @@ def _approve(g: Globals) -> None:
 
 
 def _summarise(g: Globals, the_plan: Plan, outcomes: list[Any]) -> int:
-    failed = [o for o in outcomes if not o.ok]
+    skipped = [o for o in outcomes if not o.started]
+    failed = [o for o in outcomes if not o.ok and o.started]
     done = [o for o in outcomes if o.ok]
+    if skipped:
+        g.say(
+            f"Interrupted: {len(done)} done, {len(failed)} failed, {len(skipped)} not started "
+            f"({', '.join(o.address for o in skipped)}). Run np apply again to continue.",
+            err=True,
+        )
     counts = {
         action: sum(1 for o in done if o.action == action)
         for action in ("create", "update", "delete")
@@ -401,7 +454,7 @@ def _summarise(g: Globals, the_plan: Plan, outcomes: list[Any]) -> int:
         f"{counts['delete']} destroyed"
         + (f", {len(failed)} failed ({', '.join(o.address for o in failed)})." if failed else ".")
     )
-    return EXIT_ERROR if failed else EXIT_OK
+    return EXIT_ERROR if failed or skipped else EXIT_OK
 
 
 @cli.command()

@@ -181,7 +181,7 @@ def test_backticks_in_values_get_a_longer_fence() -> None:
     assert part.endswith("\n````\n")
 
 
-def test_text_plan_is_unchanged_by_the_shared_helpers() -> None:
+def test_text_plan_layout_is_terraform_like() -> None:
     text = render_plan(Plan("lin", 3, (UPDATE,)), Painter(False))
     assert text == (
         "Objects have changed outside of np:\n"
@@ -194,15 +194,15 @@ def test_text_plan_is_unchanged_by_the_shared_helpers() -> None:
         "\n"
         "  # nodepool.train will be updated in-place\n"
         '  ~ nodepool "train" {\n'
-        '        pool = "pool-prod"\n'
-        "    ~ count         = 2 -> 4  # config\n"
-        "    ~ labels        = {\n"
-        '        ~ "team" = "ml" -> "ai"  # drift\n'
-        '        + "new"  = "1"  # config\n'
-        "      }\n"
-        "    ~ extend_params = {\n"
-        '        - "dockerBaseSize" = "50" -> null  # removed-from-config\n'
-        "      }\n"
+        '        pool          = "pool-prod"\n'
+        "      ~ count         = 2 -> 4  # config\n"
+        "      ~ labels        = {\n"
+        '          ~ "team" = "ml" -> "ai"  # drift\n'
+        '          + "new"  = "1"  # config\n'
+        "        }\n"
+        "      ~ extend_params = {\n"
+        '          - "dockerBaseSize" = "50" -> null  # removed-from-config\n'
+        "        }\n"
         "        # (3 unchanged fields hidden)\n"
         "    }\n"
         "\n"

@@ -108,20 +108,21 @@ def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
     if resource.adopted:
         lines.append("  # (adopted: np starts managing an existing node pool)")
     lines.append(f"  {paint.sign(symbol)} nodepool {value(resource.name)} {{")
-    lines.append(f"        pool = {value(resource.pool)}")
     groups = field_groups(resource)
-    width = max((len(CONFIG_NAMES.get(f, f)) for f in groups), default=0)
+    names = {f: CONFIG_NAMES.get(f, f) for f in groups}
+    width = max((len(n) for n in names.values()), default=0)
+    lines.append(f"        {'pool'.ljust(width)} = {value(resource.pool)}")
     for field, changes in groups.items():
-        name = CONFIG_NAMES.get(field, field).ljust(width)
+        name = names[field].ljust(width)
         if len(changes) == 1 and "." not in changes[0].path:
-            lines.append("    " + _change_line(name, changes[0], paint))
+            lines.append("      " + _change_line(name, changes[0], paint))
             continue
-        lines.append(f"    {paint.sign(symbol)} {name} = {{")
+        lines.append(f"      {paint.sign(symbol)} {name} = {{")
         keys = [c.path.split(".", 1)[1] for c in changes]
         key_width = max(len(value(k)) for k in keys)
         for key, change in zip(keys, changes, strict=True):
-            lines.append("        " + _change_line(value(key).ljust(key_width), change, paint))
-        lines.append("      }")
+            lines.append("          " + _change_line(value(key).ljust(key_width), change, paint))
+        lines.append("        }")
     hidden = hidden_fields(resource, groups)
     if hidden:
         lines.append(f"        # ({hidden} unchanged fields hidden)")

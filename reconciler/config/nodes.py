@@ -1,0 +1,172 @@
+"""The neutral syntax tree both parsers produce, so validation is written once for HCL and YAML.
+
+Nodes keep the source line of every value and every key, and keep duplicate keys (a
+``Mapping`` is a list of entries, not a dict) so that they can be reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.errors import Pos
+
+MAX_DEPTH = 32
+"""Deepest nesting of lists, objects and blocks a configuration may use (hostile-input guard)."""
+
+MAX_FILE_BYTES = 1024 * 1024
+"""Largest configuration or variable file np reads."""
+
+
+class SourceError(Exception):
+    """A file that cannot be read as a whole (syntax error, bad encoding, too deep, ...)."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class Scalar:
+    """A literal: string, number, bool or null."""
+
+    value: str | int | float | bool | None
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class VarRef:
+    """``var.NAME`` as a whole value: it keeps the variable's type."""
+
+    name: str
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A string with ``${var.NAME}`` parts: the result is always a string."""
+
+    parts: tuple[str | VarRef, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class BareName:
+    """An unquoted HCL name such as ``number`` (only meaningful as a variable's ``type``)."""
+
+    name: str
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """Something np will not evaluate; ``message`` says what and why (reported where used)."""
+
+    message: str
+    pos: Pos
+
+
+def unsupported(what: str, pos: Pos) -> Invalid:
+    """An expression beyond the small language np evaluates."""
+    message = f'{what} is not supported; only literal values, var.NAME and "${{var.NAME}}" are'
+    return Invalid(f"{message} allowed", pos)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str
+    key_pos: Pos
+    value: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    entries: tuple[Entry, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence:
+    items: tuple[Node, ...]
+    pos: Pos
+
+
+Node = Scalar | VarRef | Template | BareName | Invalid | Mapping | Sequence
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    name: str
+    value: Node
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    type: str
+    labels: tuple[str, ...]
+    body: Body
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """An HCL body: attributes and blocks in source order, duplicates included."""
+
+    items: tuple[Attribute | Block, ...]
+    pos: Pos
+
+    def to_mapping(self, repeated_blocks: frozenset[str] = frozenset()) -> Mapping:
+        """View the body as an object: ``x = ...`` and ``x { ... }`` both become key ``x``.
+
+        Blocks named in ``repeated_blocks`` (``taints``, ``azs``) are gathered into one list
+        entry; any other repeated name stays duplicated so that it is reported as such.
+        """
+        entries: list[Entry] = []
+        gathered: dict[str, tuple[int, list[Node]]] = {}
+        for item in self.items:
+            if isinstance(item, Attribute):
+                entries.append(Entry(item.name, item.pos, item.value))
+                continue
+            value: Node = (
+                Invalid(f"a nested {item.type} block takes no labels", item.pos)
+                if item.labels
+                else item.body.to_mapping()
+            )
+            if item.type not in repeated_blocks:
+                entries.append(Entry(item.type, item.pos, value))
+            elif item.type in gathered:
+                gathered[item.type][1].append(value)
+            else:
+                gathered[item.type] = (len(entries), [value])
+                entries.append(Entry(item.type, item.pos, value))
+        for index, items in gathered.values():
+            first = entries[index]
+            entries[index] = Entry(first.key, first.key_pos, Sequence(tuple(items), first.key_pos))
+        return Mapping(tuple(entries), self.pos)
+
+
+def make_template(parts: list[str | VarRef], pos: Pos) -> Scalar | Template:
+    """Join adjacent text; a string without references is a plain literal."""
+    merged: list[str | VarRef] = []
+    for part in parts:
+        last = merged[-1] if merged else None
+        if isinstance(part, str) and isinstance(last, str):
+            merged[-1] = last + part
+        elif part != "":
+            merged.append(part)
+    if all(isinstance(part, str) for part in merged):
+        return Scalar("".join(str(part) for part in merged), pos)
+    return Template(tuple(merged), pos)
+
+
+def duplicates(entries: tuple[Entry, ...]) -> list[tuple[Entry, Entry]]:
+    """Each repeated key as (later entry, first entry)."""
+    first: dict[str, Entry] = {}
+    found: list[tuple[Entry, Entry]] = []
+    for entry in entries:
+        if entry.key in first:
+            found.append((entry, first[entry.key]))
+        else:
+            first[entry.key] = entry
+    return found

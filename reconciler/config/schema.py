@@ -1,0 +1,286 @@
+"""The configuration's shape as strict pydantic models: they validate every block and also
+produce the JSON Schema that ``np schema`` prints, so the two can never disagree.
+
+A field left out of a block is ``None`` here (np does not manage it); ``null`` itself is
+refused before validation, so ``None`` always means "not written" (and the JSON Schema
+does not offer null).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
+from reconciler.config.messages import FieldPath, did_you_mean
+
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS_SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
+_K8S_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_K8S_CHARSET = "letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+_RESERVED_TAG_PREFIXES = ("CCE-", "__type_baremetal")
+_AKSK = "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"
+_SECRET_LOOKING = re.compile(r"secret|passw|credential|privatekey|accesskey|^[as]k$")
+
+
+def _qualified_name(kind: str) -> AfterValidator:
+    """Kubernetes label/taint key: optional DNS-subdomain prefix and ``/``, then a name."""
+
+    def check(key: str) -> str:
+        prefix, slash, name = key.rpartition("/")
+        if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+            raise ValueError(
+                f"{kind} prefix {prefix!r} must be a lowercase DNS subdomain of at most "
+                "253 characters"
+            )
+        if not name:
+            raise ValueError(f"{kind} {key!r} has an empty name")
+        if len(name) > 63:
+            raise ValueError(f"{kind} {key!r}: the name is longer than 63 characters")
+        if not _K8S_NAME.fullmatch(name):
+            raise ValueError(f"{kind} {key!r} must consist of {_K8S_CHARSET}")
+        return key
+
+    return AfterValidator(check)
+
+
+def _label_value(kind: str) -> AfterValidator:
+    """Kubernetes label value: at most 63 characters, may be empty."""
+
+    def check(value: str) -> str:
+        if len(value) > 63:
+            raise ValueError(f"{kind} is longer than 63 characters")
+        if value and not _K8S_NAME.fullmatch(value):
+            raise ValueError(f"{kind} {value!r} must consist of {_K8S_CHARSET}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_tag_key(key: str) -> str:
+    if not key:
+        raise ValueError("tag key must not be empty")
+    for prefix in _RESERVED_TAG_PREFIXES:
+        if key.startswith(prefix):
+            raise ValueError(f"tag key {key!r} must not start with {prefix!r} (reserved)")
+    return key
+
+
+def _check_endpoint(url: str) -> str:
+    """``sim://PATH``, ``https://HOST``, or plain ``http://`` only to this machine."""
+    if url.startswith("sim://"):
+        if url == "sim://":
+            raise ValueError("sim:// endpoint needs a world file path, e.g. sim://world.json")
+        return url
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError("endpoint is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError("endpoint must be sim://PATH, https://HOST or http://127.0.0.1:PORT")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("endpoint must not contain credentials")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ValueError(
+            f"plain http is only allowed to a loopback host (127.0.0.1, ::1, localhost), "
+            f"not {host!r}; use https://"
+        )
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+Count = Annotated[int, Field(ge=0)]
+LabelKey = Annotated[str, _qualified_name("label key")]
+LabelValue = Annotated[str, _label_value("label value")]
+TagKey = Annotated[str, AfterValidator(_check_tag_key)]
+Endpoint = Annotated[str, AfterValidator(_check_endpoint)]
+
+
+class _Strict(BaseModel):
+    """No coercion (``"2"`` is not 2, ``true`` is not 1) and no unknown fields."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class AzCount(_Strict):
+    az: NonEmpty
+    count: Count
+
+
+class Taint(_Strict):
+    key: Annotated[str, _qualified_name("taint key")]
+    value: Annotated[str, _label_value("taint value")] | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+
+class Network(_Strict):
+    vpc: NonEmpty | None = None
+    subnet: NonEmpty | None = None
+    security_groups: list[NonEmpty] | None = None
+
+
+class CreatingStep(_Strict):
+    step: Annotated[int, Field(ge=1)]
+    type: Literal["rack", "hyperinstance"]
+
+
+class OsSpec(_Strict):
+    name: str | None = None
+    image_id: str | None = None
+    image_type: str | None = None
+    auto_match: bool | None = None
+
+
+class LifecycleSpec(_Strict):
+    ignore_changes: list[str] = Field(
+        default=[], description="Top-level fields np neither changes nor reports as drift."
+    )
+    prevent_destroy: bool = Field(default=False, description="Make a plan that deletes fail.")
+
+
+class NodePoolSpec(_Strict):
+    """One ``nodepool`` block. Only ``pool`` is required; a field left out is not managed."""
+
+    pool: NonEmpty = Field(description="Resource pool name.")
+    name: NonEmpty | None = Field(
+        default=None, description="Node pool name in the API; defaults to the block label."
+    )
+    flavor: NonEmpty | None = None
+    count: Count | None = None
+    max_count: Count | None = Field(default=None, description="Defaults to count.")
+    azs: list[AzCount] | None = None
+    labels: dict[LabelKey, LabelValue] | None = None
+    taints: list[Taint] | None = None
+    tags: Annotated[dict[TagKey, str], Field(max_length=20)] | None = None
+    extend_params: dict[NonEmpty, str] | None = Field(
+        default=None, description="Passed through with keys as written (e.g. dockerBaseSize)."
+    )
+    network: Network | None = None
+    creating_step: CreatingStep | None = None
+    os: OsSpec | None = None
+    lifecycle: LifecycleSpec | None = None
+
+    def problems(self) -> list[tuple[FieldPath, str]]:
+        """Rules that span several fields; run once the fields themselves are valid."""
+        found = self._count_problems()
+        if self.taints:
+            found += _repeats([(t.key, t.effect) for t in self.taints], ("taints",), "taint")
+        if self.azs:
+            found += _repeats([a.az for a in self.azs], ("azs",), "az", ("az",))
+        if self.lifecycle:
+            for index, name in enumerate(self.lifecycle.ignore_changes):
+                if name not in MANAGED_FIELDS:
+                    hint = did_you_mean(name, MANAGED_FIELDS)
+                    path: FieldPath = ("lifecycle", "ignore_changes", index)
+                    found.append((path, f"{name!r} is not a field np manages{hint}"))
+        return found
+
+    def _count_problems(self) -> list[tuple[FieldPath, str]]:
+        found: list[tuple[FieldPath, str]] = []
+        if self.count is not None and self.max_count is not None and self.max_count < self.count:
+            message = f"must be at least count ({self.count}), got {self.max_count}"
+            found.append((("max_count",), message))
+        step = self.creating_step.step if self.creating_step else 1
+        for name, value in (("count", self.count), ("max_count", self.max_count)):
+            if value is not None and value % step:
+                message = f"must be a multiple of creating_step.step ({step}), got {value}"
+                found.append(((name,), message))
+        return found
+
+
+def _repeats(
+    keys: list[Any], where: FieldPath, what: str, field: FieldPath = ()
+) -> list[tuple[FieldPath, str]]:
+    """Entries whose identity repeats an earlier entry of the same list."""
+    first: dict[Any, int] = {}
+    found: list[tuple[FieldPath, str]] = []
+    for index, key in enumerate(keys):
+        if key in first:
+            shown = ":".join(key) if isinstance(key, tuple) else key
+            message = f"duplicate {what} {shown!r} (also {where[-1]}[{first[key]}])"
+            found.append(((*where, index, *field), message))
+        else:
+            first.setdefault(key, index)
+    return found
+
+
+MANAGED_FIELDS = tuple(
+    name for name in NodePoolSpec.model_fields if name not in ("pool", "name", "lifecycle")
+)
+"""Top-level fields np manages (what ``lifecycle.ignore_changes`` may name)."""
+
+REPEATED_BLOCKS = frozenset({"azs", "taints"})
+"""Nodepool fields that HCL may also write as repeated blocks, one block per list item."""
+
+
+class ProviderSpec(_Strict):
+    """``provider "modelarts"``. Credentials never live here: they come from the environment."""
+
+    region: NonEmpty | None = None
+    project_id: NonEmpty | None = None
+    endpoint: Endpoint | None = Field(
+        default=None, description="sim://PATH, https://HOST, or http:// to a loopback host."
+    )
+
+    @staticmethod
+    def secret_hint(field: str) -> str | None:
+        """For a field that holds a credential: the environment variables to use instead."""
+        squashed = re.sub(r"[^a-z0-9]", "", field.lower())
+        if "securitytoken" in squashed:
+            return f"HUAWEICLOUD_SDK_SECURITY_TOKEN (with {_AKSK})"
+        if "token" in squashed:
+            return "HW_AUTH_TOKEN"
+        return _AKSK if _SECRET_LOOKING.search(squashed) else None
+
+
+VariableType = Literal["string", "number", "bool", "list", "map"]
+
+
+class VariableSpec(_Strict):
+    type: VariableType | None = Field(
+        default=None, description="Values are checked against it; any type when left out."
+    )
+    default: Any = None
+    description: str | None = None
+
+
+class ConfigFile(_Strict):
+    """A YAML configuration file (HCL files carry the same blocks)."""
+
+    model_config = ConfigDict(title="np configuration")
+
+    provider: ProviderSpec | None = None
+    variables: dict[str, VariableSpec] | None = None
+    nodepools: dict[str, NodePoolSpec] | None = None
+
+
+class _SchemaGenerator(GenerateJsonSchema):
+    """Leaves out ``null`` and ``"default": null``: null is not a value users may write."""
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        if schema.get("default") is None:
+            return self.generate_inner(schema["schema"])
+        return super().default_schema(schema)
+
+
+def config_json_schema() -> dict[str, Any]:
+    """JSON Schema of the YAML configuration, from the models that validate it."""
+    return ConfigFile.model_json_schema(schema_generator=_SchemaGenerator)

@@ -1,0 +1,43 @@
+"""Reading one configuration or variable file from disk, whatever its language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.config.hcl_adapter import parse_hcl
+from reconciler.config.nodes import MAX_FILE_BYTES, Body, Node, SourceError
+from reconciler.config.yaml_loader import parse_yaml
+
+YAML_SUFFIXES = (".yaml", ".yml")
+CONFIG_SUFFIXES = (".hcl", *YAML_SUFFIXES)
+
+
+def read_text(path: Path) -> str:
+    """The file as text; binary, oversized or non-UTF-8 files become a ``SourceError``."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SourceError(f"cannot read the file: {exc.strerror or exc}", 1) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SourceError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SourceError("file is not UTF-8 text (binary file?)", line) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise SourceError("file is not text (it contains NUL bytes)", line)
+    return text.removeprefix("\ufeff")
+
+
+def parse_file(path: Path, display: str) -> Body | Node | None:
+    """HCL files give a body; YAML files a node (None when empty)."""
+    text = read_text(path)
+    try:
+        if path.suffix in YAML_SUFFIXES:
+            return parse_yaml(text, display)
+        return parse_hcl(text, display)
+    except RecursionError:
+        raise SourceError("file is nested too deeply", 1) from None

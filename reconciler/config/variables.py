@@ -1,0 +1,241 @@
+"""Input variables: declarations, and their values from every source in precedence order
+(default < ``NP_VAR_<name>`` < ``--var-file`` < ``--var``, later beats earlier).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.config.messages import describe, did_you_mean, format_path
+from reconciler.config.nodes import (
+    MAX_DEPTH,
+    BareName,
+    Body,
+    Entry,
+    Mapping,
+    Node,
+    Scalar,
+    SourceError,
+)
+from reconciler.config.resolve import MAX_STRING, Problem, Scope, resolve, validate
+from reconciler.config.schema import VariableSpec, VariableType
+from reconciler.config.sources import parse_file, read_text
+from reconciler.errors import Diagnostic, Pos
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
+_MATCHES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "string": ("a string", lambda v: isinstance(v, str)),
+    "number": ("a number", lambda v: type(v) in (int, float)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "list": ("a list", lambda v: isinstance(v, list)),
+    "map": ("a map", lambda v: isinstance(v, dict)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    type: VariableType | None
+    pos: Pos
+    default: Any = None
+    has_default: bool = False
+
+    def mismatch(self, value: Any) -> str | None:
+        """Why ``value`` does not fit the declared type (None when it does)."""
+        if self.type is None:
+            return None
+        expected, matches = _MATCHES[self.type]
+        return None if matches(value) else f"expected {expected}, got {describe(value)}"
+
+    def from_text(self, text: str) -> Any:
+        """Convert an environment or ``--var`` string by the declared type (ValueError if not)."""
+        if len(text) > MAX_STRING:
+            raise ValueError(f"value is longer than {MAX_STRING} characters")
+        if self.type in (None, "string"):
+            return text
+        if self.type == "number":
+            if _INT.fullmatch(text):
+                return int(text)
+            if _FLOAT.fullmatch(text):
+                return float(text)
+        elif self.type == "bool" and text in ("true", "false"):
+            return text == "true"
+        elif self.type in ("list", "map"):
+            return self._from_json(text)
+        raise ValueError(f"expected {_MATCHES[self.type][0]}, got {describe(text)}")
+
+    def _from_json(self, text: str) -> Any:
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ValueError(f"expected {_MATCHES[str(self.type)][0]} written as JSON") from None
+        problem = self.mismatch(value) or _too_deep(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def declare(name: str, body: Mapping, pos: Pos) -> tuple[Variable, list[Problem]]:
+    """A ``variable`` block; its ``type`` may be a bare word in HCL (``type = number``).
+
+    A broken declaration still declares the name (without a value), so that references to
+    it are not also reported as undeclared.
+    """
+    entries = tuple(
+        Entry(e.key, e.key_pos, Scalar(e.value.name, e.value.pos))
+        if e.key == "type" and isinstance(e.value, BareName)
+        else e
+        for e in body.entries
+    )
+    resolved = resolve(Mapping(entries, body.pos), None, allow_null=True)
+    spec = validate(VariableSpec, resolved)
+    if spec is None:
+        return Variable(name, None, pos), resolved.problems
+    variable = Variable(name, spec.type, pos, spec.default, spec.default is not None)
+    if variable.has_default and (problem := variable.mismatch(spec.default)):
+        resolved.report(("default",), problem)
+    if resolved.problems:
+        return Variable(name, spec.type, pos), resolved.problems
+    return variable, []
+
+
+class VariableValues:
+    """Collects values source by source; each later source overrides the earlier ones."""
+
+    def __init__(self, variables: MappingABC[str, Variable], broken: Iterable[str] = ()) -> None:
+        self.variables = variables
+        self.values = {v.name: v.default for v in variables.values() if v.has_default}
+        self.broken = set(broken)
+        self.diagnostics: list[Diagnostic] = []
+
+    def scope(self) -> Scope:
+        return Scope(self.variables, self.values, self.broken)
+
+    def _error(self, diagnostic: Diagnostic, name: str | None = None) -> None:
+        self.diagnostics.append(diagnostic)
+        if name is not None:
+            self.broken.add(name)
+
+    def from_environ(self, environ: MappingABC[str, str]) -> None:
+        for name, variable in self.variables.items():
+            text = environ.get(f"NP_VAR_{name}")
+            if text is not None:
+                self._set_text(variable, text, f"NP_VAR_{name}")
+
+    def from_args(self, args: Iterable[str]) -> None:
+        for arg in args:
+            name, equals, text = arg.partition("=")
+            if not equals:
+                self._error(Diagnostic(f"--var {name!r} must look like NAME=VALUE"))
+            elif name not in self.variables:
+                message = f"--var {name}: variable {name} is not declared"
+                hint = did_you_mean(name, self.variables)
+                self._error(Diagnostic(message + hint, None, f"variable.{name}"))
+            else:
+                self._set_text(self.variables[name], text, f"--var {name}")
+
+    def from_file(self, path: Path) -> None:
+        """A var file: HCL ``name = value`` lines, or a YAML or JSON mapping."""
+        display = str(path)
+        try:
+            if path.suffix == ".json":
+                entries = _json_entries(read_text(path), display)
+            else:
+                entries = self._node_entries(parse_file(path, display), display)
+        except SourceError as exc:
+            self._error(Diagnostic(exc.message, Pos(display, exc.line)))
+            return
+        for name, value, pos in entries:
+            self._set(name, value, pos)
+
+    def _node_entries(self, parsed: Body | Node | None, display: str) -> list[tuple[str, Any, Pos]]:
+        node = parsed.to_mapping() if isinstance(parsed, Body) else parsed
+        if node is None:
+            return []
+        if not isinstance(node, Mapping):
+            raise SourceError("a var file must map variable names to values", node.pos.line)
+        resolved = resolve(node, None)
+        for problem in resolved.problems:
+            name = problem.path[0] if problem.path else None
+            self._error(_var_file_diagnostic(problem), str(name) if name is not None else None)
+        return [
+            (name, value, resolved.positions[(name,)])
+            for name, value in resolved.value.items()
+            if not resolved.is_failed((name,))
+        ]
+
+    def _set(self, name: str, value: Any, pos: Pos) -> None:
+        variable = self.variables.get(name)
+        problem = (
+            f"variable {name} is not declared{did_you_mean(name, self.variables)}"
+            if variable is None
+            else variable.mismatch(value)
+        )
+        if problem:
+            self._error(Diagnostic(problem, pos, f"variable.{name}"), name)
+        else:
+            self.values[name] = value
+
+    def _set_text(self, variable: Variable, text: str, source: str) -> None:
+        try:
+            self.values[variable.name] = variable.from_text(text)
+        except ValueError as exc:
+            address = f"variable.{variable.name}"
+            self._error(Diagnostic(f"{source}: {exc}", None, address), variable.name)
+
+
+def _var_file_diagnostic(problem: Problem) -> Diagnostic:
+    """In a var file the first path element is the variable."""
+    address = f"variable.{problem.path[0]}" if problem.path else None
+    return Diagnostic(problem.message, problem.pos, address, format_path(problem.path[1:]) or None)
+
+
+def _json_entries(text: str, display: str) -> list[tuple[str, Any, Pos]]:
+    """A JSON var file's top-level entries (JSON gives no positions: the key's line is used)."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise SourceError(f"key {key!r} is set more than once", _key_line(text, key))
+        return dict(pairs)
+
+    try:
+        data = json.loads(text, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"syntax error: {exc.msg}", exc.lineno) from None
+    except RecursionError:
+        raise SourceError("JSON is nested too deeply", 1) from None
+    if not isinstance(data, dict):
+        raise SourceError("a var file must map variable names to values", 1)
+    problem = _too_deep(data)
+    if problem:
+        raise SourceError(problem, 1)
+    return [(key, value, Pos(display, _key_line(text, key))) for key, value in data.items()]
+
+
+def _key_line(text: str, key: str) -> int:
+    found = re.search(re.escape(json.dumps(key, ensure_ascii=False)) + r"\s*:", text)
+    return text.count("\n", 0, found.start()) + 1 if found else 1
+
+
+def _too_deep(value: Any) -> str | None:
+    """Refuse values nested beyond ``MAX_DEPTH`` (checked without recursion)."""
+    level: list[Any] = [value]
+    for _ in range(MAX_DEPTH + 1):
+        level = [
+            child
+            for item in level
+            if isinstance(item, (list, dict))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return None
+    return f"value is nested deeper than {MAX_DEPTH} levels"

@@ -1,7 +1,7 @@
 """Drift: for every managed node pool, live compared with what np last applied (read-only).
 
-    report = drift_report(state, live)
-    [e.status for e in report]  # -> ["in-sync", "drifted", "missing"]
+report = drift_report(state, live)
+[e.status for e in report]  # -> ["in-sync", "drifted", "missing"]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """User-facing errors: each carries one clear message; the CLI maps them to exit 1.
 
-    d = Diagnostic("expected an integer", Pos("main.hcl", 7), "nodepool.train", "count")
-    raise ConfigError([d])  # -> "main.hcl:7: nodepool.train: count: expected an integer"
+d = Diagnostic("expected an integer", Pos("main.hcl", 7), "nodepool.train", "count")
+raise ConfigError([d])  # -> "main.hcl:7: nodepool.train: count: expected an integer"
 """
 
 from __future__ import annotations

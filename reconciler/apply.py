@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import NpError
-from reconciler.model import status_counts
+from reconciler.model import FAILED_POOL_PHASES, pool_phase, status_counts
 from reconciler.plan import Plan, ResourceChange
 from reconciler.state import Journal, ResourceState
 
@@ -172,6 +172,12 @@ async def wait_until_converged(
         if report != last_report:
             progress(report)
             last_report = report
+        phase = pool_phase(await client.get_pool(change.pool))
+        if phase in FAILED_POOL_PHASES:
+            raise NpError(
+                f"pool {change.pool} is {phase} while node pool {change.name} scales; "
+                "check the pool in the ModelArts console"
+            )
         if time.monotonic() + delay > deadline:
             raise NpError(
                 f"timed out after {policy.timeout:g}s waiting for node pool "

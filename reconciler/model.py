@@ -191,6 +191,13 @@ def check_pool(raw: Any) -> tuple[str, str | None]:
 
 
 STATUS_BUCKETS = ("creating", "available", "abnormal", "deleting")
+FAILED_POOL_PHASES = frozenset({"Abnormal", "Error", "CreationFailed", "ScalingFailed"})
+
+
+def pool_phase(raw_pool: Any) -> str | None:
+    status = raw_pool.get("status") if isinstance(raw_pool, dict) else None
+    phase = status.get("phase") if isinstance(status, dict) else None
+    return phase if isinstance(phase, str) else None
 
 
 def status_counts(raw_nodepool: Any) -> dict[str, int]:

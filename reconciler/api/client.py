@@ -44,6 +44,9 @@ class ModelArtsClient:
     async def list_pools(self) -> list[dict[str, Any]]:
         return _items(await self._get(self._prefix))
 
+    async def get_pool(self, pool: str) -> dict[str, Any]:
+        return await self._get(f"{self._prefix}/{_segment(pool)}")
+
     async def list_nodepools(self, pool: str) -> list[dict[str, Any]]:
         return _items(await self._get(self._nodepools_path(pool)))
 

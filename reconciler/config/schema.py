@@ -269,8 +269,34 @@ class ConfigFile(_Strict):
     nodepools: dict[str, NodePoolSpec] | None = None
 
 
+_VAR_REFERENCE: JsonSchemaValue = {
+    "type": "string",
+    "pattern": r"^\$\{var\.[A-Za-z_][A-Za-z0-9_-]*\}$",
+    "description": "A whole-value variable reference, e.g. ${var.train_nodes}",
+}
+
+
 class _SchemaGenerator(GenerateJsonSchema):
-    """Leaves out ``null`` and ``"default": null``: null is not a value users may write."""
+    """Leaves out ``null`` and ``"default": null``: null is not a value users may write.
+
+    A YAML value that is exactly ``${var.x}`` takes the variable's type, so every non-string
+    field also accepts such a reference (editors would flag ``count: ${var.n}`` otherwise).
+    """
+
+    def int_schema(self, schema: core_schema.IntSchema) -> JsonSchemaValue:
+        return {"anyOf": [super().int_schema(schema), _VAR_REFERENCE]}
+
+    def float_schema(self, schema: core_schema.FloatSchema) -> JsonSchemaValue:
+        return {"anyOf": [super().float_schema(schema), _VAR_REFERENCE]}
+
+    def bool_schema(self, schema: core_schema.BoolSchema) -> JsonSchemaValue:
+        return {"anyOf": [super().bool_schema(schema), _VAR_REFERENCE]}
+
+    def list_schema(self, schema: core_schema.ListSchema) -> JsonSchemaValue:
+        return {"anyOf": [super().list_schema(schema), _VAR_REFERENCE]}
+
+    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+        return {"anyOf": [super().dict_schema(schema), _VAR_REFERENCE]}
 
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
         return self.generate_inner(schema["schema"])

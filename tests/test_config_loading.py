@@ -222,7 +222,9 @@ def test_json_schema_comes_from_the_validating_models() -> None:
     assert pool["required"] == ["pool"]
     assert pool["additionalProperties"] is False
     assert set(pool["properties"]) == {"pool", "name", *TRAIN_FIELDS, "lifecycle"}
-    assert pool["properties"]["count"] == {"minimum": 0, "title": "Count", "type": "integer"}
+    count = pool["properties"]["count"]
+    assert count["anyOf"][0] == {"minimum": 0, "type": "integer"}
+    assert count["anyOf"][1]["pattern"].startswith("^\\$\\{var\\.")
     assert schema["$defs"]["Taint"]["properties"]["effect"]["enum"] == [
         "NoSchedule",
         "PreferNoSchedule",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -183,7 +183,7 @@ class PlanRequest:
 
 
 async def _compute_plan(
-    g: Globals, config: Configuration, state: State, client: ModelArtsClient, req: PlanRequest
+    config: Configuration, state: State, client: ModelArtsClient, req: PlanRequest
 ) -> Plan:
     from reconciler.plan import fetch_live, make_plan, pools_of
 
@@ -191,7 +191,9 @@ async def _compute_plan(
     return make_plan(config, state, live, targets=req.target, excludes=req.exclude)
 
 
-def _connect(g: Globals, config: Configuration, req: PlanRequest) -> Any:
+def _connect(
+    g: Globals, config: Configuration, req: PlanRequest
+) -> AbstractAsyncContextManager[ModelArtsClient]:
     from reconciler.connect import connect
 
     return connect(
@@ -264,7 +266,7 @@ def plan(
 
         async def go() -> Plan:
             async with _connect(g, config, req) as client:
-                return await _compute_plan(g, config, state, client, req)
+                return await _compute_plan(config, state, client, req)
 
         the_plan = _run(go())
     if out is not None:
@@ -336,7 +338,7 @@ def apply(
         async def go() -> int:
             async with _connect(g, config, req) as client:
                 if saved is None:
-                    the_plan = await _compute_plan(g, config, state, client, req)
+                    the_plan = await _compute_plan(config, state, client, req)
                     _show_plan(g, the_plan, "text")
                 else:
                     the_plan = await _checked_saved_plan(saved, state, client, req)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.errors import NpError
 from reconciler.model import FAILED_POOL_PHASES, pool_phase, status_counts
@@ -33,10 +32,24 @@ class Outcome:
     error: str | None = None
     started: bool = True
     """False when an interrupt came first: nothing was sent for this address."""
+    applied: bool = False
+    """True once the change landed and is in state, even if waiting for it failed later."""
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+class Progress(Protocol):
+    """Where apply reports what it does (``reconciler.render.progress.WaitProgress``)."""
+
+    def line(self, text: str) -> None: ...
+
+    def update(
+        self, address: str, available: int, creating: int, deleting: int, want: int
+    ) -> None: ...
+
+    def done(self, address: str, want: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +77,7 @@ async def apply_plan(
     *,
     parallelism: int,
     wait: WaitPolicy,
-    progress: Callable[[str], None] = lambda _line: None,
+    progress: Progress,
     stop: asyncio.Event | None = None,
 ) -> list[Outcome]:
     """Apply every change; once ``stop`` is set, start nothing new and let in-flight finish."""
@@ -72,6 +85,7 @@ async def apply_plan(
     stop = stop or asyncio.Event()
 
     async def one(change: ResourceChange) -> Outcome:
+        applied = False
         try:
             async with gate:
                 if stop.is_set():
@@ -80,13 +94,14 @@ async def apply_plan(
                     )
                 live = await _send(change, client)
             _journal(change, live, journal)
+            applied = True
             if change.sends_request:
-                progress(f"{change.address}: {_DONE[change.action]}")
+                progress.line(f"{change.address}: {_DONE[change.action]}")
             if wait.timeout > 0 and change.action in ("create", "update") and _scales(change):
                 await wait_until_converged(client, change, wait, progress, stop)
         except NpError as exc:
-            return Outcome(change.address, change.action, str(exc))
-        return Outcome(change.address, change.action)
+            return Outcome(change.address, change.action, str(exc), applied=applied)
+        return Outcome(change.address, change.action, applied=True)
 
     todo = [c for c in plan.resources if c.sends_request or c.records_state]
     return list(await asyncio.gather(*(one(change) for change in todo)))
@@ -146,14 +161,13 @@ async def wait_until_converged(
     client: ModelArtsClient,
     change: ResourceChange,
     policy: WaitPolicy,
-    progress: Callable[[str], None],
+    progress: Progress,
     stop: asyncio.Event,
 ) -> None:
     """Poll until ``available`` equals the desired count and nothing is creating or deleting."""
-    want = (change.after or {}).get("count")
+    want = int((change.after or {}).get("count") or 0)
     deadline = time.monotonic() + policy.timeout
     delay = policy.first_delay
-    last_report = ""
     while True:
         raw = await client.get_nodepool(change.pool, change.name)
         counts = status_counts(raw)
@@ -163,15 +177,11 @@ async def wait_until_converged(
                 "while scaling; check the pool in the ModelArts console"
             )
         if counts["available"] == want and not counts["creating"] and not counts["deleting"]:
-            progress(f"{change.address}: {want} node(s) available")
+            progress.done(change.address, want)
             return
-        report = (
-            f"{change.address}: waiting for {want} node(s): {counts['available']} available, "
-            f"{counts['creating']} creating, {counts['deleting']} deleting"
+        progress.update(
+            change.address, counts["available"], counts["creating"], counts["deleting"], want
         )
-        if report != last_report:
-            progress(report)
-            last_report = report
         phase = pool_phase(await client.get_pool(change.pool))
         if phase in FAILED_POOL_PHASES:
             raise NpError(

@@ -114,6 +114,9 @@ def _var_options(f: Callable[..., T]) -> Callable[..., T]:
     )(f)
 
 
+_INSECURE_HELP = "Allow plain http:// to a non-loopback endpoint (credentials in clear text)."
+
+
 def _plan_options(f: Callable[..., T]) -> Callable[..., T]:
     f = _var_options(f)
     for decl, help_text in (
@@ -128,11 +131,7 @@ def _plan_options(f: Callable[..., T]) -> Callable[..., T]:
         show_default=True,
         help="How long to wait for the state lock (e.g. 30s, 2m).",
     )(f)
-    return click.option(
-        "--allow-insecure-http",
-        is_flag=True,
-        help="Allow plain http:// to a non-loopback endpoint (credentials in clear text).",
-    )(f)
+    return click.option("--allow-insecure-http", is_flag=True, help=_INSECURE_HELP)(f)
 
 
 def parse_duration(text: str, option: str) -> float:
@@ -217,10 +216,19 @@ def _lock(g: Globals, operation: str, lock_timeout: str) -> Any:
 
 @cli.command()
 @_var_options
+@click.option("--allow-insecure-http", is_flag=True, help=_INSECURE_HELP)
 @click.pass_obj
-def validate(g: Globals, var_files: tuple[Path, ...], var_args: tuple[str, ...]) -> None:
+def validate(
+    g: Globals, var_files: tuple[Path, ...], var_args: tuple[str, ...], allow_insecure_http: bool
+) -> None:
     """Parse and validate the configuration; no network."""
+    from reconciler.endpoint import check_endpoint
+
     config = _load_config(g, var_files, var_args)
+    provider = config.provider
+    check_endpoint(
+        provider.endpoint, provider.region, os.environ, allow_insecure_http, provider.where
+    )
     count = len(config.nodepools)
     g.say(
         f"Success! The configuration is valid ({count} node pool{'s' if count != 1 else ''} "
@@ -321,6 +329,7 @@ def apply(
     With PLANFILE, apply exactly that saved plan (no prompt) if nothing moved since.
     """
     from reconciler.apply import WaitPolicy, apply_plan
+    from reconciler.render.progress import WaitProgress
     from reconciler.state import Journal, StateFile
 
     req = PlanRequest(**options)
@@ -347,17 +356,21 @@ def apply(
                 if saved is None and the_plan.has_changes and not auto_approve:
                     _approve(g)
                 journal = Journal(store, state)
+                progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
                 with _graceful_interrupt(g) as stop:
                     async with _keep_fresh(lock):
-                        outcomes = await apply_plan(
-                            the_plan,
-                            client,
-                            journal,
-                            parallelism=req.parallelism,
-                            wait=wait,
-                            progress=lambda line: g.say(line, err=True),
-                            stop=stop,
-                        )
+                        try:
+                            outcomes = await apply_plan(
+                                the_plan,
+                                client,
+                                journal,
+                                parallelism=req.parallelism,
+                                wait=wait,
+                                progress=progress,
+                                stop=stop,
+                            )
+                        finally:
+                            progress.close()
                 return _summarise(g, the_plan, outcomes)
 
         code = _run(go())
@@ -437,24 +450,21 @@ def _approve(g: Globals) -> None:
 def _summarise(g: Globals, the_plan: Plan, outcomes: list[Any]) -> int:
     skipped = [o for o in outcomes if not o.started]
     failed = [o for o in outcomes if not o.ok and o.started]
-    done = [o for o in outcomes if o.ok]
+    applied = [o for o in outcomes if o.applied]
     if skipped:
         g.say(
-            f"Interrupted: {len(done)} done, {len(failed)} failed, {len(skipped)} not started "
+            f"Interrupted: {len(applied)} done, {len(failed)} failed, {len(skipped)} not started "
             f"({', '.join(o.address for o in skipped)}). Run np apply again to continue.",
             err=True,
         )
-    counts = {
-        action: sum(1 for o in done if o.action == action)
-        for action in ("create", "update", "delete")
-    }
+    counts = {a: sum(1 for o in applied if o.action == a) for a in ("create", "update", "delete")}
     for outcome in failed:
         g.say(f"Error: {outcome.address}: {outcome.error}", err=True)
     verdict = "Apply failed" if failed else "Apply complete"
+    tail = f", {len(failed)} failed ({', '.join(o.address for o in failed)})." if failed else "."
     g.say(
         f"\n{verdict}! Resources: {counts['create']} added, {counts['update']} changed, "
-        f"{counts['delete']} destroyed"
-        + (f", {len(failed)} failed ({', '.join(o.address for o in failed)})." if failed else ".")
+        f"{counts['delete']} destroyed{tail}"
     )
     return EXIT_ERROR if failed or skipped else EXIT_OK
 
@@ -628,7 +638,7 @@ cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))
 )
 @_var_options
 @click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)
-@click.option("--allow-insecure-http", is_flag=True)
+@click.option("--allow-insecure-http", is_flag=True, help=_INSECURE_HELP)
 @click.pass_obj
 def drift(
     g: Globals,

@@ -18,29 +18,11 @@ import httpx
 from reconciler.api.client import ModelArtsClient, build_http_client
 from reconciler.api.credentials import auth_from_env, missing_credentials_error, project_id_from_env
 from reconciler.config.types import Provider
-from reconciler.endpoint import SIM_SCHEME, endpoint_problem
+from reconciler.endpoint import SIM_SCHEME, check_endpoint
 from reconciler.errors import NpError
 
 _SIM_BASE_URL = "http://sim.np.invalid"
 _SIM_PROJECT = "sim-project"
-
-
-def resolve_endpoint(provider: Provider, environ: Mapping[str, str]) -> str:
-    endpoint = environ.get("NP_ENDPOINT") or provider.endpoint
-    if endpoint:
-        return endpoint
-    if provider.region:
-        return f"https://modelarts.{provider.region}.myhuaweicloud.com"
-    raise NpError(
-        "no endpoint: set provider.region (or provider.endpoint) in the configuration, "
-        "or the NP_ENDPOINT environment variable"
-    )
-
-
-def check_endpoint(endpoint: str, allow_insecure_http: bool = False) -> None:
-    problem = endpoint_problem(endpoint, allow_insecure_http)
-    if problem:
-        raise NpError(f"endpoint {endpoint}: {problem}")
 
 
 @asynccontextmanager
@@ -54,8 +36,9 @@ async def connect(
     allow_insecure_http: bool = False,
     timeout: float = 30.0,
 ) -> AsyncIterator[ModelArtsClient]:
-    endpoint = resolve_endpoint(provider, environ)
-    check_endpoint(endpoint, allow_insecure_http)
+    endpoint = check_endpoint(
+        provider.endpoint, provider.region, environ, allow_insecure_http, provider.where
+    )
     transport: httpx.AsyncBaseTransport | None = None
     auth: httpx.Auth | None = None
     if endpoint.startswith(SIM_SCHEME):

@@ -10,6 +10,7 @@ import pytest
 from reconciler.apply import WaitPolicy, wait_until_converged
 from reconciler.errors import NpError
 from reconciler.plan import ResourceChange
+from reconciler.render.progress import WaitProgress
 
 CHANGE = ResourceChange(
     "nodepool.train",
@@ -41,8 +42,9 @@ class ScriptedPool:
 def wait(pool: ScriptedPool, timeout: float = 5.0) -> list[str]:
     lines: list[str] = []
     policy = WaitPolicy(timeout, first_delay=0.001, max_delay=0.002)
+    progress = WaitProgress(False, lines.append, interval=0)
     asyncio.run(
-        wait_until_converged(pool, CHANGE, policy, lines.append, asyncio.Event())  # type: ignore[arg-type]
+        wait_until_converged(pool, CHANGE, policy, progress, asyncio.Event())  # type: ignore[arg-type]
     )
     return lines
 

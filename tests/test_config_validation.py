@@ -448,16 +448,6 @@ def test_secrets_in_yaml_provider_are_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("endpoint", "expected"),
     [
-        (
-            "http://example.com",
-            "plain http is only allowed to a loopback host (127.0.0.1, ::1, localhost), not"
-            " 'example.com'; use https://",
-        ),
-        (
-            "http://10.0.0.1:8787",
-            "plain http is only allowed to a loopback host (127.0.0.1, ::1, localhost), not"
-            " '10.0.0.1'; use https://",
-        ),
         ("ftp://host", "endpoint must be sim://PATH, https://HOST or http://127.0.0.1:PORT"),
         ("world.json", "endpoint must be sim://PATH, https://HOST or http://127.0.0.1:PORT"),
         ("https://", "endpoint must be sim://PATH, https://HOST or http://127.0.0.1:PORT"),

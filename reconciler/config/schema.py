@@ -8,16 +8,15 @@ does not offer null).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from reconciler.config.messages import FieldPath, did_you_mean
+from reconciler.endpoint import endpoint_problem
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
@@ -72,35 +71,12 @@ def _check_tag_key(key: str) -> str:
 
 
 def _check_endpoint(url: str) -> str:
-    """``sim://PATH``, ``https://HOST``, or plain ``http://`` only to this machine."""
-    if url.startswith("sim://"):
-        if url == "sim://":
-            raise ValueError("sim:// endpoint needs a world file path, e.g. sim://world.json")
-        return url
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        raise ValueError("endpoint is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise ValueError("endpoint must be sim://PATH, https://HOST or http://127.0.0.1:PORT")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("endpoint must not contain credentials")
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise ValueError(
-            f"plain http is only allowed to a loopback host (127.0.0.1, ::1, localhost), "
-            f"not {host!r}; use https://"
-        )
+    """The URL's shape only; whether plain http may leave this machine is decided at connect
+    time, where ``--allow-insecure-http`` is known."""
+    problem = endpoint_problem(url, allow_insecure_http=True)
+    if problem:
+        raise ValueError(problem)
     return url
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 NonEmpty = Annotated[str, Field(min_length=1)]

@@ -19,6 +19,11 @@ class Provider:
     endpoint: str | None = None
     pos: Pos | None = None
 
+    @property
+    def where(self) -> str:
+        """How error messages name the provider block: ``main.hcl:1: provider``."""
+        return f"{self.pos}: provider" if self.pos else "provider"
+
 
 @dataclass(frozen=True, slots=True)
 class Lifecycle:

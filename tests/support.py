@@ -75,3 +75,18 @@ PROVIDER = 'provider "modelarts" {\n  endpoint = "sim://world.json"\n}\n'
 
 def pool_world(nodepools: dict[str, dict[str, Any]], *, kind: str = "Logical") -> dict[str, Any]:
     return {"pools": {"pool-prod": {"type": kind, "privileged": True, "nodepools": nodepools}}}
+
+
+class FakeClock:
+    """A clock tests move by hand; ``sleep`` advances it instead of waiting."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import FakeClock
 
 from reconciler.api import ModelArtsClient, RetryPolicy, build_http_client
 from reconciler.api.retry import Pacer
@@ -130,21 +131,8 @@ def test_without_pacing_the_same_burst_is_mostly_throttled() -> None:
     assert server.statuses.count(429) / len(server.statuses) > 0.3
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def test_unlimited_until_throttled_then_half_the_achieved_rate_once_per_event() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     pacer = Pacer(clock, clock.sleep)
 
     async def burst(n: int) -> list[float]:
@@ -162,7 +150,7 @@ def test_unlimited_until_throttled_then_half_the_achieved_rate_once_per_event() 
 
 
 def test_retry_after_pauses_every_sender_and_the_rate_has_a_floor() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     pacer = Pacer(clock, clock.sleep)
     pacer.on_throttle(asyncio.run(pacer.acquire()), 3.0)
     assert pacer.rate == 2.0

@@ -8,20 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support import FakeClock
+
 from reconciler.render.progress import WaitProgress
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_plain_progress_prints_each_nodepool_at_most_every_ten_seconds() -> None:
     lines: list[str] = []
-    clock = Clock()
+    clock = FakeClock(100.0)
     progress = WaitProgress(False, lines.append, clock=clock)
     progress.update("nodepool.a", available=3, creating=1, deleting=0, want=4)
     progress.update("nodepool.b", available=5, creating=0, deleting=2, want=3)
@@ -47,7 +41,7 @@ def test_plain_progress_prints_each_nodepool_at_most_every_ten_seconds() -> None
 
 def test_plain_progress_prints_the_final_line_even_without_updates() -> None:
     lines: list[str] = []
-    WaitProgress(False, lines.append, clock=Clock()).done("nodepool.z", 0)
+    WaitProgress(False, lines.append, clock=FakeClock(100.0)).done("nodepool.z", 0)
     assert lines == ["nodepool.z: 0 node(s) available"]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import FakeClock
 
 from reconciler.sim import World, create_app
 
@@ -42,14 +43,6 @@ WORLD: dict[str, Any] = {
 }
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Sim:
     """Synchronous calls into the ASGI app through httpx's ASGI transport."""
 
@@ -75,7 +68,7 @@ class Sim:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture

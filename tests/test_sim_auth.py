@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import FakeClock
 
 from reconciler import signer
 from reconciler.sim import AkSkAuth, Auth, TokenAuth, World, create_app
@@ -27,20 +28,12 @@ WORLD = {
 NODES = "/v2/proj/pools/pool%20a/nodepools/train/nodes"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
-def app_with(tmp_path: Path, auth: Auth, clock: Clock) -> Any:
+def app_with(tmp_path: Path, auth: Auth, clock: FakeClock) -> Any:
     path = tmp_path / "world.json"
     path.write_text(json.dumps(WORLD))
     return create_app(World.load(path), auth=auth, clock=clock)
@@ -78,7 +71,7 @@ def signed(method: str, url: str, body: bytes, sk: str, at: float) -> httpx.Requ
     return request
 
 
-def test_token_auth(tmp_path: Path, clock: Clock) -> None:
+def test_token_auth(tmp_path: Path, clock: FakeClock) -> None:
     app = app_with(tmp_path, TokenAuth("tok-123"), clock)
     url = "http://sim/v2/proj/pools"
     assert send(app, httpx.Request("GET", url, headers={"X-Auth-Token": "tok-123"})).is_success
@@ -96,7 +89,7 @@ def test_token_auth(tmp_path: Path, clock: Clock) -> None:
 
 
 def test_aksk_accepts_a_signed_request_with_query_and_encoded_path(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, clock: FakeClock
 ) -> None:
     app = app_with(tmp_path, AkSkAuth(AK, SK), clock)
     response = send(app, signed("GET", f"{NODES}?limit=2", b"", SK, T0))
@@ -104,7 +97,7 @@ def test_aksk_accepts_a_signed_request_with_query_and_encoded_path(
     assert len(response.json()["items"]) == 2
 
 
-def test_aksk_accepts_a_signed_patch(tmp_path: Path, clock: Clock) -> None:
+def test_aksk_accepts_a_signed_patch(tmp_path: Path, clock: FakeClock) -> None:
     app = app_with(tmp_path, AkSkAuth(AK, SK), clock)
     body = json.dumps({"spec": {"resources": {"flavor": "cpu.8u", "count": 1, "maxCount": 1}}})
     url = "/v2/proj/pools/pool%20a/nodepools/train"
@@ -121,7 +114,7 @@ def test_aksk_accepts_a_signed_patch(tmp_path: Path, clock: Clock) -> None:
     ],
 )
 def test_aksk_rejects_bad_signatures(
-    tmp_path: Path, clock: Clock, sk: str, signed_at: float, reason: str
+    tmp_path: Path, clock: FakeClock, sk: str, signed_at: float, reason: str
 ) -> None:
     app = app_with(tmp_path, AkSkAuth(AK, SK), clock)
     response = send(app, signed("GET", NODES, b"", sk, signed_at))
@@ -135,13 +128,13 @@ def test_aksk_rejects_bad_signatures(
     assert "wrong-secret" not in response.text
 
 
-def test_aksk_tolerates_skew_within_15_minutes(tmp_path: Path, clock: Clock) -> None:
+def test_aksk_tolerates_skew_within_15_minutes(tmp_path: Path, clock: FakeClock) -> None:
     app = app_with(tmp_path, AkSkAuth(AK, SK), clock)
     clock.now += 14 * 60
     assert send(app, signed("GET", NODES, b"", SK, T0)).status_code == 200
 
 
-def test_aksk_rejects_unsigned_and_tampered_requests(tmp_path: Path, clock: Clock) -> None:
+def test_aksk_rejects_unsigned_and_tampered_requests(tmp_path: Path, clock: FakeClock) -> None:
     app = app_with(tmp_path, AkSkAuth(AK, SK), clock)
     unsigned = send(app, httpx.Request("GET", f"http://sim{NODES}"))
     assert unsigned.json()["error_msg"] == (

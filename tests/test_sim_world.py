@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import FakeClock
 
 from reconciler.sim.world import SimError, World, WorldError
 
@@ -28,14 +29,6 @@ WORLD: dict[str, Any] = {
 }
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def patch_body(count: int, **extra: Any) -> dict[str, Any]:
     return {"spec": {"resources": {"flavor": "gpu.t4", "count": count, "maxCount": count, **extra}}}
 
@@ -49,7 +42,7 @@ def path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture

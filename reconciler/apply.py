@@ -83,6 +83,7 @@ async def apply_plan(
     """Apply every change; once ``stop`` is set, start nothing new and let in-flight finish."""
     gate = asyncio.Semaphore(max(1, parallelism))
     stop = stop or asyncio.Event()
+    commit = GroupCommit(journal)
 
     async def one(change: ResourceChange) -> Outcome:
         applied = False
@@ -93,7 +94,7 @@ async def apply_plan(
                         change.address, change.action, "not started (interrupted)", False
                     )
                 live = await _send(change, client)
-            _journal(change, live, journal)
+            await commit(change.address, _resource_state(change, live))
             applied = True
             if change.sends_request:
                 progress.line(f"{change.address}: {_DONE[change.action]}")
@@ -134,21 +135,43 @@ def _resources_of(raw: Any, fallback: dict[str, Any] | None) -> dict[str, Any] |
     return resources if isinstance(resources, dict) else fallback
 
 
-def _journal(change: ResourceChange, live: dict[str, Any] | None, journal: Journal) -> None:
+def _resource_state(change: ResourceChange, live: dict[str, Any] | None) -> ResourceState | None:
+    """What state records after ``change`` succeeded; None drops the address."""
     if change.applied is None:
-        journal.forget(change.address)
-        return
-    journal.record(
-        change.address,
-        ResourceState(
-            pool=change.pool,
-            name=change.name,
-            applied=change.applied,
-            live=live or {},
-            updated_at=utc_now(),
-            prevent_destroy=change.prevent_destroy,
-        ),
+        return None
+    return ResourceState(
+        pool=change.pool,
+        name=change.name,
+        applied=change.applied,
+        live=live or {},
+        updated_at=utc_now(),
+        prevent_destroy=change.prevent_destroy,
     )
+
+
+class GroupCommit:
+    """Journal writes off the event loop, each success durable before apply moves on.
+
+    Successes that land while a write is in flight share the next write: the fsyncs cost,
+    not the change, so 200 updates need far fewer than 200 writes of a growing file.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._writing = asyncio.Lock()
+        self._staged = 0
+        self._durable = 0
+
+    async def __call__(self, address: str, resource: ResourceState | None) -> None:
+        self._journal.stage(address, resource)
+        self._staged += 1
+        mine = self._staged
+        async with self._writing:
+            if self._durable >= mine:
+                return
+            upto = self._staged
+            await asyncio.to_thread(self._journal.flush)
+            self._durable = upto
 
 
 def _scales(change: ResourceChange) -> bool:

@@ -175,6 +175,21 @@ def _content(state: State) -> str:
     return json.dumps({**state.to_json(), "serial": None}, sort_keys=True)
 
 
+def _render(state: State) -> str:
+    """One line per resource: readable, diffable, and fast to write again and again (the
+    C encoder does each line; ``indent=`` would force the pure-Python one, 5× slower)."""
+    doc = state.to_json()
+    resources = doc.pop("resources")
+    head = "".join(f"  {json.dumps(key)}: {json.dumps(value)},\n" for key, value in doc.items())
+    if not resources:
+        return "{\n" + head + '  "resources": {}\n}\n'
+    entries = ",\n".join(
+        f"    {json.dumps(address)}: {json.dumps(resource, ensure_ascii=False)}"
+        for address, resource in resources.items()
+    )
+    return "{\n" + head + '  "resources": {\n' + entries + "\n  }\n}\n"
+
+
 class StateFile:
     """The persistent state at ``path``, its backup at ``path.backup``."""
 
@@ -182,10 +197,13 @@ class StateFile:
         self.path = path
         self.backup_path = Path(f"{path}.backup")
         self._baseline: _Baseline | None = None
+        self._backed_up = False
+        """The backup is the state as it was before this run: taken at the first write only."""
 
     def read(self) -> State:
         """Load the state; a missing file is a new, empty state (not written until it changes)."""
         state, self._baseline = self._load()
+        self._backed_up = False
         return state
 
     def _load(self) -> tuple[State, _Baseline]:
@@ -215,19 +233,21 @@ class StateFile:
                 f"{self.path}: refusing to replace state of lineage {baseline.lineage} "
                 f"with a state of lineage {state.lineage}"
             )
-        if state.serial == baseline.serial and _content(state) == baseline.content:
+        content = _content(state)
+        if state.serial == baseline.serial and content == baseline.content:
             return state
         written = replace(
             state, serial=max(state.serial, baseline.serial) + 1, resources=dict(state.resources)
         )
-        text = json.dumps(written.to_json(), indent=2, ensure_ascii=False) + "\n"
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._backup()
-            atomic_write(self.path, text)
+            if not self._backed_up:
+                self._backup()
+                self._backed_up = True
+            atomic_write(self.path, _render(written))
         except OSError as exc:
             raise StateError(f"cannot write state {self.path}: {exc.strerror or exc}") from exc
-        self._baseline = _Baseline.of(written, on_disk=True)
+        self._baseline = _Baseline(written.lineage, written.serial, content, on_disk=True)
         return written
 
     def _backup(self) -> None:
@@ -250,14 +270,25 @@ class Journal:
     def state(self) -> State:
         return self._state
 
+    def stage(self, address: str, resource: ResourceState | None) -> None:
+        """Set ``address`` (None: drop it) in memory; ``flush`` makes it durable."""
+        with self._mutex:
+            resources = {a: r for a, r in self._state.resources.items() if a != address}
+            if resource is not None:
+                resources[address] = resource
+            self._state = replace(self._state, resources=dict(sorted(resources.items())))
+
+    def flush(self) -> None:
+        """Write everything staged so far (nothing if nothing changed)."""
+        with self._mutex:
+            self._state = self._store.write(self._state)
+
     def record(self, address: str, resource: ResourceState) -> None:
         """Set ``address`` to ``resource`` and write the state now."""
-        with self._mutex:
-            resources = {**self._state.resources, address: resource}
-            self._state = self._store.write(replace(self._state, resources=resources))
+        self.stage(address, resource)
+        self.flush()
 
     def forget(self, address: str) -> None:
         """Drop ``address`` (deleted, or `np state rm`) and write the state now."""
-        with self._mutex:
-            resources = {a: r for a, r in self._state.resources.items() if a != address}
-            self._state = self._store.write(replace(self._state, resources=resources))
+        self.stage(address, None)
+        self.flush()

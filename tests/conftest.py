@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,3 +23,9 @@ def make_ws(tmp_path: Path) -> Callable[[str], Workspace]:
         return Workspace(root)
 
     return make
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read or write the user's parse cache (subprocesses inherit this too)."""
+    os.environ["NP_CACHE_DIR"] = str(tmp_path_factory.mktemp("np-parse-cache"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.config.cache import parse_cache
 from reconciler.config.hcl_adapter import parse_hcl
 from reconciler.config.nodes import MAX_FILE_BYTES, Body, Node, SourceError
 from reconciler.config.yaml_loader import parse_yaml
@@ -33,11 +34,16 @@ def read_text(path: Path) -> str:
 
 
 def parse_file(path: Path, display: str) -> Body | Node | None:
-    """HCL files give a body; YAML files a node (None when empty)."""
+    """HCL files give a body; YAML files a node (None when empty). Unchanged files come from
+    the parse cache; only files that parse cleanly are cached."""
     text = read_text(path)
+    language = "yaml" if path.suffix in YAML_SUFFIXES else "hcl"
+    cached = parse_cache().get(text, language, display)
+    if cached is not None:
+        return cached
     try:
-        if path.suffix in YAML_SUFFIXES:
-            return parse_yaml(text, display)
-        return parse_hcl(text, display)
+        tree = parse_yaml(text, display) if language == "yaml" else parse_hcl(text, display)
     except RecursionError:
         raise SourceError("file is nested too deeply", 1) from None
+    parse_cache().put(text, language, tree)
+    return tree

@@ -1,0 +1,106 @@
+"""The parse cache changes speed only: configurations and error positions are identical."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reconciler.config import load_config
+from reconciler.config.cache import ParseCache
+from reconciler.config.sources import parse_file
+from reconciler.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = [
+    ROOT / "examples/quickstart/hcl",
+    ROOT / "examples/quickstart/yaml",
+    ROOT / "tests/configs/twin_hcl",
+    ROOT / "tests/configs/twin_yaml",
+]
+
+
+def generated(directory: Path, blocks: int = 300) -> Path:
+    directory.mkdir()
+    text = "".join(
+        f'nodepool "np{i}" {{\n'
+        f'  pool   = "pool-{i % 7}"\n'
+        f'  flavor = "f"\n'
+        f"  count  = {i % 5}\n"
+        f'  labels = {{ team = "ml", n = "${{var.tier}}-{i}" }}\n'
+        f'  taints {{\n    key = "k{i}"\n    effect = "NoSchedule"\n  }}\n'
+        f'  network {{ security_groups = ["a", "b"] }}\n'
+        "}\n"
+        for i in range(blocks)
+    )
+    (directory / "main.hcl").write_text('variable "tier" {\n  default = "gpu"\n}\n' + text)
+    return directory
+
+
+def load_three_ways(directory: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> list[object]:
+    """Plain, cold cache (fills it), warm cache (reads it): each result or error text."""
+    results: list[object] = []
+    for setting in ("off", str(cache), str(cache)):
+        monkeypatch.setenv("NP_CACHE_DIR", setting)
+        try:
+            results.append(load_config(directory, environ={}))
+        except ConfigError as exc:
+            results.append(str(exc))
+    return results
+
+
+@pytest.mark.parametrize("directory", EXAMPLES, ids=lambda p: p.name)
+def test_examples_load_identically_with_and_without_the_cache(
+    directory: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plain, cold, warm = load_three_ways(directory, monkeypatch, tmp_path / "cache")
+    assert plain == cold == warm
+    assert any((tmp_path / "cache").iterdir())
+
+
+def test_a_large_generated_config_loads_identically(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    directory = generated(tmp_path / "big")
+    plain, cold, warm = load_three_ways(directory, monkeypatch, tmp_path / "cache")
+    assert plain == cold == warm
+
+
+def test_error_positions_are_identical_from_the_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    directory = generated(tmp_path / "bad", blocks=20)
+    broken = (directory / "main.hcl").read_text().replace("count  = 3", 'count  = "3"')
+    broken = broken.replace(
+        'effect = "NoSchedule"\n  }\n  network', 'effect = "Never"\n  }\n  network'
+    )
+    (directory / "main.hcl").write_text(broken + 'nodepool "np1" {\n  pool = "p"\n}\n')
+    plain, cold, warm = load_three_ways(directory, monkeypatch, tmp_path / "cache")
+    assert isinstance(plain, str) and "main.hcl:" in plain
+    assert plain == cold == warm
+
+
+def test_an_edited_file_misses_and_a_corrupt_entry_is_a_miss(tmp_path: Path) -> None:
+    cache = ParseCache(tmp_path / "cache")
+    source = tmp_path / "main.hcl"
+    source.write_text('nodepool "a" {\n  pool = "p"\n}\n')
+    tree = parse_file(source, "main.hcl")
+    text = source.read_text()
+    cache.put(text, "hcl", tree)
+    assert cache.get(text, "hcl", "main.hcl") == tree
+    assert cache.get(text.replace('"p"', '"q"'), "hcl", "main.hcl") is None
+    assert cache.get(text, "yaml", "main.hcl") is None
+    for entry in (tmp_path / "cache").iterdir():
+        entry.write_text('["B", [["x"]]')
+    assert cache.get(text, "hcl", "main.hcl") is None
+
+
+def test_an_unwritable_cache_is_silently_skipped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("NP_CACHE_DIR", str(blocker / "cache"))
+    shutil.copytree(EXAMPLES[0], tmp_path / "cfg")
+    assert load_config(tmp_path / "cfg", environ={}).nodepools

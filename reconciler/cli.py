@@ -294,7 +294,8 @@ def _show_plan(g: Globals, the_plan: Plan, fmt: str) -> None:
 
         from reconciler.render.plan_json import plan_document
 
-        g.say(json.dumps(plan_document(the_plan), indent=2, ensure_ascii=False))
+        # One line, like `terraform show -json`: the C encoder (indent= is 15x slower).
+        g.say(json.dumps(plan_document(the_plan), ensure_ascii=False))
         return
     if fmt == "markdown":
         from reconciler.render.markdown import render_plan_markdown
@@ -668,7 +669,7 @@ def drift(
 
     entries = _run(go())
     if fmt == "json":
-        g.say(json.dumps(render.drift_json(entries), indent=2, ensure_ascii=False))
+        g.say(json.dumps(render.drift_json(entries), ensure_ascii=False))
     elif fmt == "markdown":
         click.echo(render.drift_markdown(entries), nl=False)
     elif fmt == "junit":

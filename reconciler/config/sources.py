@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.config.cache import parse_cache
-from reconciler.config.hcl_adapter import parse_hcl
 from reconciler.config.nodes import MAX_FILE_BYTES, Body, Node, SourceError
-from reconciler.config.yaml_loader import parse_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
 CONFIG_SUFFIXES = (".hcl", *YAML_SUFFIXES)
@@ -41,6 +39,10 @@ def parse_file(path: Path, display: str) -> Body | Node | None:
     cached = parse_cache().get(text, language, display)
     if cached is not None:
         return cached
+    # The parsers (lark, PyYAML) are imported only on a cache miss.
+    from reconciler.config.hcl_adapter import parse_hcl
+    from reconciler.config.yaml_loader import parse_yaml
+
     try:
         tree = parse_yaml(text, display) if language == "yaml" else parse_hcl(text, display)
     except RecursionError:

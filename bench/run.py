@@ -1,0 +1,512 @@
+"""np's benchmark: the five targets of issue 5, each a ratio against a baseline from this run.
+
+    .venv/bin/python bench/run.py [--quick] [--json OUT] [--only SECTION ...]
+
+Prints a table (measure | figure | baseline | ratio | target | result) and writes every figure
+with its raw samples as JSON (default bench/results.json). Exit status: 0 when every target
+holds (always with --quick, whose sizes are too small to judge), 1 when one fails, 2 when the
+harness itself could not measure. The machine is shared and noisy, so each figure is compared
+with a baseline measured in the same minute, runs are interleaved, and repeats report medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from procs import NP, PYTHON, BenchError, Finished, SimServer, median_wall, read_request_log, run
+from workload import Fleet
+
+HERE = Path(__file__).resolve().parent
+HTTP_ENV = {"HW_AUTH_TOKEN": "bench-token", "HW_PROJECT_ID": "bench-project"}
+"""np insists on credentials for an http:// endpoint; the simulator (--auth none) ignores them."""
+CHANGED_EVERY = 10  # the configuration raises the count of every 10th node pool ...
+DRIFT_EVERY = 25  # ... and every 25th had a label edited in the console
+SECTIONS = ("startup", "plan", "validate", "sim", "apply", "cpu")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each measure does; `--quick` shrinks everything to a smoke test."""
+
+    startup_runs: int = 7
+    plan_pools: int = 100
+    plan_per_pool: int = 20
+    plan_runs: int = 3
+    latency_ms: int = 50
+    validate_blocks: int = 1000
+    validate_runs: int = 3
+    apply_pools: int = 10
+    apply_per_pool: int = 20
+    rate_limit: int = 40
+    scaling_pools: tuple[int, ...] = (5, 100, 500)
+    """Resource pools of 20 node pools: 100, 2,000 and 10,000 node pools."""
+    cpu_pools: int = 100
+
+
+FULL = Sizes()
+QUICK = Sizes(
+    startup_runs=3,
+    plan_pools=10,
+    plan_per_pool=10,
+    plan_runs=1,
+    validate_blocks=100,
+    validate_runs=1,
+    apply_pools=2,
+    apply_per_pool=10,
+    scaling_pools=(1, 5, 10),
+    cpu_pools=5,
+)
+PER_POOL = 20
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table. `passed` is None for a figure that has no target yet."""
+
+    id: str
+    measure: str
+    figure: float
+    unit: str
+    baseline: float | None = None
+    ratio: float | None = None
+    target: str = "—"
+    passed: bool | None = None
+
+    def cells(self) -> list[str]:
+        result = {True: "PASS", False: "FAIL", None: "info"}[self.passed]
+        return [
+            self.id,
+            self.measure,
+            _quantity(self.figure, self.unit),
+            "—" if self.baseline is None else _quantity(self.baseline, self.unit),
+            "—" if self.ratio is None else f"{self.ratio:.2f}×",
+            self.target,
+            result,
+        ]
+
+
+def _quantity(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
+    if unit == "%":
+        return f"{value:.1f} %"
+    return f"{value:.3g} {unit}" if unit else f"{value:.3g}"
+
+
+class Bench:
+    """Runs the sections in a scratch directory and collects rows and raw details."""
+
+    def __init__(self, sizes: Sizes, scratch: Path) -> None:
+        self.sizes = sizes
+        self.scratch = scratch
+        self.rows: list[Row] = []
+        self.details: dict[str, Any] = {}
+        # np's parse cache (NP_CACHE_DIR): private to the run, so the user's is never touched
+        # and cold runs are really cold. Children inherit it through the environment.
+        self.cache = scratch / "parse-cache"
+        os.environ["NP_CACHE_DIR"] = str(self.cache)
+
+    def section(self, name: str, measure: Callable[[], None]) -> None:
+        started = time.perf_counter()
+        _progress(f"[{name}] ...")
+        measure()
+        elapsed = time.perf_counter() - started
+        self.details.setdefault("section_seconds", {})[name] = round(elapsed, 2)
+        _progress(f"[{name}] done in {elapsed:.1f} s")
+
+    # -- 1: start-up -------------------------------------------------------------------------
+
+    def startup(self) -> None:
+        """`np --version` / `np --help` against a bare `import click` in the same interpreter."""
+        commands = {
+            "np --version": [NP, "--version"],
+            "np --help": [NP, "--help"],
+            "import click": [PYTHON, "-c", "import click"],
+        }
+        samples: dict[str, list[Finished]] = {name: [] for name in commands}
+        for _ in range(self.sizes.startup_runs):  # interleaved, so noise hits all alike
+            for name, argv in commands.items():
+                samples[name].append(run(argv).check())
+        baseline = median_wall(samples["import click"])
+        for row_id, name in (("1a", "np --version"), ("1b", "np --help")):
+            figure = median_wall(samples[name])
+            self.rows.append(
+                _row_at_most(
+                    row_id, f"{name} (median of {len(samples[name])})", figure, "s", baseline, 2.0
+                )
+            )
+        self.details["startup"] = {name: _walls(runs) for name, runs in samples.items()}
+
+    # -- 2: plan over HTTP against the refresh model -----------------------------------------
+
+    def plan_http(self) -> None:
+        s = self.sizes
+        fleet = Fleet(s.plan_pools, s.plan_per_pool)
+        root = self.scratch / "plan"
+        fleet.write(
+            root, endpoint="sim://world.json", changed_every=CHANGED_EVERY, drift_every=DRIFT_EVERY
+        )
+        log = root / "requests.log"
+        np_runs: list[Finished] = []
+        base_runs: list[Finished] = []
+        per_run_requests: list[int] = []
+        with SimServer(root / "world.json", log, "--latency-ms", str(s.latency_ms)) as url:
+            env = {**HTTP_ENV, "NP_ENDPOINT": url}
+            for _ in range(s.plan_runs):
+                seen = len(read_request_log(log))
+                done = run([NP, "plan", "--json"], cwd=root, env=env).check()
+                per_run_requests.append(len(read_request_log(log)) - seen)
+                _expect_changes(done, len(fleet.changed(CHANGED_EVERY)))
+                np_runs.append(done)
+                base_runs.append(
+                    run([PYTHON, str(HERE / "refresh.py"), url, str(root / "world.json")]).check()
+                )
+        figure, baseline = median_wall(np_runs), median_wall(base_runs)
+        ratio = baseline / figure
+        label = f"np plan --json, {len(fleet):,} node pools, HTTP {s.latency_ms} ms, median"
+        if self.cache.is_dir():  # consecutive runs, as a user's: later ones find it warm
+            label += ", parse cache warm after run 1"
+        self.rows.append(
+            Row("2a", label, figure, "s", baseline, ratio, "≥ 5.00× faster", ratio >= 5.0)
+        )
+        per_pool = max(per_run_requests) / s.plan_pools
+        self.rows.append(
+            Row(
+                "2b",
+                "requests per resource pool (np plan)",
+                per_pool,
+                "req/pool",
+                target="≤ 1.2",
+                passed=per_pool <= 1.2,
+            )
+        )
+        self.details["plan_http"] = {
+            "nodepools": len(fleet),
+            "np_wall": _walls(np_runs),
+            "np_cpu": [round(r.cpu, 3) for r in np_runs],
+            "refresh_wall": _walls(base_runs),
+            "requests_per_run": per_run_requests,
+            "np_cache": self.cache.is_dir(),
+        }
+
+    # -- 3: validate one large HCL file against a bare hcl2.loads ------------------------------
+
+    def validate(self) -> None:
+        """Cold processes, each without np's parse cache; when np keeps one, also with it warm.
+
+        The target is on what np does by default: with a cache, a user's second and later runs
+        are warm, so the warm figure carries the target and the cold one is shown beside it.
+        """
+        s = self.sizes
+        fleet = Fleet(s.validate_blocks // PER_POOL, PER_POOL)
+        root = self.scratch / "validate"
+        fleet.write(root, endpoint=None, state=False, one_file=True)
+        lines = (root / "main.hcl").read_text().count("\n")
+        cache = self.cache
+        bare = [PYTHON, "-c", "import hcl2; hcl2.loads(open('main.hcl').read())"]
+        validate = [NP, "validate"]
+        cold: list[Finished] = []
+        base: list[Finished] = []
+        for _ in range(s.validate_runs):
+            shutil.rmtree(cache, ignore_errors=True)
+            cold.append(_expect_valid(run(validate, cwd=root).check(), len(fleet)))
+            base.append(run(bare, cwd=root).check())
+        baseline = median_wall(base)
+        label = f"np validate, {len(fleet):,} blocks / {lines:,} lines"
+        details: dict[str, Any] = {
+            "blocks": len(fleet),
+            "lines": lines,
+            "np_cold_wall": _walls(cold),
+            "np_cold_cpu": [round(r.cpu, 3) for r in cold],
+            "hcl2_loads_wall": _walls(base),
+            "np_cache": cache.is_dir(),
+        }
+        if cache.is_dir():
+            warm = [
+                _expect_valid(run(validate, cwd=root).check(), len(fleet))
+                for _ in range(s.validate_runs)
+            ]
+            details["np_warm_wall"] = _walls(warm)
+            self.rows.append(
+                _row_at_most(
+                    "3", f"{label}, warm parse cache", median_wall(warm), "s", baseline, 0.5
+                )
+            )
+            cold_figure = median_wall(cold)
+            self.rows.append(
+                Row(
+                    "3c",
+                    f"{label}, no parse cache",
+                    cold_figure,
+                    "s",
+                    baseline,
+                    cold_figure / baseline,
+                )
+            )
+        else:
+            self.rows.append(
+                _row_at_most("3", f"{label}, cold", median_wall(cold), "s", baseline, 0.5)
+            )
+        self.details["validate"] = details
+
+    # -- 4 and scaling: plan via sim:// ------------------------------------------------------
+
+    def sim_plans(self) -> None:
+        """Plan time at three sizes via sim://; the middle one is target 4's peak RSS."""
+        points = []
+        for pools in self.sizes.scaling_pools:
+            fleet = Fleet(pools, PER_POOL)
+            root = self.scratch / f"sim-{len(fleet)}"
+            fleet.write(
+                root,
+                endpoint="sim://world.json",
+                changed_every=CHANGED_EVERY,
+                drift_every=DRIFT_EVERY,
+            )
+            done = run([NP, "plan", "--json"], cwd=root).check()
+            _expect_changes(done, len(fleet.changed(CHANGED_EVERY)))
+            points.append(
+                {
+                    "nodepools": len(fleet),
+                    "wall": round(done.wall, 3),
+                    "cpu": round(done.cpu, 3),
+                    "max_rss_mb": round(done.max_rss_mb, 1),
+                }
+            )
+            shutil.rmtree(root)
+        small, middle, large = points
+        rss = float(middle["max_rss_mb"])
+        self.rows.append(
+            Row(
+                "4",
+                f"peak RSS, np plan --json, {middle['nodepools']:,} node pools (sim://)",
+                rss,
+                "MB",
+                target="≤ 250 MB",
+                passed=rss <= 250,
+            )
+        )
+        for point in points:
+            self.rows.append(
+                Row(
+                    "s",
+                    f"np plan --json, {point['nodepools']:,} node pools (sim://)",
+                    float(point["wall"]),
+                    "s",
+                )
+            )
+        slope = (float(large["wall"]) - float(middle["wall"])) / (
+            int(large["nodepools"]) - int(middle["nodepools"])
+        )
+        first = (float(middle["wall"]) - float(small["wall"])) / (
+            int(middle["nodepools"]) - int(small["nodepools"])
+        )
+        self.rows.append(
+            Row(
+                "s",
+                f"marginal ms per node pool, {middle['nodepools']:,}→{large['nodepools']:,}"
+                f" vs {small['nodepools']:,}→{middle['nodepools']:,} (1.00× = linear)",
+                slope * 1000,
+                "ms",
+                first * 1000,
+                slope / first if first > 0 else None,
+            )
+        )
+        self.details["sim_plans"] = points
+
+    # -- 5: apply under a rate limit ---------------------------------------------------------
+
+    def apply_rate_limited(self) -> None:
+        s = self.sizes
+        fleet = Fleet(s.apply_pools, s.apply_per_pool)
+        root = self.scratch / "apply"
+        fleet.write(root, endpoint=None, changed_every=1)
+        log = root / "requests.log"
+        argv = [NP, "apply", "--no-wait", "--auto-approve"]
+        with SimServer(root / "world.json", log, "--rate-limit", str(s.rate_limit)) as url:
+            done = run(argv, cwd=root, env={**HTTP_ENV, "NP_ENDPOINT": url}).check()
+        requests = read_request_log(log)
+        throttled = sum(1 for r in requests if r["status"] == 429)
+        patches = sum(1 for r in requests if r["method"] == "PATCH" and r["status"] == 200)
+        if patches != len(fleet):
+            raise BenchError(f"apply sent {patches} successful PATCHes, expected {len(fleet)}")
+        bound = (len(requests) - throttled) / s.rate_limit
+        limit = 1.5 * bound + 1
+        self.rows.append(
+            Row(
+                "5a",
+                f"np apply --no-wait, {len(fleet)} count changes, {s.rate_limit} req/s",
+                done.wall,
+                "s",
+                bound,
+                done.wall / bound,
+                f"≤ {limit:.1f} s",
+                done.wall <= limit,
+            )
+        )
+        share = 100 * throttled / len(requests)
+        self.rows.append(
+            Row(
+                "5b",
+                f"answered 429 ({throttled} of {len(requests)} requests)",
+                share,
+                "%",
+                target="< 10 %",
+                passed=share < 10,
+            )
+        )
+        self.details["apply"] = {
+            "wall": round(done.wall, 3),
+            "cpu": round(done.cpu, 3),
+            "requests": len(requests),
+            "throttled": throttled,
+            "bound_s": bound,
+            "statuses": _count(str(r["status"]) for r in requests),
+        }
+
+    # -- CPU of diff + render, in-process ----------------------------------------------------
+
+    def cpu_per_nodepool(self) -> None:
+        argv = [PYTHON, str(HERE / "inproc.py"), "--pools", str(self.sizes.cpu_pools)]
+        result = json.loads(run(argv).check().stdout)
+        self.rows.append(
+            Row(
+                "c",
+                f"CPU of make_plan + render, per node pool ({result['nodepools']:,})",
+                result["per_nodepool_us"],
+                "µs",
+            )
+        )
+        self.details["cpu_per_nodepool"] = result
+
+
+def _row_at_most(
+    row_id: str, measure: str, figure: float, unit: str, baseline: float, at_most: float
+) -> Row:
+    ratio = figure / baseline
+    return Row(
+        row_id, measure, figure, unit, baseline, ratio, f"≤ {at_most:.2f}×", ratio <= at_most
+    )
+
+
+def _expect_changes(done: Finished, expected: int) -> None:
+    """The plan must have work to do, or the benchmark measures nothing."""
+    changes = json.loads(done.stdout)["summary"]["change"]
+    if changes < expected:
+        raise BenchError(f"np plan reported {changes} changes, expected at least {expected}")
+
+
+def _expect_valid(done: Finished, nodepools: int) -> Finished:
+    """np validate must have read every block, or it measured something smaller."""
+    if f"({nodepools} node pools" not in done.stdout.decode():
+        raise BenchError(f"np validate did not report {nodepools} node pools: {done.stdout!r}")
+    return done
+
+
+def _walls(runs: list[Finished]) -> list[float]:
+    return [round(r.wall, 3) for r in runs]
+
+
+def _count(values: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def table(rows: list[Row]) -> str:
+    header = ["#", "measure", "figure", "baseline", "ratio", "target", "result"]
+    body = [row.cells() for row in rows]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+
+    rule = "-+-".join("-" * width for width in widths)
+    return "\n".join([line(header), rule, *(line(cells) for cells in body)])
+
+
+def grammar_cache_present() -> bool:
+    """python-hcl2 recompiles its grammar (~3 s) in every process when its cache is missing."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("hcl2")
+    if spec is None or spec.origin is None:
+        return False
+    return (Path(spec.origin).parent / ".lark_cache.bin").exists()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="Small sizes: a smoke test.")
+    parser.add_argument("--json", type=Path, help="Where to write the results.")
+    parser.add_argument(
+        "--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="Run only these sections."
+    )
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    out = args.json or HERE / ("results-quick.json" if args.quick else "results.json")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="np-bench-") as scratch:
+        bench = Bench(sizes, Path(scratch))
+        sections = {
+            "startup": bench.startup,
+            "plan": bench.plan_http,
+            "validate": bench.validate,
+            "sim": bench.sim_plans,
+            "apply": bench.apply_rate_limited,
+            "cpu": bench.cpu_per_nodepool,
+        }
+        try:
+            for name in args.only:
+                bench.section(name, sections[name])
+        except BenchError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 2
+    elapsed = time.perf_counter() - started
+    verdicts = [row.passed for row in bench.rows if row.passed is not None]
+    all_pass = all(verdicts)
+    print(table(bench.rows))
+    print(
+        f"\n{'quick (smoke) run, sizes too small to judge targets; ' if args.quick else ''}"
+        f"{sum(verdicts)} of {len(verdicts)} targets hold; {elapsed:.0f} s"
+    )
+    document = {
+        "format_version": 1,
+        "mode": "quick" if args.quick else "full",
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "hcl2_grammar_cache": grammar_cache_present(),
+        },
+        "sizes": asdict(sizes),
+        "elapsed_s": round(elapsed, 1),
+        "all_targets_pass": all_pass,
+        "rows": [asdict(row) for row in bench.rows],
+        "details": bench.details,
+    }
+    out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    print(f"Wrote {out}")
+    return 0 if all_pass or args.quick else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+nodepool "train" "gpu" {
+  pool = "pool-prod"
+}

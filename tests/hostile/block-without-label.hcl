@@ -1,0 +1,3 @@
+nodepool {
+  pool = "pool-prod"
+}

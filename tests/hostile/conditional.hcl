@@ -1,0 +1,9 @@
+variable "big" {
+  default = true
+}
+
+nodepool "train" {
+  pool   = "pool-prod"
+  flavor = "modelarts.vm.gpu.t4u8"
+  count  = var.big ? 8 : 1
+}

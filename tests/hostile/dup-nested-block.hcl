@@ -1,0 +1,11 @@
+nodepool "train" {
+  pool   = "pool-prod"
+  flavor = "modelarts.vm.gpu.t4u8"
+  count  = 1
+  network {
+    vpc = "v1"
+  }
+  network {
+    vpc = "v2"
+  }
+}

@@ -1,0 +1,11 @@
+nodepool "train" {
+  pool   = "pool-prod"
+  flavor = "modelarts.vm.gpu.t4u8"
+  count  = 1
+}
+
+nodepool "b" {
+  pool   = "pool-prod"
+  name   = "train"
+  count  = 1
+}

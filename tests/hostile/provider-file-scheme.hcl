@@ -1,0 +1,3 @@
+provider "modelarts" {
+  endpoint = "file:///etc/passwd"
+}

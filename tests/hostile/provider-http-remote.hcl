@@ -1,0 +1,3 @@
+provider "modelarts" {
+  endpoint = "http://10.1.2.3:8787"
+}

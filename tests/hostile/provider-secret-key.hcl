@@ -1,0 +1,4 @@
+provider "modelarts" {
+  endpoint   = "sim://world.json"
+  secret_key = "SKHOSTILE-do-not-echo-1"
+}

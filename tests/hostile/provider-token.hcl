@@ -1,0 +1,4 @@
+provider "modelarts" {
+  endpoint = "sim://world.json"
+  token    = "TOKHOSTILE-do-not-echo-4"
+}

@@ -1,0 +1,3 @@
+provider "modelarts" {
+  endpoint = "ftp://modelarts.example.com"
+}

@@ -1,0 +1,4 @@
+nodepool "train" {
+  pool = <<EOT
+pool-prod
+}

@@ -1,0 +1,3 @@
+resource "modelarts_nodepool" "a" {
+  pool = "pool-prod"
+}

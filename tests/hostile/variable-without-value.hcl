@@ -1,0 +1,9 @@
+variable "n" {
+  type = number
+}
+
+nodepool "train" {
+  pool   = "pool-prod"
+  flavor = "modelarts.vm.gpu.t4u8"
+  count  = var.n
+}

@@ -1,0 +1,10 @@
+variable "n" {
+  type    = number
+  default = "four"
+}
+
+nodepool "train" {
+  pool   = "pool-prod"
+  flavor = "modelarts.vm.gpu.t4u8"
+  count  = var.n
+}

@@ -1,0 +1,66 @@
+"""Two np runs on one state at once (DESIGN §5): exactly one holds the lock; the other fails at
+once naming the holder, or waits with --lock-timeout; the state is never corrupted."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from reconciler.lock import read_lock
+from tests.test_crash import Fleet, fleet, sent_changes
+
+SLOW_SERVER = ("--latency-ms", "300")
+NAMES = ("a", "b")
+HELD = re.compile(
+    r"Error: state is locked \((?P<path>[^)]+)\)\n"
+    r"  ID:        (?P<id>[0-9a-f-]{36})\n"
+    r"  Operation: apply\n"
+    r"  Who:       \S+@\S+ \(pid (?P<pid>\d+)\)\n"
+    r"  Created:   \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n"
+    r"Another np run may be in progress\. If you are sure it is not, run: "
+    r"np force-unlock (?P=id)\n"
+)
+
+
+def race(f: Fleet, *args: str) -> list[tuple[subprocess.Popen[str], str, str]]:
+    runs = [f.start(*args) for _ in range(2)]
+    return [(run, *run.communicate(timeout=60)) for run in runs]
+
+
+def test_two_applies_at_once_exactly_one_proceeds(tmp_path: Path) -> None:
+    with fleet(tmp_path, *SLOW_SERVER, live=dict.fromkeys(NAMES, 1)) as f:
+        for count in (2, 3, 4):
+            f.configure(dict.fromkeys(NAMES, count))
+            before = len(f.requests())
+            results = race(f, "apply", "--auto-approve", "--no-wait")
+
+            assert sorted(run.returncode for run, _, _ in results) == [0, 1]
+            [(winner, _, _)] = [r for r in results if r[0].returncode == 0]
+            [(_, loser_out, loser_err)] = [r for r in results if r[0].returncode == 1]
+            held = HELD.fullmatch(loser_err)
+            assert held is not None, loser_err
+            assert int(held["pid"]) == winner.pid
+            assert held["path"] == "state/np.state.json.lock"
+            assert loser_out == ""  # it stopped before planning: nothing shown, nothing sent
+
+            state = f.assert_converged(dict.fromkeys(NAMES, count))
+            assert state.serial == 2 * (count - 1)  # one journal write per node pool and round
+            patches = sent_changes(f.settle(0.05)[before:])
+            assert [(m, s) for m, _, s in patches] == [("PATCH", 200)] * len(NAMES)
+            assert read_lock(f.ws.state_path) is None
+
+
+def test_a_run_with_lock_timeout_waits_for_the_holder(tmp_path: Path) -> None:
+    with fleet(tmp_path, *SLOW_SERVER, live=dict.fromkeys(NAMES, 1)) as f:
+        f.configure(dict.fromkeys(NAMES, 2))
+        applying = f.start("apply", "--auto-approve", "--no-wait")
+        while read_lock(f.ws.state_path) is None:
+            assert applying.poll() is None
+            time.sleep(0.01)
+        waited = f.np("plan", "--detailed-exitcode", "--lock-timeout", "30s")
+        assert applying.wait(30) == 0
+        assert waited.code == 0, waited.stderr  # it planned after the apply: no changes left
+        assert "No changes." in waited.stdout
+        f.assert_converged(dict.fromkeys(NAMES, 2))

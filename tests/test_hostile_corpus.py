@@ -1,0 +1,435 @@
+"""Every file in tests/hostile/ through the real CLI: `np validate` and `np plan` exit 1 fast,
+with exactly one located `Error:` line per problem, no traceback, no state, no world change.
+
+Each corpus file is one case. Files named `provider-*` bring their own provider block; the
+others get a `provider.hcl` that points at an in-process simulator world, so that a case that
+wrongly passed validation would go on to plan against it (and fail this test).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from support import PROVIDER, Run, Workspace, pool_world
+
+CORPUS = Path(__file__).parent / "hostile"
+SECRET = re.compile(rb"[A-Z]+HOSTILE-do-not-echo-\d")
+ONLY_VAR_NAME = 'only literal values, var.NAME and "${var.NAME}" are allowed'
+K8S_CHARS = (
+    "must consist of letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+)
+ENDPOINTS = "endpoint must be sim://PATH, https://HOST or http://127.0.0.1:PORT"
+AKSK = (
+    "credentials must not be written in configuration; "
+    "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK instead"
+)
+NOT_UTF8 = "file is not UTF-8 text (binary file?)"
+ANCHORS = "YAML anchors and aliases (&name, *name) are not supported"
+
+# file -> the problems np must report, as (line, message after "FILE:LINE: ")
+CASES: dict[str, list[tuple[int, str]]] = {
+    # syntax
+    "syntax-unclosed-block.hcl": [(5, "syntax error: unexpected end of file")],
+    "syntax-unclosed-map.hcl": [(7, "syntax error: unexpected end of file")],
+    "syntax-unterminated-string.hcl": [(5, "syntax error: unexpected end of file")],
+    "syntax-missing-equals.hcl": [(6, "syntax error: unexpected '}'")],
+    "syntax-unterminated-heredoc.hcl": [(2, "syntax error: unexpected '<'")],
+    "syntax-unclosed-flow.yaml": [(5, "syntax error: expected ',' or '}', but got ':'")],
+    "syntax-bad-indent.yaml": [
+        (4, "syntax error: expected <block end>, but found '<block mapping start>'")
+    ],
+    "yaml-top-level-list.yaml": [(1, "expected a mapping with provider, variables and nodepools")],
+    "unknown-block.hcl": [(1, "unknown block type 'resource'")],
+    "block-without-label.hcl": [
+        (1, 'a nodepool block needs exactly one label: nodepool "NAME" { ... }')
+    ],
+    "block-two-labels.hcl": [
+        (1, 'a nodepool block needs exactly one label: nodepool "NAME" { ... }')
+    ],
+    "provider-wrong-name.hcl": [(1, "unknown provider 'aws'; only \"modelarts\" is supported")],
+    # encodings and binary files
+    "invalid-utf8.hcl": [(5, NOT_UTF8)],
+    "invalid-utf8.yml": [(3, NOT_UTF8)],
+    "utf16.hcl": [(1, NOT_UTF8)],
+    "binary-gzip.hcl": [(1, NOT_UTF8)],
+    "nul-byte.yaml": [(3, "file is not text (it contains NUL bytes)")],
+    # duplicates
+    "dup-attribute.hcl": [
+        (5, "nodepool.train: flavor: set more than once (first at dup-attribute.hcl:3)")
+    ],
+    "dup-block.hcl": [(7, "nodepool.train: declared more than once (first at dup-block.hcl:1)")],
+    "dup-nested-block.hcl": [
+        (8, "nodepool.train: network: set more than once (first at dup-nested-block.hcl:5)")
+    ],
+    "dup-map-key.hcl": [
+        (5, "nodepool.train: labels.team: set more than once (first at dup-map-key.hcl:5)")
+    ],
+    "dup-key.yaml": [(6, "nodepool.train: count: set more than once (first at dup-key.yaml:5)")],
+    "dup-nodepool.yaml": [
+        (5, "nodepool.train: declared more than once (first at dup-nodepool.yaml:2)")
+    ],
+    "dup-same-nodepool.hcl": [
+        (
+            7,
+            "nodepool.b: manages the same node pool pool-prod/train as nodepool.train "
+            "(dup-same-nodepool.hcl:1)",
+        )
+    ],
+    # references, interpolation, functions, arithmetic, conditionals
+    "unterminated-interpolation.hcl": [(5, "syntax error: unexpected '\"'")],
+    "unterminated-interpolation.yaml": [
+        (
+            4,
+            "nodepool.train: labels.tier: the interpolation ${var.tier-gpu is not supported; "
+            + ONLY_VAR_NAME,
+        )
+    ],
+    "interpolation-function.hcl": [
+        (
+            5,
+            "nodepool.train: labels.tier: an interpolation other than ${var.NAME} is not "
+            "supported; " + ONLY_VAR_NAME,
+        )
+    ],
+    "interpolated-key.hcl": [
+        (5, "nodepool.train: labels: object keys must be names or literal strings")
+    ],
+    "function-call.hcl": [
+        (4, "nodepool.train: count: a function call is not supported; " + ONLY_VAR_NAME)
+    ],
+    "arithmetic.hcl": [
+        (
+            4,
+            "nodepool.train: count: an operator expression (+, -, *, ==, && ...) is not "
+            "supported; " + ONLY_VAR_NAME,
+        )
+    ],
+    "yaml-arithmetic.yaml": [
+        (
+            4,
+            "nodepool.train: count: the interpolation ${var.n * 2} is not supported; "
+            + ONLY_VAR_NAME,
+        )
+    ],
+    "conditional.hcl": [
+        (
+            8,
+            "nodepool.train: count: a conditional expression (a ? b : c) is not supported; "
+            + ONLY_VAR_NAME,
+        )
+    ],
+    "for-expression.hcl": [
+        (5, "nodepool.train: labels: a for expression is not supported; " + ONLY_VAR_NAME)
+    ],
+    "other-reference.hcl": [
+        (
+            4,
+            "nodepool.train: count: a reference other than var.NAME is not supported; "
+            + ONLY_VAR_NAME,
+        )
+    ],
+    "undeclared-variable.hcl": [(4, "nodepool.train: count: undeclared variable var.missing")],
+    "variable-without-value.hcl": [
+        (
+            8,
+            "nodepool.train: count: variable n has no value; give it a default or set it "
+            "with NP_VAR_n, --var-file or --var",
+        )
+    ],
+    "variable-wrong-type.hcl": [(3, 'variable.n: default: expected a number, got string "four"')],
+    # wrong types and counts
+    "count-string.hcl": [(4, 'nodepool.train: count: expected an integer, got string "2"')],
+    "count-bool.yaml": [(5, "nodepool.train: count: expected an integer, got bool true")],
+    "count-float.hcl": [(4, "nodepool.train: count: expected an integer, got number 2.5")],
+    "count-float.yaml": [(5, "nodepool.train: count: expected an integer, got number 1000.0")],
+    "count-negative.hcl": [(4, "nodepool.train: count: must be at least 0, got integer -1")],
+    "max-count-below-count.hcl": [
+        (5, "nodepool.train: max_count: must be at least count (4), got 2")
+    ],
+    "count-not-multiple-of-step.hcl": [
+        (4, "nodepool.train: count: must be a multiple of creating_step.step (2), got 3")
+    ],
+    "null-value.hcl": [
+        (4, "nodepool.train: count: null is not allowed; leave the field out instead")
+    ],
+    "labels-list.hcl": [(5, "nodepool.train: labels: expected an object, got a list")],
+    "extend-params-int.yaml": [
+        (4, "nodepool.train: extend_params.dockerBaseSize: expected a string, got integer 0")
+    ],
+    "camelcase-field.hcl": [
+        (5, "nodepool.train: maxCount: unknown field 'maxCount'; did you mean max_count?")
+    ],
+    "unknown-field.hcl": [
+        (5, "nodepool.train: lables: unknown field 'lables'; did you mean labels?")
+    ],
+    "missing-pool.yaml": [(3, "nodepool.train: pool: required field is missing")],
+    # Kubernetes labels, tags, taints, azs
+    "label-key-space.hcl": [
+        (5, f"nodepool.train: labels[\"team name\"]: label key 'team name' {K8S_CHARS}")
+    ],
+    "label-key-homoglyph.hcl": [
+        (5, f"nodepool.train: labels[\"t\\u0435am\"]: label key 't\u0435am' {K8S_CHARS}")
+    ],
+    "label-prefix-uppercase.hcl": [
+        (
+            5,
+            "nodepool.train: labels[\"Example.COM/team\"]: label key prefix 'Example.COM' "
+            "must be a lowercase DNS subdomain of at most 253 characters",
+        )
+    ],
+    "label-value-too-long.yaml": [
+        (4, "nodepool.train: labels.team: label value is longer than 63 characters")
+    ],
+    "label-value-leading-dash.yaml": [
+        (4, f"nodepool.train: labels.team: label value '-ml' {K8S_CHARS}")
+    ],
+    "tag-reserved-cce.hcl": [
+        (
+            5,
+            "nodepool.train: tags.CCE-owner: tag key 'CCE-owner' must not start with 'CCE-' "
+            "(reserved)",
+        )
+    ],
+    "tag-reserved-baremetal.yaml": [
+        (
+            4,
+            "nodepool.train: tags.__type_baremetal: tag key '__type_baremetal' must not start "
+            "with '__type_baremetal' (reserved)",
+        )
+    ],
+    "tags-21.hcl": [(5, "nodepool.train: tags: must have at most 20 entries, got 21")],
+    "taint-bad-effect.hcl": [
+        (
+            5,
+            "nodepool.train: taints[0].effect: expected one of NoSchedule, PreferNoSchedule, "
+            'NoExecute, got string "NoWay"',
+        )
+    ],
+    "taint-duplicate.yaml": [
+        (6, "nodepool.train: taints[1]: duplicate taint 'gpu:NoSchedule' (also taints[0])")
+    ],
+    "az-duplicate.hcl": [
+        (5, "nodepool.train: azs[1].az: duplicate az 'cn-north-4a' (also azs[0])")
+    ],
+    # the provider block: secrets and endpoints
+    "provider-secret-key.hcl": [(3, f"provider: secret_key: {AKSK}")],
+    "provider-aksk.yaml": [(3, f"provider: ak: {AKSK}"), (4, f"provider: sk: {AKSK}")],
+    "provider-token.hcl": [
+        (
+            3,
+            "provider: token: credentials must not be written in configuration; "
+            "set HW_AUTH_TOKEN instead",
+        )
+    ],
+    "provider-endpoint-userinfo.hcl": [
+        (2, "provider: endpoint: endpoint must not contain credentials")
+    ],
+    "provider-unknown-scheme.hcl": [(2, f"provider: endpoint: {ENDPOINTS}")],
+    "provider-file-scheme.hcl": [(2, f"provider: endpoint: {ENDPOINTS}")],
+    # YAML specials and nesting
+    "yaml-billion-laughs.yaml": [(1, ANCHORS)],
+    "yaml-merge-key.yaml": [(1, ANCHORS)],
+    "yaml-python-object.yaml": [(1, "nodepools must be a mapping of names to blocks")],
+    "yaml-python-tagged-list.yaml": [
+        (4, "nodepool.train: taints: the YAML tag !!python/object/new:list is not allowed")
+    ],
+    "yaml-binary-tag.yaml": [(3, "nodepool.train: pool: the YAML tag !!binary is not allowed")],
+    "yaml-tab.yaml": [(4, "syntax error: found character '\\t' that cannot start any token")],
+    "deep-nesting.hcl": [(5, "values are nested deeper than 32 levels")],
+    "deep-nesting.yaml": [(4, "YAML is nested deeper than 32 levels")],
+}
+
+# Corpus files that np wrongly accepts today; see the reason of each.
+BUGS: dict[str, tuple[str, str]] = {
+    "count-huge.hcl": (
+        "count-huge.hcl:4: nodepool.train: count: ",
+        "np validate accepts count = 99999999999999999999999999 (no upper bound); the API's "
+        "count is a 32-bit integer, so validate should refuse it with a located message",
+    ),
+    "provider-http-remote.hcl": (
+        "provider-http-remote.hcl:2: provider: endpoint: ",
+        "the loopback rule (endpoint.py check_endpoint, called with provider.where) reports "
+        "the provider block's line 1 instead of the endpoint attribute's line 2",
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_endpoint_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NP_ENDPOINT", raising=False)
+
+
+def run_both(ws: Workspace, *args: str) -> list[tuple[Run, float]]:
+    """`np validate` then `np plan`, each timed."""
+    runs = []
+    for command in ("validate", "plan"):
+        started = time.monotonic()
+        run = ws.np(command, *args)
+        runs.append((run, time.monotonic() - started))
+    return runs
+
+
+def hostile_workspace(tmp_path: Path, name: str, data: bytes | None = None) -> Workspace:
+    ws = Workspace(tmp_path)
+    ws.world(pool_world({"infer": {"flavor": "modelarts.vm.gpu.t4u8", "count": 1, "maxCount": 1}}))
+    if not name.startswith("provider-"):
+        (tmp_path / "provider.hcl").write_text(PROVIDER)
+    if data is None:
+        shutil.copyfile(CORPUS / name, tmp_path / name)
+    else:
+        (tmp_path / name).write_bytes(data)
+    return ws
+
+
+def assert_refused(
+    ws: Workspace, expected: list[str], secrets: Sequence[bytes] = (), args: Sequence[str] = ()
+) -> None:
+    """Both commands: exit 1 within 5 s, exactly `expected` on stderr, nothing written."""
+    world_before = ws.world_path.read_bytes()
+    for run, seconds in run_both(ws, *args):
+        assert (run.code, run.stdout) == (1, "")
+        assert run.stderr.splitlines() == [f"Error: {line}" for line in expected]
+        assert seconds < 5
+        for secret in secrets:
+            assert secret.decode() not in run.stdout + run.stderr
+    assert not (ws.root / "state").exists()
+    assert ws.world_path.read_bytes() == world_before
+
+
+def test_the_corpus_is_big_and_every_file_has_an_expectation() -> None:
+    files = {path.name for path in CORPUS.iterdir()}
+    assert len(files) >= 40
+    assert files == set(CASES) | set(BUGS)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_file_is_refused(tmp_path: Path, name: str) -> None:
+    ws = hostile_workspace(tmp_path, name)
+    expected = [f"{name}:{line}: {message}" for line, message in CASES[name]]
+    assert_refused(ws, expected, SECRET.findall((CORPUS / name).read_bytes()))
+
+
+def test_secret_cases_really_carry_secrets() -> None:
+    """The no-echo assertion above is only worth something if the values are there."""
+    carriers = [n for n in CASES if SECRET.search((CORPUS / n).read_bytes())]
+    assert sorted(carriers) == [
+        "provider-aksk.yaml",
+        "provider-endpoint-userinfo.hcl",
+        "provider-secret-key.hcl",
+        "provider-token.hcl",
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=BUGS[n][1])) for n in BUGS],
+)
+def test_known_bug_file_is_refused(tmp_path: Path, name: str) -> None:
+    ws = hostile_workspace(tmp_path, name)
+    for run, seconds in run_both(ws):
+        assert run.code == 1 and seconds < 5
+        [line] = run.stderr.splitlines()
+        assert line.startswith(f"Error: {BUGS[name][0]}")
+
+
+TEN_MB = 10 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "tail"),
+    [
+        ("big.hcl", b'nodepool "train" {\n  pool = "pool-prod"\n  flavor = "', b'"\n}\n'),
+        ("big.yaml", b"nodepools:\n  train:\n    pool: pool-prod\n    flavor: ", b"\n"),
+    ],
+)
+def test_ten_megabyte_string_in_a_config_file(
+    tmp_path: Path, name: str, head: bytes, tail: bytes
+) -> None:
+    ws = hostile_workspace(tmp_path, name, head + b"x" * TEN_MB + tail)
+    assert_refused(ws, [f"{name}:1: file is larger than 1 MiB"])
+
+
+VAR_CONFIG = """
+variable "tier" {
+  type = string
+}
+
+nodepool "train" {
+  pool   = "pool-prod"
+  labels = { tier = var.tier }
+}
+"""
+
+
+def test_ten_megabyte_variable_on_the_command_line(tmp_path: Path) -> None:
+    ws = hostile_workspace(tmp_path, "main.hcl", VAR_CONFIG.encode())
+    too_long = "variable.tier: --var tier: value is longer than 65536 characters"
+    assert_refused(ws, [too_long], args=("--var", "tier=" + "x" * TEN_MB))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a broken --var-file also yields 'variable tier has no value; ... set it with "
+    "--var-file', a second, misleading line for one problem",
+)
+def test_ten_megabyte_var_file(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    ws = hostile_workspace(config, "main.hcl", VAR_CONFIG.encode())
+    var_file = tmp_path / "vars.json"
+    var_file.write_text(json.dumps({"tier": "x" * TEN_MB}))
+    assert_refused(
+        ws, [f"{var_file}:1: file is larger than 1 MiB"], args=("--var-file", str(var_file))
+    )
+
+
+OCTAL_YAML = """
+nodepools:
+  train:
+    pool: pool-prod
+    flavor: modelarts.vm.gpu.t4u8
+    count: 010
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="YAML 1.1 resolvers read `count: 010` as 8 (and 0x10 as 16) while HCL reads "
+    "`count = 010` as 10: the same text means different fleets in the two languages",
+)
+def test_leading_zero_count_means_the_same_in_yaml_as_in_hcl(tmp_path: Path) -> None:
+    ws = hostile_workspace(tmp_path, "main.yaml", OCTAL_YAML.encode())
+    run = ws.np("plan", "--json")
+    if run.code == 0:
+        [change] = [c for c in run.json()["resource_changes"] if c["address"] == "nodepool.train"]
+        assert change["after"]["count"] == 10
+    else:
+        assert run.stderr.startswith("Error: main.yaml:6: nodepool.train: count: ")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="config/loader.py load_config lists files with p.is_file(), so a dangling *.hcl "
+    "symlink is skipped silently and the node pools it declared are planned for destruction",
+)
+def test_dangling_config_symlink_is_an_error_not_a_destroy(tmp_path: Path) -> None:
+    config, shared = tmp_path / "config", tmp_path / "shared"
+    config.mkdir()
+    shared.mkdir()
+    ws = Workspace(config)
+    ws.world(pool_world({n: {"flavor": "f", "count": 1, "maxCount": 1} for n in ("a", "b")}))
+    ws.write("main.hcl", PROVIDER + 'nodepool "a" {\n  pool = "pool-prod"\n}\n')
+    (shared / "b.hcl").write_text('nodepool "b" {\n  pool = "pool-prod"\n}\n')
+    (config / "b.hcl").symlink_to(shared / "b.hcl")
+    assert ws.np("apply", "--auto-approve").code == 0
+    assert sorted(ws.state()["resources"]) == ["nodepool.a", "nodepool.b"]
+    (shared / "b.hcl").unlink()  # e.g. a shared checkout that is not there in CI
+    run = ws.np("plan")
+    assert (run.code, run.stdout) == (1, "")
+    assert run.stderr.startswith("Error: b.hcl:")

@@ -157,11 +157,25 @@ def parse_duration(text: str, option: str) -> float:
 
 
 def _load_config(
-    g: Globals, var_files: tuple[Path, ...], var_args: tuple[str, ...]
+    g: Globals,
+    var_files: tuple[Path, ...],
+    var_args: tuple[str, ...],
+    allow_insecure_http: bool = False,
+    *,
+    offline: bool = False,
 ) -> Configuration:
-    from reconciler.config import load_config
+    """The validated configuration, its endpoint checked too, before any lock or request.
 
-    return load_config(g.chdir, var_files=var_files, var_args=var_args, environ=os.environ)
+    ``offline`` (validate) checks an endpoint only when one is set: none is plan's concern.
+    """
+    from reconciler.config import load_config
+    from reconciler.endpoint import check_endpoint
+
+    config = load_config(g.chdir, var_files=var_files, var_args=var_args, environ=os.environ)
+    p = config.provider
+    if not offline or p.endpoint or os.environ.get("NP_ENDPOINT"):
+        check_endpoint(p.endpoint, p.region, os.environ, allow_insecure_http, p.where)
+    return config
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -222,13 +236,7 @@ def validate(
     g: Globals, var_files: tuple[Path, ...], var_args: tuple[str, ...], allow_insecure_http: bool
 ) -> None:
     """Parse and validate the configuration; no network."""
-    from reconciler.endpoint import check_endpoint
-
-    config = _load_config(g, var_files, var_args)
-    provider = config.provider
-    check_endpoint(
-        provider.endpoint, provider.region, os.environ, allow_insecure_http, provider.where
-    )
+    config = _load_config(g, var_files, var_args, allow_insecure_http, offline=True)
     count = len(config.nodepools)
     g.say(
         f"Success! The configuration is valid ({count} node pool{'s' if count != 1 else ''} "
@@ -266,7 +274,7 @@ def plan(
 ) -> None:
     """Compute and show what apply would change."""
     req = PlanRequest(**options)
-    config = _load_config(g, req.var_files, req.var_args)
+    config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
     from reconciler.state import StateFile
 
     with _lock(g, "plan", req.lock_timeout):
@@ -340,7 +348,7 @@ def apply(
         from reconciler.savedplan import load_plan
 
         saved = load_plan(planfile)
-    config = _load_config(g, req.var_files, req.var_args)
+    config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
     store = StateFile(g.state_path)
     with _lock(g, "apply", req.lock_timeout) as lock:
         state = store.read()
@@ -461,7 +469,7 @@ def _summarise(g: Globals, the_plan: Plan, outcomes: list[Any]) -> int:
     counts = {a: sum(1 for o in applied if o.action == a) for a in ("create", "update", "delete")}
     for outcome in failed:
         g.say(f"Error: {outcome.address}: {outcome.error}", err=True)
-    verdict = "Apply failed" if failed else "Apply complete"
+    verdict = "Apply failed" if failed else "Apply interrupted" if skipped else "Apply complete"
     tail = f", {len(failed)} failed ({', '.join(o.address for o in failed)})." if failed else "."
     g.say(
         f"\n{verdict}! Resources: {counts['create']} added, {counts['update']} changed, "
@@ -658,7 +666,7 @@ def drift(
     from reconciler.render import drift as render
     from reconciler.state import StateFile
 
-    config = _load_config(g, var_files, var_args)
+    config = _load_config(g, var_files, var_args, allow_insecure_http)
     state = StateFile(g.state_path).read()
     req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
 

@@ -73,5 +73,15 @@ def check_endpoint(
     problem = endpoint_problem(endpoint, allow_insecure_http)
     if problem:
         where = "NP_ENDPOINT" if environ.get("NP_ENDPOINT") else f"{configured_at}: endpoint"
-        raise NpError(f"{where}: {endpoint}: {problem}")
+        raise NpError(f"{where}: {redacted(endpoint)}: {problem}")
     return endpoint
+
+
+def redacted(endpoint: str) -> str:
+    """The endpoint fit to print: a ``user:password@`` part becomes ``***@``."""
+    try:
+        parts = urlsplit(endpoint)
+        host = parts.netloc.rpartition("@")[2]
+        return parts._replace(netloc=f"***@{host}").geturl() if "@" in parts.netloc else endpoint
+    except ValueError:
+        return "(an endpoint that is not a valid URL)"

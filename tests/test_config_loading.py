@@ -37,7 +37,10 @@ def test_hcl_twin_loads_to_the_expected_node_pools() -> None:
     config = load_config(CONFIGS / "twin_hcl", environ={})
     assert config.files == ("main.hcl",)
     assert config.provider == Provider(
-        "cn-north-4", "0a1b2c3d", "sim://world.json", Pos("main.hcl", 2)
+        "cn-north-4",
+        "0a1b2c3d",
+        "sim://world.json",
+        Pos("main.hcl", 5),  # where endpoint is written
     )
     infer, train = config.nodepools
     assert (train.address, train.pool, train.name) == ("nodepool.train", "pool-prod", "train")
@@ -223,7 +226,7 @@ def test_json_schema_comes_from_the_validating_models() -> None:
     assert pool["additionalProperties"] is False
     assert set(pool["properties"]) == {"pool", "name", *TRAIN_FIELDS, "lifecycle"}
     count = pool["properties"]["count"]
-    assert count["anyOf"][0] == {"minimum": 0, "type": "integer"}
+    assert count["anyOf"][0] == {"minimum": 0, "maximum": 2147483647, "type": "integer"}
     assert count["anyOf"][1]["pattern"].startswith("^\\$\\{var\\.")
     assert schema["$defs"]["Taint"]["properties"]["effect"]["enum"] == [
         "NoSchedule",

@@ -76,7 +76,7 @@ CASES = [
         "main.hcl:3: nodepool.a: taints: expected a list, got an object",
     ),
     (
-        yml("labels: {team: yes}"),
+        yml("labels: {team: true}"),
         "main.yaml:4: nodepool.a: labels.team: expected a string, got bool true",
     ),
     (

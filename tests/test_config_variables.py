@@ -298,3 +298,11 @@ def test_null_default_means_no_default(tmp_path: Path) -> None:
         "main.hcl:3: nodepool.a: count: variable n has no value; give it a default or set it"
         " with NP_VAR_n, --var-file or --var"
     ]
+
+
+def test_yaml_follows_the_yaml_1_2_core_schema(tmp_path: Path) -> None:
+    """`yes` is a word and `010` is ten, as in HCL; PyYAML's YAML 1.1 would say True and 8."""
+    yaml = "nodepools:\n  a:\n    pool: p\n    count: 010\n    labels: {enabled: yes, v: 1_0}\n"
+    got = fields(tmp_path, {"main.yaml": yaml})
+    assert got["count"] == 10
+    assert got["labels"] == {"enabled": "yes", "v": "1_0"}

@@ -277,11 +277,6 @@ def test_first_ctrl_c_finishes_what_is_in_flight_and_starts_nothing_new(tmp_path
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py _summarise prints 'Apply complete!' on stdout when the run was interrupted "
-    "(skipped changes are not counted as a failure in the verdict), although it exits 1",
-)
 def test_an_interrupted_apply_does_not_say_complete(tmp_path: Path) -> None:
     names = ["np-00", "np-01", "np-02", "np-03"]
     with fleet(tmp_path, *LATENCY, live=dict.fromkeys(names, 1)) as f:

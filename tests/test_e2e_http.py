@@ -469,7 +469,7 @@ def test_a_non_loopback_http_endpoint_is_refused_before_any_request(
     # the endpoint check's own message at once: no connect, no timeout, no retries
     assert result.seconds < 5
     [line] = result.stderr.splitlines()
-    where = "NP_ENDPOINT" if via == "NP_ENDPOINT" else "main.hcl:1: provider: endpoint"
+    where = "NP_ENDPOINT" if via == "NP_ENDPOINT" else "main.hcl:2: provider: endpoint"
     assert line == (
         f"Error: {where}: {REMOTE}: plain http is only allowed to a loopback host "
         "(127.0.0.1, ::1, localhost), not '10.1.2.3'; use https://, or pass "

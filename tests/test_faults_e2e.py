@@ -76,12 +76,6 @@ def test_apply_through_faults_converges_without_harm(tmp_path: Path, kind: str) 
         assert not [e for e in entries if e["method"] == "POST" and e["status"] == 409]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/client.py delete_nodepool: a DELETE that was carried out but whose answer was "
-    "lost is retried, gets 404, and apply reports the address as failed (exit 1, still in "
-    "state) although the node pool is gone; a 404 on a retried DELETE means it is deleted",
-)
 def test_a_delete_whose_answer_was_lost_is_not_a_failure(tmp_path: Path) -> None:
     # Requests are sequential here, so --seed 24 fixes the draws: the plan's two reads are
     # answered, the DELETE is carried out and its answer dropped, its retry finds nothing.

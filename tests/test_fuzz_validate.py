@@ -8,13 +8,12 @@ mutated byte by byte, and raw random bytes.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.cli import cli
@@ -109,10 +108,6 @@ hcl_inputs = soup(HCL_TOKENS) | mutated(VALID_HCL) | st.binary(max_size=200)
 yaml_inputs = soup(YAML_TOKENS) | mutated(VALID_YAML) | st.binary(max_size=200)
 cases = st.tuples(st.just("main.hcl"), hcl_inputs) | st.tuples(st.just("main.yaml"), yaml_inputs)
 
-# A crash the fuzzer found and test_explicit_yaml_scalar_tag_with_a_bad_value pins down; drop
-# this filter when that test passes.
-KNOWN_CRASH = re.compile(rb"!!(int|float|bool)")
-
 
 def validate(name: str, data: bytes) -> tuple[int, str, str, BaseException | None]:
     with tempfile.TemporaryDirectory() as root:
@@ -125,7 +120,6 @@ def validate(name: str, data: bytes) -> tuple[int, str, str, BaseException | Non
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases)
 def test_validate_never_crashes(case: tuple[str, bytes]) -> None:
-    assume(not (case[0] == "main.yaml" and KNOWN_CRASH.search(case[1])))
     code, stdout, stderr, crash = validate(*case)
     assert crash is None, f"{type(crash).__name__}: {crash}"
     assert "Traceback" not in stdout + stderr
@@ -146,12 +140,6 @@ def test_the_seed_configurations_are_valid() -> None:
         assert stdout == "Success! The configuration is valid (1 node pool in 1 file).\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config/yaml_loader.py _Converter.node calls loader.construct_object on scalars "
-    "with an explicit !!int/!!float/!!bool tag; a value that does not parse (`count: !!int "
-    '"x"`, `!!int ""`, `!!bool "x"`) raises ValueError/IndexError/KeyError: a traceback, exit 1',
-)
 @pytest.mark.parametrize("value", ['!!int "x"', '!!int ""', '!!float "x"', '!!bool "x"'])
 def test_explicit_yaml_scalar_tag_with_a_bad_value(value: str) -> None:
     data = f"nodepools:\n  train:\n    pool: pool-prod\n    count: {value}\n".encode()

@@ -34,6 +34,20 @@ ANCHORS = "YAML anchors and aliases (&name, *name) are not supported"
 
 # file -> the problems np must report, as (line, message after "FILE:LINE: ")
 CASES: dict[str, list[tuple[int, str]]] = {
+    "count-huge.hcl": [
+        (
+            4,
+            "nodepool.train: count: must be at most 2147483647, got integer " + "9" * 26,
+        )
+    ],
+    "provider-http-remote.hcl": [
+        (
+            2,
+            "provider: endpoint: http://10.1.2.3:8787: plain http is only allowed to a loopback "
+            "host (127.0.0.1, ::1, localhost), not '10.1.2.3'; use https://, or pass "
+            "--allow-insecure-http if you really mean it",
+        )
+    ],
     # syntax
     "syntax-unclosed-block.hcl": [(5, "syntax error: unexpected end of file")],
     "syntax-unclosed-map.hcl": [(7, "syntax error: unexpected end of file")],
@@ -246,18 +260,6 @@ CASES: dict[str, list[tuple[int, str]]] = {
 }
 
 # Corpus files that np wrongly accepts today; see the reason of each.
-BUGS: dict[str, tuple[str, str]] = {
-    "count-huge.hcl": (
-        "count-huge.hcl:4: nodepool.train: count: ",
-        "np validate accepts count = 99999999999999999999999999 (no upper bound); the API's "
-        "count is a 32-bit integer, so validate should refuse it with a located message",
-    ),
-    "provider-http-remote.hcl": (
-        "provider-http-remote.hcl:2: provider: endpoint: ",
-        "the loopback rule (endpoint.py check_endpoint, called with provider.where) reports "
-        "the provider block's line 1 instead of the endpoint attribute's line 2",
-    ),
-}
 
 
 @pytest.fixture(autouse=True)
@@ -305,7 +307,7 @@ def assert_refused(
 def test_the_corpus_is_big_and_every_file_has_an_expectation() -> None:
     files = {path.name for path in CORPUS.iterdir()}
     assert len(files) >= 40
-    assert files == set(CASES) | set(BUGS)
+    assert files == set(CASES)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -324,18 +326,6 @@ def test_secret_cases_really_carry_secrets() -> None:
         "provider-secret-key.hcl",
         "provider-token.hcl",
     ]
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=BUGS[n][1])) for n in BUGS],
-)
-def test_known_bug_file_is_refused(tmp_path: Path, name: str) -> None:
-    ws = hostile_workspace(tmp_path, name)
-    for run, seconds in run_both(ws):
-        assert run.code == 1 and seconds < 5
-        [line] = run.stderr.splitlines()
-        assert line.startswith(f"Error: {BUGS[name][0]}")
 
 
 TEN_MB = 10 * 1024 * 1024
@@ -373,11 +363,6 @@ def test_ten_megabyte_variable_on_the_command_line(tmp_path: Path) -> None:
     assert_refused(ws, [too_long], args=("--var", "tier=" + "x" * TEN_MB))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a broken --var-file also yields 'variable tier has no value; ... set it with "
-    "--var-file', a second, misleading line for one problem",
-)
 def test_ten_megabyte_var_file(tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.mkdir()
@@ -398,11 +383,6 @@ nodepools:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="YAML 1.1 resolvers read `count: 010` as 8 (and 0x10 as 16) while HCL reads "
-    "`count = 010` as 10: the same text means different fleets in the two languages",
-)
 def test_leading_zero_count_means_the_same_in_yaml_as_in_hcl(tmp_path: Path) -> None:
     ws = hostile_workspace(tmp_path, "main.yaml", OCTAL_YAML.encode())
     run = ws.np("plan", "--json")
@@ -413,11 +393,6 @@ def test_leading_zero_count_means_the_same_in_yaml_as_in_hcl(tmp_path: Path) -> 
         assert run.stderr.startswith("Error: main.yaml:6: nodepool.train: count: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config/loader.py load_config lists files with p.is_file(), so a dangling *.hcl "
-    "symlink is skipped silently and the node pools it declared are planned for destruction",
-)
 def test_dangling_config_symlink_is_an_error_not_a_destroy(tmp_path: Path) -> None:
     config, shared = tmp_path / "config", tmp_path / "shared"
     config.mkdir()

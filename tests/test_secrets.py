@@ -146,11 +146,6 @@ def test_a_secret_in_the_provider_block_is_refused_without_echo(
     assert not ws.state_path.parent.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="endpoint.py check_endpoint puts the endpoint verbatim into its message: "
-    "NP_ENDPOINT=https://user:PASSWORD@host prints the password on stderr",
-)
 @pytest.mark.parametrize("command", ["validate", "plan", "drift"])
 def test_credentials_in_np_endpoint_are_refused_without_echo(ws: Workspace, command: str) -> None:
     ws.world(pool_world({}))

@@ -75,7 +75,13 @@ class ModelArtsClient:
         return _json_object(response)
 
     async def delete_nodepool(self, pool: str, name: str) -> dict[str, Any]:
-        return await self._call("DELETE", self._nodepool_path(pool, name))
+        """A 404 after a retry means an earlier attempt deleted it and its answer was lost."""
+        try:
+            return await self._call("DELETE", self._nodepool_path(pool, name))
+        except NotFoundError as exc:
+            if exc.attempts > 1:
+                return {}
+            raise
 
     async def list_nodes(self, pool: str, name: str) -> list[dict[str, Any]]:
         """All nodes, following `metadata.continue` page by page."""

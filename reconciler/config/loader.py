@@ -91,7 +91,17 @@ def _no_cyclic_gc() -> Iterator[None]:
 def _config_files(config_dir: Path) -> list[Path]:
     if not config_dir.is_dir():
         raise ConfigError([Diagnostic(f"configuration directory {config_dir} does not exist")])
-    files = sorted(p for p in config_dir.iterdir() if p.suffix in CONFIG_SUFFIXES and p.is_file())
+    named = sorted(p for p in config_dir.iterdir() if p.suffix in CONFIG_SUFFIXES)
+    # A configuration file that cannot be read must not look like deleted node pools.
+    unreadable = [p for p in named if not p.is_file()]
+    if unreadable:
+        raise ConfigError(
+            [
+                Diagnostic(f"{p.name}: not a readable file (a dangling symlink or a directory?)")
+                for p in unreadable
+            ]
+        )
+    files = named
     if not files:
         patterns = ", ".join(f"*{suffix}" for suffix in CONFIG_SUFFIXES)
         message = f"no configuration files ({patterns}) found in {config_dir}"
@@ -227,7 +237,8 @@ class _Builder:
         spec = validate(ProviderSpec, resolved)
         if not self.report(resolved, "provider") or spec is None:
             return Provider()
-        return Provider(spec.region, spec.project_id, spec.endpoint, decl.pos)
+        where = resolved.pos(("endpoint",)) if spec.endpoint else decl.pos
+        return Provider(spec.region, spec.project_id, spec.endpoint, where)
 
     def nodepools(
         self, declarations: list[_Declaration], scope: Scope

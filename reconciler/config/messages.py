@@ -107,6 +107,8 @@ def _message(error: ErrorDetails, loc: FieldPath, model: type[BaseModel]) -> str
         return f"expected one of {', '.join(allowed)}, got {describe(value)}{hint}"
     if kind == "greater_than_equal":
         return f"must be at least {ctx['ge']}, got {describe(value)}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}, got {describe(value)}"
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "too_long":

@@ -80,7 +80,9 @@ def _check_endpoint(url: str) -> str:
 
 
 NonEmpty = Annotated[str, Field(min_length=1)]
-Count = Annotated[int, Field(ge=0)]
+MAX_COUNT = 2_147_483_647
+"""The API's counts are 32-bit integers."""
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 LabelKey = Annotated[str, _qualified_name("label key")]
 LabelValue = Annotated[str, _label_value("label value")]
 TagKey = Annotated[str, AfterValidator(_check_tag_key)]

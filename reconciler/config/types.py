@@ -18,10 +18,11 @@ class Provider:
     project_id: str | None = None
     endpoint: str | None = None
     pos: Pos | None = None
+    """Where ``endpoint`` is written (else the block), for messages about the endpoint."""
 
     @property
     def where(self) -> str:
-        """How error messages name the provider block: ``main.hcl:1: provider``."""
+        """How error messages name the provider: ``main.hcl:2: provider``."""
         return f"{self.pos}: provider" if self.pos else "provider"
 
 

@@ -151,6 +151,9 @@ class VariableValues:
                 entries = self._node_entries(parse_file(path, display), display)
         except SourceError as exc:
             self._error(Diagnostic(exc.message, Pos(display, exc.line)))
+            # Any variable still without a value may have been meant to come from this file:
+            # its uses stay quiet rather than add "has no value" to the one real problem.
+            self.broken.update(name for name in self.variables if name not in self.values)
             return
         for name, value, pos in entries:
             self._set(name, value, pos)

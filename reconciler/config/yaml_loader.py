@@ -34,10 +34,47 @@ _WHOLE_VAR = re.compile(_VAR)
 _PIECE = re.compile(rf"\$\$\{{|{_VAR}|\$\{{[^}}]*\}}?")
 
 
-_RESOLVERS = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != f"{_TAG}timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+# YAML 1.2 core schema (not PyYAML's YAML 1.1): `010` is ten, `yes`/`on` are strings, `1:20`
+# is a string, and there are no timestamps, so a YAML file means what its HCL twin means.
+_CORE_SCHEMA: list[tuple[str, str, str]] = [
+    ("null", "~nN\0", r"~|null|Null|NULL|"),
+    ("bool", "tTfF", r"true|True|TRUE|false|False|FALSE"),
+    ("int", "-+0123456789", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"),
+    (
+        "float",
+        "-+.0123456789",
+        r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)",
+    ),
+]
+_RESOLVERS: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+for _name, _firsts, _pattern in _CORE_SCHEMA:
+    for _first in _firsts:
+        key = None if _first == "\0" else _first
+        _RESOLVERS.setdefault(key, []).append((f"{_TAG}{_name}", re.compile(f"^(?:{_pattern})$")))
+
+
+def _scalar(tag: str, text: str, pos: Pos) -> Node:
+    """A scalar by the core schema's rules; text that does not fit an explicit tag is invalid."""
+    kind = tag.removeprefix(_TAG)
+    lowered = text.lower()
+    try:
+        if kind == "null":
+            if lowered in ("~", "null", ""):
+                return Scalar(None, pos)
+        elif kind == "bool":
+            if lowered in ("true", "false"):
+                return Scalar(lowered == "true", pos)
+        elif kind == "int":
+            digits = text.lstrip("+-")
+            sign = -1 if text.startswith("-") else 1
+            base = {"0o": 8, "0x": 16}.get(digits[:2], 10)
+            return Scalar(sign * int(digits[2:] if base != 10 else digits, base), pos)
+        elif kind == "float":
+            special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}
+            return Scalar(float(special.get(lowered, text)), pos)
+    except ValueError:
+        pass
+    return Invalid(f"{text!r} is not a valid YAML {kind}", pos)
 
 
 class _SafeComposer(yaml.SafeLoader):
@@ -103,7 +140,7 @@ class _Converter:
         if isinstance(node, yaml.ScalarNode) and node.tag == f"{_TAG}str":
             return _template(node.value, pos)
         if isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_TAGS:
-            return Scalar(self.loader.construct_object(node), pos)
+            return _scalar(node.tag, node.value, pos)
         return Invalid(f"the YAML tag {node.tag.replace(_TAG, '!!')} is not allowed", pos)
 
     def entry(self, key: yaml.Node, value: yaml.Node) -> Entry:

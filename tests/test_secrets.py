@@ -251,8 +251,10 @@ def test_a_self_signed_endpoint_is_refused_even_with_allow_insecure_http(tmp_pat
     assert (run.returncode, run.stdout) == (1, "")
     [line] = run.stderr.splitlines()
     assert line.startswith(
-        "Error: GET /v2/proj/pools: connection failed (ConnectError: [SSL: "
+        "Error: GET /v2/proj/pools: TLS verification failed ([SSL: "
         "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate"
     )
+    assert line.endswith("np always verifies certificates")
+    assert "after" not in line  # refused at once: a bad certificate is not retried
     assert server.requests == 0  # type: ignore[attr-defined]
     assert SK not in run.stderr

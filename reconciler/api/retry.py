@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -162,6 +163,8 @@ class Retrier:
                 failure = ApiError(
                     method=method, path=path, status=0, error_msg=_describe(exc), attempts=attempt
                 )
+                if _tls_failure(exc):  # a wrong certificate does not fix itself: do not retry
+                    raise failure from None
             else:
                 if response.status_code < 400:
                     self._pacer.on_success()
@@ -205,7 +208,18 @@ def _retry_after(response: httpx.Response) -> float | None:
     return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
+def _tls_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _describe(exc: BaseException) -> str:
+    if _tls_failure(exc):
+        return f"TLS verification failed ({exc}); np always verifies certificates"
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
     detail = str(exc).strip()
     return (

@@ -1,4 +1,5 @@
-"""Shared fixtures (helpers live in support.py so test modules can import them)."""
+"""Shared fixtures. Helpers live in support.py (in-process) and procs.py (subprocesses), not in
+test modules, so that test modules never import each other."""
 
 from __future__ import annotations
 

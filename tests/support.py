@@ -1,4 +1,6 @@
-"""Test support: run the real CLI in-process against sim:// worlds written into tmp dirs."""
+"""Test support: run the real CLI in-process against sim:// worlds written into tmp dirs.
+
+Helpers that run np or the simulator as subprocesses live in procs.py."""
 
 from __future__ import annotations
 

@@ -8,8 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from procs import Fleet, fleet, sent_changes
+
 from reconciler.lock import read_lock
-from tests.test_crash import Fleet, fleet, sent_changes
 
 SLOW_SERVER = ("--latency-ms", "300")
 NAMES = ("a", "b")

@@ -1,39 +1,27 @@
 """Crash safety: `np apply` killed (SIGKILL) or interrupted (SIGINT) half way against
 `np sim serve --latency-ms 150` never loses track of what it did (DESIGN §5).
 
-The helpers here (`fleet`, `Fleet`, `clean_env`, `sent_changes`, `created`) are shared with
+The simulator-plus-workspace `fleet` and its request-log readers live in procs.py, shared with
 the other process-level safety tests (concurrency, faults, secrets).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import re
 import signal
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
-from support import Workspace
+from procs import UPDATED, Fleet, created, fleet, read_state, sent_changes
 
 from reconciler.lock import read_lock
-from reconciler.state import State, StateFile
-from tests.test_e2e_http import NP, Result, config_of, np, world_of
-from tests.test_sim_serve import SimServer
+from reconciler.state import StateFile
 
-TOKEN_ENV = {"HW_AUTH_TOKEN": "unchecked", "HW_PROJECT_ID": "proj"}
-POOL = "pool-prod"
-UPDATED = [f"np-{i:02d}" for i in range(17)]
 LATENCY = ("--latency-ms", "150")
-CHANGES = ("PATCH", "POST", "DELETE")
 
 
 def desired(trial: int) -> dict[str, int]:
@@ -42,103 +30,6 @@ def desired(trial: int) -> dict[str, int]:
     base = {name: trial + 2 for name in UPDATED}
     made = {f"new-{t}-{i}": 1 for t in range(trial + 1) for i in range(3)}
     return base | made
-
-
-def read_state(ws: Workspace) -> State | None:
-    """The state as np would read it (validated), or None before the first write."""
-    if not ws.state_path.exists():
-        return None
-    return StateFile(ws.state_path).read()
-
-
-@dataclass
-class Fleet:
-    """One simulator process and one workspace, shared by the trials of a test."""
-
-    ws: Workspace
-    server: SimServer
-    log: Path
-    env: dict[str, str] = field(default_factory=lambda: dict(TOKEN_ENV))
-
-    def configure(self, want: dict[str, int]) -> None:
-        self.ws.write("main.hcl", config_of({POOL: want}, endpoint=self.server.url))
-
-    def np(self, *args: str) -> Result:
-        return np(self.ws, *args, env=self.env)
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        """np in the background, in its own session so that a signal reaches np alone."""
-        assert NP is not None
-        return subprocess.Popen(
-            [NP, *args],
-            cwd=self.ws.root,
-            env=clean_env(self.env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-
-    def requests(self) -> list[dict[str, Any]]:
-        text = self.log.read_text() if self.log.exists() else ""
-        return [json.loads(line) for line in text.splitlines()]
-
-    def settle(self, quiet: float = 0.25) -> list[dict[str, Any]]:
-        """Wait until the server has answered everything in flight (the log stops growing)."""
-        seen = self.requests()
-        while True:
-            time.sleep(quiet)
-            now = self.requests()
-            if len(now) == len(seen):
-                return now
-            seen = now
-
-    def live(self) -> dict[str, dict[str, Any]]:
-        nodepools: dict[str, dict[str, Any]] = self.ws.world()["pools"][POOL]["nodepools"]
-        return nodepools
-
-    def assert_converged(self, want: dict[str, int]) -> State:
-        """World and state both hold every desired value; state lists every node pool."""
-        live = self.live()
-        assert {n: (live[n]["count"], live[n]["maxCount"]) for n in want} == {
-            n: (c, c) for n, c in want.items()
-        }
-        state = read_state(self.ws)
-        assert state is not None
-        assert sorted(state.resources) == sorted(f"nodepool.{n}" for n in want)
-        applied = {a[len("nodepool.") :]: r.applied["count"] for a, r in state.resources.items()}
-        assert applied == want
-        return state
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """The caller's environment minus anything that would steer np, plus `extra`."""
-    steering = ("HUAWEICLOUD_SDK_", "HW_", "NP_", "NO_COLOR")
-    return {k: v for k, v in os.environ.items() if not k.startswith(steering)} | extra
-
-
-@contextmanager
-def fleet(
-    root: Path,
-    *server_args: str,
-    live: dict[str, int] | None = None,
-    server_env: dict[str, str] | None = None,
-) -> Iterator[Fleet]:
-    ws = Workspace(root)
-    ws.world(world_of({POOL: live if live is not None else dict.fromkeys(UPDATED, 1)}))
-    log = root / "requests.jsonl"
-    args = ("--request-log", str(log), *server_args)
-    with SimServer(ws.world_path, *args, env=server_env) as server:
-        yield Fleet(ws, server, log)
-
-
-def sent_changes(entries: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
-    return [(e["method"], e["path"], e["status"]) for e in entries if e["method"] in CHANGES]
-
-
-def created(entries: list[dict[str, Any]]) -> int:
-    """POSTs that took effect: answered 2xx, or dropped (logged 0) after the world had them."""
-    return sum(1 for e in entries if e["method"] == "POST" and e["status"] in (0, 200, 201))
 
 
 def unlock_stale(f: Fleet, pid: int) -> None:

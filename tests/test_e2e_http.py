@@ -5,11 +5,7 @@ the loopback rule (issue 3 acceptance). Also the wait-progress display in plain 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,50 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from procs import FLAVOR, SimServer, config_of, np, world_of
 from support import Workspace
 
 from reconciler.api.auth import AkSkAuth
-from tests.test_sim_serve import SimServer
 
-NP = shutil.which("np", path=str(Path(sys.executable).parent))
-FLAVOR = "modelarts.vm.cpu.8u"
 AK, SK, TOKEN = "SIMAK0000000000000", "sim-secret-key-3f9a", "sim-token-77c1"
-# Set in the parent environment, these would leak into (or shadow) what a test passes to np.
-_CALLER_VARIABLES = ("HUAWEICLOUD_SDK_", "HW_", "NP_", "NO_COLOR")
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-    def errors(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.startswith("Error:")]
-
-
-def np(ws: Workspace, *args: str, env: dict[str, str], timeout: float = 60) -> Result:
-    """Run the installed console script in the workspace with exactly `env`'s np variables."""
-    assert NP is not None, "the np console script is not installed next to this Python"
-    base = {k: v for k, v in os.environ.items() if not k.startswith(_CALLER_VARIABLES)}
-    started = time.monotonic()
-    done = subprocess.run(
-        [NP, *args],
-        cwd=ws.root,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    result = Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
-    if "-v" not in args:
-        assert "Traceback" not in result.stderr
-    return result
 
 
 class RequestLog:
@@ -98,39 +56,6 @@ def sim(ws: Workspace, *args: str) -> Iterator[tuple[SimServer, RequestLog]]:
     with server:
         yield server, log
     assert (server.returncode, server.stderr) == (0, "")
-
-
-def world_of(pools: dict[str, dict[str, int]]) -> dict[str, Any]:
-    """Logical pools; `pools` maps pool → node pool → count."""
-    return {
-        "pools": {
-            pool: {
-                "type": "Logical",
-                "privileged": True,
-                "nodepools": {
-                    name: {"flavor": FLAVOR, "count": count, "maxCount": count}
-                    for name, count in nodepools.items()
-                },
-            }
-            for pool, nodepools in pools.items()
-        }
-    }
-
-
-def config_of(
-    pools: dict[str, dict[str, int]], *, endpoint: str | None = None, project: str | None = None
-) -> str:
-    provider = "".join(
-        f'  {key} = "{value}"\n'
-        for key, value in (("endpoint", endpoint), ("project_id", project))
-        if value is not None
-    )
-    blocks = [
-        f'nodepool "{name}" {{\n  pool = "{pool}"\n  flavor = "{FLAVOR}"\n  count = {count}\n}}\n'
-        for pool, nodepools in pools.items()
-        for name, count in nodepools.items()
-    ]
-    return f'provider "modelarts" {{\n{provider}}}\n\n' + "\n".join(blocks)
 
 
 def seed(ws: Workspace, live: dict[str, dict[str, int]]) -> None:

@@ -10,9 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from tests.test_crash import POOL, Fleet, created, fleet
-from tests.test_e2e_http import Result, config_of
+from procs import POOL, Fleet, Result, config_of, created, fleet
 
 UPDATED = [f"upd-{i}" for i in range(7)]
 DELETED = ["del-0", "del-1"]

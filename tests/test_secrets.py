@@ -20,12 +20,11 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from procs import NP, Fleet, Result, clean_env, fleet
 from support import PROVIDER, Workspace, pool_world
 
 from reconciler.cli import cli
 from reconciler.lock import lock_path
-from tests.test_crash import Fleet, clean_env, fleet
-from tests.test_e2e_http import NP, Result
 
 AK = "AKSENTINEL0000000000"
 SK = "SKSENTINEL-9f8e7d6c5b4a39281706"

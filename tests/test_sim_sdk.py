@@ -27,8 +27,7 @@ from huaweicloudsdkmodelarts.v1 import (
     PoolResource,
     ShowNodePoolRequest,
 )
-
-from tests.test_sim_serve import SimServer
+from procs import SimServer
 
 AK, SK, PROJECT = "SIMAK0000000000000", "sim-secret-key", "0123456789abcdef"
 FLAVOR = "modelarts.vm.gpu.t4u8"

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import select
 import signal
-import subprocess
-import sys
 from pathlib import Path
-from types import TracebackType
-from typing import Any
 
 import httpx
 import pytest
+from procs import SimServer
 
 from reconciler.errors import NpError
 from reconciler.sim.serve import serve
@@ -31,56 +25,6 @@ WORLD = {
 }
 NODEPOOL = "/v2/proj/pools/pool-a/nodepools/train"
 PATCH = {"spec": {"resources": {"flavor": "cpu.8u", "count": 3, "maxCount": 3}}}
-LAUNCH = "from reconciler.sim.cli import sim_group; sim_group(prog_name='np sim')"
-
-
-class SimServer:
-    """`np sim serve --port 0 ...` in a subprocess, via the click command; SIGTERM on exit."""
-
-    def __init__(
-        self,
-        world: Path,
-        *args: str,
-        env: dict[str, str] | None = None,
-        stop: signal.Signals = signal.SIGTERM,
-    ) -> None:
-        self.stop = stop
-        self.argv = [sys.executable, "-c", LAUNCH, "serve", "--world", str(world), "--port", "0"]
-        self.argv += args
-        self.env = {**os.environ, **(env or {})}
-        self.url = ""
-        self.returncode: int | None = None
-
-    def __enter__(self) -> SimServer:
-        self.proc = subprocess.Popen(
-            self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env
-        )
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
-        line = self.proc.stdout.readline() if ready else ""
-        match = re.fullmatch(r"np sim listening on (http://127\.0\.0\.1:\d+)\n", line)
-        if match is None:
-            self.proc.kill()
-            _, err = self.proc.communicate()
-            raise AssertionError(f"no announcement, got {line!r}; stderr: {err}")
-        self.url = match[1]
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.proc.send_signal(self.stop)
-        self.returncode = self.proc.wait(10)
-        assert self.proc.stderr is not None
-        self.stderr = self.proc.stderr.read()
-        self.proc.stdout.close()  # type: ignore[union-attr]
-        self.proc.stderr.close()
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=5, **kwargs)
 
 
 @pytest.fixture

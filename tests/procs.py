@@ -1,0 +1,248 @@
+"""Process-level test support: `np sim serve` and the installed `np` script run as real
+subprocesses, and the simulator-plus-workspace `fleet` the crash, concurrency, fault and
+secrets tests share. In-process helpers (the CLI through CliRunner) live in support.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+from support import Workspace
+
+from reconciler.state import State, StateFile
+
+LAUNCH = "from reconciler.sim.cli import sim_group; sim_group(prog_name='np sim')"
+NP = shutil.which("np", path=str(Path(sys.executable).parent))
+FLAVOR = "modelarts.vm.cpu.8u"
+# Set in the parent environment, these would leak into (or shadow) what a test passes to np.
+_CALLER_VARIABLES = ("HUAWEICLOUD_SDK_", "HW_", "NP_", "NO_COLOR")
+TOKEN_ENV = {"HW_AUTH_TOKEN": "unchecked", "HW_PROJECT_ID": "proj"}
+POOL = "pool-prod"
+UPDATED = [f"np-{i:02d}" for i in range(17)]
+CHANGES = ("PATCH", "POST", "DELETE")
+
+
+class SimServer:
+    """`np sim serve --port 0 ...` in a subprocess, via the click command; SIGTERM on exit."""
+
+    def __init__(
+        self,
+        world: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        stop: signal.Signals = signal.SIGTERM,
+    ) -> None:
+        self.stop = stop
+        self.argv = [sys.executable, "-c", LAUNCH, "serve", "--world", str(world), "--port", "0"]
+        self.argv += args
+        self.env = {**os.environ, **(env or {})}
+        self.url = ""
+        self.returncode: int | None = None
+
+    def __enter__(self) -> SimServer:
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env
+        )
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
+        line = self.proc.stdout.readline() if ready else ""
+        match = re.fullmatch(r"np sim listening on (http://127\.0\.0\.1:\d+)\n", line)
+        if match is None:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            raise AssertionError(f"no announcement, got {line!r}; stderr: {err}")
+        self.url = match[1]
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.proc.send_signal(self.stop)
+        self.returncode = self.proc.wait(10)
+        assert self.proc.stderr is not None
+        self.stderr = self.proc.stderr.read()
+        self.proc.stdout.close()  # type: ignore[union-attr]
+        self.proc.stderr.close()
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=5, **kwargs)
+
+
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    """The caller's environment minus anything that would steer np, plus `extra`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(_CALLER_VARIABLES)} | extra
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def errors(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("Error:")]
+
+
+def np(ws: Workspace, *args: str, env: dict[str, str], timeout: float = 60) -> Result:
+    """Run the installed console script in the workspace with exactly `env`'s np variables."""
+    assert NP is not None, "the np console script is not installed next to this Python"
+    started = time.monotonic()
+    done = subprocess.run(
+        [NP, *args],
+        cwd=ws.root,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    result = Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+    if "-v" not in args:
+        assert "Traceback" not in result.stderr
+    return result
+
+
+def world_of(pools: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """Logical pools; `pools` maps pool → node pool → count."""
+    return {
+        "pools": {
+            pool: {
+                "type": "Logical",
+                "privileged": True,
+                "nodepools": {
+                    name: {"flavor": FLAVOR, "count": count, "maxCount": count}
+                    for name, count in nodepools.items()
+                },
+            }
+            for pool, nodepools in pools.items()
+        }
+    }
+
+
+def config_of(
+    pools: dict[str, dict[str, int]], *, endpoint: str | None = None, project: str | None = None
+) -> str:
+    provider = "".join(
+        f'  {key} = "{value}"\n'
+        for key, value in (("endpoint", endpoint), ("project_id", project))
+        if value is not None
+    )
+    blocks = [
+        f'nodepool "{name}" {{\n  pool = "{pool}"\n  flavor = "{FLAVOR}"\n  count = {count}\n}}\n'
+        for pool, nodepools in pools.items()
+        for name, count in nodepools.items()
+    ]
+    return f'provider "modelarts" {{\n{provider}}}\n\n' + "\n".join(blocks)
+
+
+def read_state(ws: Workspace) -> State | None:
+    """The state as np would read it (validated), or None before the first write."""
+    if not ws.state_path.exists():
+        return None
+    return StateFile(ws.state_path).read()
+
+
+@dataclass
+class Fleet:
+    """One simulator process and one workspace, shared by the trials of a test."""
+
+    ws: Workspace
+    server: SimServer
+    log: Path
+    env: dict[str, str] = field(default_factory=lambda: dict(TOKEN_ENV))
+
+    def configure(self, want: dict[str, int]) -> None:
+        self.ws.write("main.hcl", config_of({POOL: want}, endpoint=self.server.url))
+
+    def np(self, *args: str) -> Result:
+        return np(self.ws, *args, env=self.env)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """np in the background, in its own session so that a signal reaches np alone."""
+        assert NP is not None
+        return subprocess.Popen(
+            [NP, *args],
+            cwd=self.ws.root,
+            env=clean_env(self.env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    def requests(self) -> list[dict[str, Any]]:
+        text = self.log.read_text() if self.log.exists() else ""
+        return [json.loads(line) for line in text.splitlines()]
+
+    def settle(self, quiet: float = 0.25) -> list[dict[str, Any]]:
+        """Wait until the server has answered everything in flight (the log stops growing)."""
+        seen = self.requests()
+        while True:
+            time.sleep(quiet)
+            now = self.requests()
+            if len(now) == len(seen):
+                return now
+            seen = now
+
+    def live(self) -> dict[str, dict[str, Any]]:
+        nodepools: dict[str, dict[str, Any]] = self.ws.world()["pools"][POOL]["nodepools"]
+        return nodepools
+
+    def assert_converged(self, want: dict[str, int]) -> State:
+        """World and state both hold every desired value; state lists every node pool."""
+        live = self.live()
+        assert {n: (live[n]["count"], live[n]["maxCount"]) for n in want} == {
+            n: (c, c) for n, c in want.items()
+        }
+        state = read_state(self.ws)
+        assert state is not None
+        assert sorted(state.resources) == sorted(f"nodepool.{n}" for n in want)
+        applied = {a[len("nodepool.") :]: r.applied["count"] for a, r in state.resources.items()}
+        assert applied == want
+        return state
+
+
+@contextmanager
+def fleet(
+    root: Path,
+    *server_args: str,
+    live: dict[str, int] | None = None,
+    server_env: dict[str, str] | None = None,
+) -> Iterator[Fleet]:
+    """A simulator on a world of `live` counts in `POOL` (default: every `UPDATED` at 1)."""
+    ws = Workspace(root)
+    ws.world(world_of({POOL: live if live is not None else dict.fromkeys(UPDATED, 1)}))
+    log = root / "requests.jsonl"
+    args = ("--request-log", str(log), *server_args)
+    with SimServer(ws.world_path, *args, env=server_env) as server:
+        yield Fleet(ws, server, log)
+
+
+def sent_changes(entries: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    return [(e["method"], e["path"], e["status"]) for e in entries if e["method"] in CHANGES]
+
+
+def created(entries: list[dict[str, Any]]) -> int:
+    """POSTs that took effect: answered 2xx, or dropped (logged 0) after the world had them."""
+    return sum(1 for e in entries if e["method"] == "POST" and e["status"] in (0, 200, 201))

@@ -367,7 +367,7 @@ def apply(
                 journal = Journal(store, state)
                 progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
                 with _graceful_interrupt(g) as stop:
-                    async with _keep_fresh(lock):
+                    async with _keep_fresh(lock, lambda text: g.say(text, err=True)):
                         try:
                             outcomes = await apply_plan(
                                 the_plan,
@@ -425,14 +425,23 @@ def _graceful_interrupt(g: Globals) -> Iterator[Any]:
 
 
 @asynccontextmanager
-async def _keep_fresh(lock: Any, every: float = 30.0) -> AsyncIterator[None]:
-    """Touch the lock while a long apply runs, so others see it is alive."""
+async def _keep_fresh(
+    lock: Any, warn: Callable[[str], None], every: float = 30.0
+) -> AsyncIterator[None]:
+    """Touch the lock while a long apply runs, so others see it is alive; if it was taken away
+    (someone ran force-unlock), say so once: the apply itself goes on and journals as before."""
     import asyncio
+
+    from reconciler.errors import LockError
 
     async def beat() -> None:
         while True:
             await asyncio.sleep(every)
-            lock.refresh()
+            try:
+                lock.refresh()
+            except LockError as exc:
+                warn(f"Warning: {exc}; another run may now change the same state")
+                return
 
     task = asyncio.create_task(beat())
     try:

@@ -261,3 +261,30 @@ def test_racing_processes_exactly_one_wins(tmp_path: Path, round_: int) -> None:
     winners = [pid for pid, result in results.items() if result == "won"]
     assert sorted(results.values()) == ["lost"] * 5 + ["won"]
     assert json.loads(lock_file(state).read_text())["pid"] == winners[0]
+
+
+def test_a_long_apply_keeps_its_lock_fresh_and_warns_once_when_it_is_taken(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from reconciler.cli import _keep_fresh
+
+    state_path = tmp_path / "np.state.json"
+    lock = StateLock(state_path, "apply")
+    lock.acquire()
+    old = time.time() - 3600
+    os.utime(lock.path, (old, old))
+    warnings: list[str] = []
+
+    async def run_for(seconds: float) -> None:
+        async with _keep_fresh(lock, warnings.append, every=0.01):
+            await asyncio.sleep(seconds)
+
+    asyncio.run(run_for(0.1))
+    assert lock.path.stat().st_mtime > old + 3000
+    assert warnings == []
+    assert lock.id is not None
+    force_unlock(state_path, lock.id)
+    asyncio.run(run_for(0.1))
+    assert len(warnings) == 1 and "lost the state lock" in warnings[0]

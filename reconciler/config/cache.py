@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -78,9 +79,14 @@ def parse_cache() -> ParseCache:
     return ParseCache(Path(base) / "np" / "parsed")
 
 
+@cache
+def _salt(language: str) -> str:
+    """What else a parse depends on (read once: package metadata is slow to read)."""
+    return f"{_FORMAT}\0{__version__}\0{version('python-hcl2')}\0{version('PyYAML')}\0{language}"
+
+
 def _key(text: str, language: str) -> str:
-    salt = f"{_FORMAT}\0{__version__}\0{version('python-hcl2')}\0{version('PyYAML')}\0{language}"
-    return hashlib.sha256(f"{salt}\0{text}".encode()).hexdigest()
+    return hashlib.sha256(f"{_salt(language)}\0{text}".encode()).hexdigest()
 
 
 def _encode(tree: Any) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +47,26 @@ class Globals:
 
 
 class NpGroup(click.Group):
-    """Turns every user-facing error into one line on stderr and exit 1 (traceback with -v)."""
+    """Turns every user-facing error into one line on stderr and exit 1 (traceback with -v).
+
+    Click's own usage errors exit 2 by default, which CI would read as "changes pending" under
+    --detailed-exitcode; np's contract is 1 for any error, so they exit 1 here too.
+    """
+
+    def main(  # type: ignore[override]  # click types main() as overloads
+        self, args: Sequence[str] | None = None, standalone_mode: bool = True, **extra: Any
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(EXIT_ERROR)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(EXIT_ERROR)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
 
     def invoke(self, ctx: click.Context) -> Any:
         from reconciler.errors import NpError
@@ -89,7 +108,9 @@ def _fail(problems: list[str]) -> NoReturn:
 @click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
 @click.option("-v", "--verbose", is_flag=True, help="HTTP debug log on stderr, secrets redacted.")
 @click.pass_context
-def cli(ctx: click.Context, chdir: Path, state_path: Path | None, no_color: bool, verbose: bool):  # type: ignore[no-untyped-def]
+def cli(
+    ctx: click.Context, chdir: Path, state_path: Path | None, no_color: bool, verbose: bool
+) -> None:
     """np: plan and apply Huawei Cloud ModelArts node pools declared in HCL or YAML."""
     color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
     ctx.obj = Globals(chdir, state_path or chdir / "state" / "np.state.json", color, verbose)

@@ -229,3 +229,13 @@ def test_version_and_validate(ws: Workspace) -> None:
     run = ws.np("validate")
     assert run.code == 0
     assert "Success! The configuration is valid (1 node pool in 1 file)." in run.stdout
+
+
+def test_usage_errors_exit_1_not_2(ws: Workspace) -> None:
+    """Exit 2 means "changes pending" to CI; a typo in a pipeline must never look like that."""
+    seeded(ws)
+    for args in (("plan", "--bogus"), ("apply", "--wait-timeout", "soon"), ("nosuch",)):
+        run = ws.np(*args)
+        assert run.code == 1, args
+        assert "Error:" in run.stderr
+    assert ws.np("plan", "--help").code == 0

@@ -127,11 +127,9 @@ async def fetch_live(client: ModelArtsClient, pools: Iterable[str], parallelism:
     async def nodepools_of(pool: str) -> LivePool:
         async with gate:
             items = await client.list_nodepools(pool)
-        specs = {
-            item["metadata"]["name"]: check_nodepool(item, f"{pool}/?")
-            for item in items
-            if isinstance(item, dict) and isinstance(item.get("metadata"), dict)
-        }
+        specs: dict[str, dict[str, Any]] = {}
+        for item in items:  # validated before use: API garbage is an error, not a traceback
+            specs[item["metadata"]["name"]] = check_nodepool(item, f"in pool {pool}")
         return LivePool(pool, types[pool], specs)
 
     fetched = await asyncio.gather(*(nodepools_of(pool) for pool in wanted))

@@ -42,13 +42,14 @@ class ModelArtsClient:
         self._retrier = Retrier(policy, Pacer(policy.clock, policy.sleep))
 
     async def list_pools(self) -> list[dict[str, Any]]:
-        return _items(await self._get(self._prefix))
+        return _items(await self._get(self._prefix), self._prefix)
 
     async def get_pool(self, pool: str) -> dict[str, Any]:
         return await self._get(f"{self._prefix}/{_segment(pool)}")
 
     async def list_nodepools(self, pool: str) -> list[dict[str, Any]]:
-        return _items(await self._get(self._nodepools_path(pool)))
+        path = self._nodepools_path(pool)
+        return _items(await self._get(path), path)
 
     async def get_nodepool(self, pool: str, name: str) -> dict[str, Any]:
         return await self._get(self._nodepool_path(pool, name))
@@ -92,7 +93,7 @@ class ModelArtsClient:
         while True:
             params = {"limit": str(NODES_PAGE_SIZE)} | ({"continue": token} if token else {})
             page = await self._get(path, params)
-            nodes.extend(_items(page))
+            nodes.extend(_items(page, path))
             metadata = page.get("metadata")
             token = str(metadata.get("continue") or "") if isinstance(metadata, dict) else ""
             if not token:
@@ -239,6 +240,15 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     return doc
 
 
-def _items(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def _items(doc: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    """A list's ``items``. Anything else is an error: read as "no node pools", a malformed
+    answer would make np create what exists and forget what it manages."""
     items = doc.get("items")
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ApiError(
+            method="GET",
+            path=path,
+            status=200,
+            error_msg="answer has no list of objects in 'items'",
+        )
+    return items

@@ -33,9 +33,13 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 @dataclass
 class Globals:
     chdir: Path
-    state_path: Path
+    state: Path | None
     color: bool
     verbose: bool
+
+    @property
+    def state_path(self) -> Path:
+        return self.state or self.chdir / "state" / "np.state.json"
 
     def say(self, text: str = "", err: bool = False) -> None:
         click.echo(text, err=err, color=self.color)
@@ -113,11 +117,40 @@ def cli(
 ) -> None:
     """np: plan and apply Huawei Cloud ModelArts node pools declared in HCL or YAML."""
     color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-    ctx.obj = Globals(chdir, state_path or chdir / "state" / "np.state.json", color, verbose)
+    ctx.obj = Globals(chdir, state_path, color, verbose)
 
 
 def main() -> None:
     cli(prog_name="np")
+
+
+def _with_globals(f: Callable[..., T]) -> Callable[..., T]:
+    """Pass the globals to a command, and accept the global options after it too
+    (`np plan --no-color`, as Terraform users type it); they are listed in `np --help`."""
+
+    def setter(attribute: str, value_of: Callable[[Any], Any]) -> Any:
+        def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+            if value:
+                setattr(ctx.find_object(Globals), attribute, value_of(value))
+
+        return callback
+
+    f = click.pass_obj(f)
+    for decls, attribute, value_of, kind in (
+        (("--no-color",), "color", lambda _v: False, {"is_flag": True}),
+        (("-v", "--verbose"), "verbose", lambda _v: True, {"is_flag": True}),
+        (("-C", "--chdir"), "chdir", Path, {"type": click.Path(file_okay=False)}),
+        (("--state",), "state", Path, {"type": click.Path(dir_okay=False)}),
+    ):
+        option = click.option(
+            *decls,
+            expose_value=False,
+            hidden=True,
+            callback=setter(attribute, value_of),
+            **kind,
+        )
+        f = option(f)
+    return f
 
 
 # --- shared option sets -------------------------------------------------------------------
@@ -256,7 +289,7 @@ def _lock(g: Globals, operation: str, lock_timeout: str) -> Any:
 @cli.command()
 @_var_options
 @click.option("--allow-insecure-http", is_flag=True, help=_INSECURE_HELP)
-@click.pass_obj
+@_with_globals
 def validate(
     g: Globals, var_files: tuple[Path, ...], var_args: tuple[str, ...], allow_insecure_http: bool
 ) -> None:
@@ -287,7 +320,7 @@ def validate(
     default="text",
     show_default=True,
 )
-@click.pass_obj
+@_with_globals
 def plan(
     g: Globals,
     /,
@@ -348,7 +381,7 @@ def _show_plan(g: Globals, the_plan: Plan, fmt: str) -> None:
 @click.option(
     "--wait-timeout", default="30m", show_default=True, help="How long to wait for convergence."
 )
-@click.pass_obj
+@_with_globals
 def apply(
     g: Globals,
     /,
@@ -515,7 +548,7 @@ def _summarise(g: Globals, the_plan: Plan, outcomes: list[Any]) -> int:
 @cli.command()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
+@_with_globals
 def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
     """Show the state (or a saved plan)."""
     import json
@@ -546,7 +579,7 @@ def state() -> None:
 
 
 @state.command("list")
-@click.pass_obj
+@_with_globals
 def state_list(g: Globals) -> None:
     """List the addresses np manages."""
     from reconciler.state import StateFile
@@ -557,7 +590,7 @@ def state_list(g: Globals) -> None:
 
 @state.command("show")
 @click.argument("address")
-@click.pass_obj
+@_with_globals
 def state_show(g: Globals, address: str) -> None:
     """Show one managed node pool as recorded."""
     import json
@@ -574,7 +607,7 @@ def state_show(g: Globals, address: str) -> None:
 @state.command("rm")
 @click.argument("addresses", nargs=-1, required=True)
 @click.option("--lock-timeout", default="0s")
-@click.pass_obj
+@_with_globals
 def state_rm(g: Globals, addresses: tuple[str, ...], lock_timeout: str) -> None:
     """Stop managing node pools without deleting them."""
     from reconciler.errors import NpError
@@ -598,7 +631,7 @@ def state_rm(g: Globals, addresses: tuple[str, ...], lock_timeout: str) -> None:
 @click.argument("target", metavar="POOL/NODEPOOL")
 @_var_options
 @click.option("--lock-timeout", default="0s")
-@click.pass_obj
+@_with_globals
 def import_(
     g: Globals,
     address: str,
@@ -682,7 +715,7 @@ cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))
 @_var_options
 @click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)
 @click.option("--allow-insecure-http", is_flag=True, help=_INSECURE_HELP)
-@click.pass_obj
+@_with_globals
 def drift(
     g: Globals,
     /,
@@ -727,7 +760,7 @@ def drift(
 @cli.command("force-unlock")
 @click.argument("lock_id")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
-@click.pass_obj
+@_with_globals
 def force_unlock(g: Globals, lock_id: str, force: bool) -> None:
     """Remove a stale lock (only the one with this ID)."""
     from reconciler.errors import NpError

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
+from click.testing import CliRunner
 from support import PROVIDER, Workspace, pool_world
+
+from reconciler.cli import cli
 
 TRAIN_LIVE = {
     "flavor": "modelarts.vm.gpu.t4u8",
@@ -239,3 +243,17 @@ def test_usage_errors_exit_1_not_2(ws: Workspace) -> None:
         assert run.code == 1, args
         assert "Error:" in run.stderr
     assert ws.np("plan", "--help").code == 0
+
+
+def test_global_options_also_work_after_the_command(ws: Workspace, tmp_path: Path) -> None:
+    """`np apply -C DIR --state FILE --no-color`, as Terraform users type it."""
+    seeded(ws)
+    elsewhere = tmp_path / "elsewhere.json"
+    result = CliRunner().invoke(
+        cli,
+        ["apply", "-C", str(ws.root), "--state", str(elsewhere), "--no-color", "--auto-approve"],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b[" not in result.stdout
+    assert json.loads(elsewhere.read_text())["serial"] == 1
+    assert not ws.state_path.exists()

@@ -211,7 +211,8 @@ async def wait_until_converged(
                 f"pool {change.pool} is {phase} while node pool {change.name} scales; "
                 "check the pool in the ModelArts console"
             )
-        if time.monotonic() + delay > deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             raise NpError(
                 f"timed out after {policy.timeout:g}s waiting for node pool "
                 f"{change.pool}/{change.name} to reach {want} available node(s) "
@@ -220,5 +221,5 @@ async def wait_until_converged(
             )
         if stop.is_set():
             raise NpError("interrupted while waiting for convergence; the change was recorded")
-        await asyncio.sleep(delay)
+        await asyncio.sleep(min(delay, remaining))  # one last look at the deadline itself
         delay = min(policy.max_delay, delay * 1.5)

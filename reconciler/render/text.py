@@ -108,6 +108,7 @@ def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
     if resource.adopted:
         lines.append("  # (adopted: np starts managing an existing node pool)")
     lines.append(f"  {paint.sign(symbol)} nodepool {value(resource.name)} {{")
+    why_shown = resource.action == "update"
     groups = field_groups(resource)
     names = {f: CONFIG_NAMES.get(f, f) for f in groups}
     width = max((len(n) for n in names.values()), default=0)
@@ -115,13 +116,14 @@ def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
     for field, changes in groups.items():
         name = names[field].ljust(width)
         if len(changes) == 1 and "." not in changes[0].path:
-            lines.append("      " + _change_line(name, changes[0], paint))
+            lines.append("      " + _change_line(name, changes[0], paint, why_shown))
             continue
         lines.append(f"      {paint.sign(symbol)} {name} = {{")
         keys = [c.path.split(".", 1)[1] for c in changes]
         key_width = max(len(value(k)) for k in keys)
         for key, change in zip(keys, changes, strict=True):
-            lines.append("          " + _change_line(value(key).ljust(key_width), change, paint))
+            key_text = value(key).ljust(key_width)
+            lines.append("          " + _change_line(key_text, change, paint, why_shown))
         lines.append("        }")
     hidden = hidden_fields(resource, groups)
     if hidden:
@@ -130,10 +132,11 @@ def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
     return lines
 
 
-def _change_line(name: str, change: FieldChange, paint: Painter) -> str:
-    why = paint(f"# {change.reason}", "bright_black")
+def _change_line(name: str, change: FieldChange, paint: Painter, why_shown: bool = True) -> str:
+    """One changed value; the reason is left out where every line would say the same."""
+    why = paint(f"  # {change.reason}", "bright_black") if why_shown else ""
     if change.before is None:
-        return f"{paint.sign('+')} {name} = {value(change.after)}  {why}"
+        return f"{paint.sign('+')} {name} = {value(change.after)}{why}"
     if change.after is None:
-        return f"{paint.sign('-')} {name} = {value(change.before)} -> null  {why}"
-    return f"{paint.sign('~')} {name} = {value(change.before)} -> {value(change.after)}  {why}"
+        return f"{paint.sign('-')} {name} = {value(change.before)} -> null{why}"
+    return f"{paint.sign('~')} {name} = {value(change.before)} -> {value(change.after)}{why}"

@@ -6,7 +6,8 @@ that never changes) and ``Journal`` writes it after every node pool so a crash l
 
     store = StateFile(Path("state/np.state.json"))
     journal = Journal(store, store.read())
-    journal.record("nodepool.train", ResourceState("pool-prod", "train", applied, live, now))
+    journal.stage("nodepool.train", ResourceState("pool-prod", "train", applied, live, now))
+    journal.flush()   # durable now; apply group-commits successes that land together
 """
 
 from __future__ import annotations
@@ -282,13 +283,3 @@ class Journal:
         """Write everything staged so far (nothing if nothing changed)."""
         with self._mutex:
             self._state = self._store.write(self._state)
-
-    def record(self, address: str, resource: ResourceState) -> None:
-        """Set ``address`` to ``resource`` and write the state now."""
-        self.stage(address, resource)
-        self.flush()
-
-    def forget(self, address: str) -> None:
-        """Drop ``address`` (deleted, or `np state rm`) and write the state now."""
-        self.stage(address, None)
-        self.flush()

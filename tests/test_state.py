@@ -331,29 +331,35 @@ def test_to_json_from_json_round_trip(serial: int, resources: dict[str, Resource
     assert State.from_json(json.loads(json.dumps(state.to_json())), "s.json") == state
 
 
-def test_journal_writes_after_every_record_and_forget(path: Path) -> None:
+def test_journal_writes_what_is_staged_at_each_flush(path: Path) -> None:
     store = StateFile(path)
     journal = Journal(store, store.read())
 
-    journal.record("nodepool.train", TRAIN)
+    journal.stage("nodepool.train", TRAIN)
+    assert not path.exists()  # staged only
+    journal.flush()
     on_disk = StateFile(path).read()
     assert (on_disk.serial, list(on_disk.resources)) == (1, ["nodepool.train"])
 
-    journal.record("nodepool.infer", INFER)
+    journal.stage("nodepool.infer", INFER)
+    journal.flush()
     on_disk = StateFile(path).read()
     assert (on_disk.serial, sorted(on_disk.resources)) == (2, ["nodepool.infer", "nodepool.train"])
 
-    journal.forget("nodepool.train")
+    journal.stage("nodepool.train", None)
+    journal.flush()
     on_disk = StateFile(path).read()
     assert (on_disk.serial, list(on_disk.resources)) == (3, ["nodepool.infer"])
     assert journal.state == on_disk
 
 
-def test_journal_unchanged_record_or_unknown_forget_does_not_write(path: Path) -> None:
+def test_journal_unchanged_or_unknown_address_does_not_write(path: Path) -> None:
     store = StateFile(path)
     journal = Journal(store, store.read())
-    journal.record("nodepool.train", TRAIN)
-    journal.record("nodepool.train", TRAIN)
-    journal.forget("nodepool.nope")
+    for address, resource in (("nodepool.train", TRAIN), ("nodepool.train", TRAIN)):
+        journal.stage(address, resource)
+        journal.flush()
+    journal.stage("nodepool.nope", None)
+    journal.flush()
     assert journal.state.serial == 1
     assert not store.backup_path.exists()

@@ -116,6 +116,31 @@ def drift_of(applied: dict[str, Any], live: dict[str, Any]) -> list[DriftChange]
     return drift
 
 
+def adopted_applied(desired: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+    """Last-applied for a node pool np adopts without changing it (``np import``): what is live,
+    for exactly the fields, map keys and entries that ``desired`` manages. Nothing np did not
+    apply can later be "removed from config", and nothing live shows as drift."""
+    adopted: dict[str, Any] = {}
+    for field, want in desired.items():
+        lv = live.get(field)
+        if lv is None:
+            continue
+        if field in _ENTRY_KEYS:
+            wanted = _by_key(field, want)
+            entries = lv if isinstance(lv, list) else []
+            kept = [entry for entry in entries if _entry_key(field, entry) in wanted]
+            if kept:
+                adopted[field] = kept
+        elif (field in _MAPS or field in _OBJECTS) and isinstance(want, dict):
+            if isinstance(lv, dict):
+                kept_map = {key: lv[key] for key in want if lv.get(key) is not None}
+                if kept_map:
+                    adopted[field] = kept_map
+        else:
+            adopted[field] = lv
+    return adopted
+
+
 def _reason(adopting: bool, applied_value: Any, applied_matches_desired: bool) -> Reason:
     """``drift`` when config still says what np last applied, so live moved; else ``config``."""
     if adopting or applied_value is MISSING:

@@ -20,6 +20,9 @@ class Provider:
     pos: Pos | None = None
     """Where ``endpoint`` is written (else the block), for messages about the endpoint."""
 
+    workspace_id: str | None = None
+    """The ModelArts workspace whose pools np lists (``workspaceId``); None: the default."""
+
     @property
     def where(self) -> str:
         """How error messages name the provider: ``main.hcl:2: provider``."""
@@ -27,9 +30,37 @@ class Provider:
 
 
 @dataclass(frozen=True, slots=True)
+class Backend:
+    """Where state lives when not in the local file: ``backend "pg" {}`` or ``backend "s3" {}``.
+
+    ``settings`` holds the block's fields as written (never a secret: those come from the
+    environment and a block that holds one is refused while loading).
+    """
+
+    kind: str
+    """``pg`` or ``s3``."""
+    settings: dict[str, str]
+    pos: Pos | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A ``moved { from = ADDR  to = ADDR }`` block: rename a state entry, send nothing."""
+
+    from_address: str
+    to_address: str
+    pos: Pos | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Lifecycle:
     ignore_changes: tuple[str, ...] = ()
+    """Top-level config field names (``count``, ``labels``) np neither changes nor reports."""
     prevent_destroy: bool = False
+    ignore_keys: tuple[tuple[str, str], ...] = ()
+    """Single map keys: ``labels["team"]`` is ``("labels", "team")``."""
+    ignore_all: bool = False
+    """``ignore_changes = all``: after creation np changes nothing and reports no drift."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +73,7 @@ class DesiredNodePool:
     """
 
     address: str
+    """``nodepool.LABEL``, or ``nodepool.LABEL["KEY"]`` for an instance of a ``for_each`` block."""
     pool: str
     name: str
     fields: dict[str, Any]
@@ -55,3 +87,5 @@ class Configuration:
     provider: Provider
     nodepools: tuple[DesiredNodePool, ...]
     files: tuple[str, ...] = ()
+    backend: Backend | None = None
+    moved: tuple[Moved, ...] = ()

@@ -21,8 +21,11 @@ from reconciler import __version__
 
 if TYPE_CHECKING:
     from reconciler.api.client import ModelArtsClient
+    from reconciler.apply import Outcome, Rebuild
     from reconciler.config.types import Configuration
+    from reconciler.live import LiveWorld
     from reconciler.plan import Plan
+    from reconciler.savedplan import PlanTarget, SavedPlan
     from reconciler.state import State
 
 T = TypeVar("T")
@@ -39,7 +42,12 @@ class Globals:
 
     @property
     def state_path(self) -> Path:
-        return self.state or self.chdir / "state" / "np.state.json"
+        return self.path(self.state) if self.state else self.chdir / "state" / "np.state.json"
+
+    def path(self, given: Path) -> Path:
+        """A path the user typed, resolved from the configuration directory, as
+        ``terraform -chdir`` does: ``np -C infra plan -out p.plan`` writes infra/p.plan."""
+        return given if given.is_absolute() else self.chdir / given
 
     def say(self, text: str = "", err: bool = False) -> None:
         click.echo(text, err=err, color=self.color)
@@ -172,14 +180,24 @@ def _var_options(f: Callable[..., T]) -> Callable[..., T]:
 _INSECURE_HELP = "Allow plain http:// to a non-loopback endpoint (credentials in clear text)."
 
 
-def _plan_options(f: Callable[..., T]) -> Callable[..., T]:
-    f = _var_options(f)
+def _targeting_options(f: Callable[..., T]) -> Callable[..., T]:
     for decl, help_text in (
         ("--target", "Only this address (repeatable)."),
         ("--exclude", "Everything but this address (repeatable)."),
     ):
         f = click.option(decl, multiple=True, metavar="ADDR", help=help_text)(f)
-    f = click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)(f)
+    return f
+
+
+def _plan_options(f: Callable[..., T]) -> Callable[..., T]:
+    f = _targeting_options(_var_options(f))
+    f = click.option(
+        "--parallelism",
+        type=click.IntRange(1, 256),
+        default=10,
+        show_default=True,
+        help="How many requests np sends at once.",
+    )(f)
     f = click.option(
         "--lock-timeout",
         default="0s",
@@ -226,7 +244,9 @@ def _load_config(
     from reconciler.config import load_config
     from reconciler.endpoint import check_endpoint
 
-    config = load_config(g.chdir, var_files=var_files, var_args=var_args, environ=os.environ)
+    config = load_config(
+        g.chdir, var_files=[g.path(f) for f in var_files], var_args=var_args, environ=os.environ
+    )
     # The configuration lives for the whole run: freeze it (and the imported modules) out of
     # the cyclic collector's sight, so planning 2,000 node pools does not rescan it (-25 %).
     gc.freeze()
@@ -253,13 +273,33 @@ class PlanRequest:
     allow_insecure_http: bool
 
 
-async def _compute_plan(
-    config: Configuration, state: State, client: ModelArtsClient, req: PlanRequest
-) -> Plan:
-    from reconciler.plan import fetch_live, make_plan, pools_of
+async def _plan_live(
+    g: Globals, config: Configuration, state: State, req: PlanRequest
+) -> tuple[Plan, LiveWorld, PlanTarget]:
+    """Read live, plan; also where this plan applies, for a saved plan to record."""
+    from reconciler.live import fetch_live
+    from reconciler.plan import make_plan, managed_nodepools, pools_of
 
-    live = await fetch_live(client, pools_of(config, state), req.parallelism)
-    return make_plan(config, state, live, targets=req.target, excludes=req.exclude)
+    async with _connect(g, config, req) as client:
+        live = await fetch_live(
+            client,
+            pools_of(config, state),
+            req.parallelism,
+            workspace_id=config.provider.workspace_id,
+            managed=managed_nodepools(state),
+        )
+        target = _target(config, client.project_id)
+    the_plan = make_plan(config, state, live, targets=req.target, excludes=req.exclude)
+    return the_plan, live, target
+
+
+def _target(config: Configuration, project_id: str) -> PlanTarget:
+    from reconciler.endpoint import resolve_endpoint
+    from reconciler.savedplan import PlanTarget
+
+    p = config.provider
+    endpoint = resolve_endpoint(p.endpoint, p.region, os.environ)
+    return PlanTarget(endpoint=endpoint, project_id=project_id, workspace="default")
 
 
 def _connect(
@@ -337,16 +377,12 @@ def plan(
 
     with _lock(g, "plan", req.lock_timeout):
         state = StateFile(g.state_path).read()
-
-        async def go() -> Plan:
-            async with _connect(g, config, req) as client:
-                return await _compute_plan(config, state, client, req)
-
-        the_plan = _run(go())
+        the_plan, _live, target = _run(_plan_live(g, config, state, req))
     if out is not None:
-        from reconciler.savedplan import config_digest, save_plan
+        from reconciler.savedplan import save_plan
 
-        save_plan(out, the_plan, config_digest=config_digest(g.chdir / f for f in config.files))
+        out = g.path(out)
+        save_plan(out, the_plan, config_digest=_config_digest(g, config), target=target)
     _show_plan(g, the_plan, "json" if as_json else fmt)
     if out is not None and fmt == "text" and not as_json:
         g.say(f"\nSaved the plan to {out}. To apply exactly this plan, run: np apply {out}")
@@ -395,66 +431,119 @@ def apply(
 
     With PLANFILE, apply exactly that saved plan (no prompt) if nothing moved since.
     """
-    from reconciler.apply import WaitPolicy, apply_plan
-    from reconciler.render.progress import WaitProgress
-    from reconciler.state import Journal, StateFile
+    from reconciler.errors import NpError
+    from reconciler.state import StateFile
 
     req = PlanRequest(**options)
-    wait = WaitPolicy(0 if no_wait else parse_duration(wait_timeout, "--wait-timeout"))
+    wait = 0 if no_wait else parse_duration(wait_timeout, "--wait-timeout")
     saved = None
     if planfile is not None:
         from reconciler.savedplan import load_plan
 
-        saved = load_plan(planfile)
+        if req.var_args or req.var_files:
+            raise NpError(
+                "--var and --var-file cannot be used with a saved plan: it holds the values it "
+                "was made with; run np plan -out again to change them"
+            )
+        saved = load_plan(g.path(planfile))
     config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
     store = StateFile(g.state_path)
     with _lock(g, "apply", req.lock_timeout) as lock:
         state = store.read()
+        job = _ApplyJob(g, config, state, store, lock, req, wait)
+        if saved is None:
+            the_plan, live, _ = _run(_plan_live(g, config, state, req))
+            _show_plan(g, the_plan, "text")
+            if not the_plan.applyable:
+                sys.exit(EXIT_OK)
+            if the_plan.has_changes and not auto_approve:
+                _approve(g)
+            outcomes = _run(job.reviewed(the_plan, live))
+        else:
+            outcomes = _run(job.saved(saved))
+    from reconciler.apply import summarise
 
-        async def go() -> int:
-            async with _connect(g, config, req) as client:
-                if saved is None:
-                    the_plan = await _compute_plan(config, state, client, req)
-                    _show_plan(g, the_plan, "text")
-                else:
-                    the_plan = await _checked_saved_plan(saved, state, client, req)
-                if not the_plan.applyable:
-                    return EXIT_OK
-                if saved is None and the_plan.has_changes and not auto_approve:
-                    _approve(g)
-                journal = Journal(store, state)
-                progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
-                with _graceful_interrupt(g) as stop:
-                    async with _keep_fresh(lock, lambda text: g.say(text, err=True)):
-                        try:
-                            outcomes = await apply_plan(
-                                the_plan,
-                                client,
-                                journal,
-                                parallelism=req.parallelism,
-                                wait=wait,
-                                progress=progress,
-                                stop=stop,
-                            )
-                        finally:
-                            progress.close()
-                return _summarise(g, the_plan, outcomes)
-
-        code = _run(go())
-    sys.exit(code)
+    summary = summarise(outcomes)
+    for problem in summary.problems:
+        g.say(problem, err=True)
+    g.say(f"\n{summary.verdict}")
+    sys.exit(EXIT_OK if summary.ok else EXIT_ERROR)
 
 
-async def _checked_saved_plan(
-    saved: Any, state: State, client: ModelArtsClient, req: PlanRequest
-) -> Plan:
-    """Refuse a saved plan that no longer describes the world: nothing is sent then."""
-    from reconciler.plan import fetch_live
-    from reconciler.savedplan import check_still_valid
+@dataclass
+class _ApplyJob:
+    """The apply after approval, on a fresh connection: each node pool is read again right
+    before its request (a reviewed change is rebuilt from that read, a saved plan is exact)."""
 
-    pools = {r.pool for r in saved.plan.resources}
-    check_still_valid(saved, state, await fetch_live(client, pools, req.parallelism))
-    plan: Plan = saved.plan
-    return plan
+    g: Globals
+    config: Configuration
+    state: State
+    store: Any
+    lock: Any
+    req: PlanRequest
+    wait_seconds: float
+
+    async def reviewed(self, the_plan: Plan, live: LiveWorld) -> list[Outcome]:
+        from reconciler.plan import ResourceChange, replan
+
+        def rebuild(change: ResourceChange, fresh: dict[str, Any]) -> ResourceChange | None:
+            return replan(self.config, self.state, live, change, fresh)
+
+        async with _connect(self.g, self.config, self.req) as client:
+            return await self._apply(client, the_plan, rebuild)
+
+    async def saved(self, saved: SavedPlan) -> list[Outcome]:
+        async with _connect(self.g, self.config, self.req) as client:
+            the_plan = await self._checked(saved, client)
+            return await self._apply(client, the_plan, None)
+
+    async def _checked(self, saved: SavedPlan, client: ModelArtsClient) -> Plan:
+        """Refuse a saved plan that no longer describes the world: nothing is sent then."""
+        from reconciler.live import fetch_live
+        from reconciler.savedplan import check_still_valid, check_target, touched
+
+        check_target(saved, _target(self.config, client.project_id))
+        changes = touched(saved.plan)
+        live = await fetch_live(
+            client,
+            {r.pool for r in changes},
+            self.req.parallelism,
+            workspace_id=self.config.provider.workspace_id,
+            managed={(r.pool, r.name) for r in changes},
+        )
+        check_still_valid(saved, self.state, live)
+        return saved.plan
+
+    async def _apply(
+        self, client: ModelArtsClient, the_plan: Plan, rebuild: Rebuild | None
+    ) -> list[Outcome]:
+        from reconciler.apply import WaitPolicy, apply_plan
+        from reconciler.render.progress import WaitProgress
+        from reconciler.state import Journal
+
+        g = self.g
+        progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
+        with _graceful_interrupt(g) as stop:
+            async with _keep_fresh(self.lock, lambda text: g.say(text, err=True)):
+                try:
+                    return await apply_plan(
+                        the_plan,
+                        client,
+                        Journal(self.store, self.state),
+                        parallelism=self.req.parallelism,
+                        wait=WaitPolicy(self.wait_seconds),
+                        progress=progress,
+                        stop=stop,
+                        rebuild=rebuild,
+                    )
+                finally:
+                    progress.close()
+
+
+def _config_digest(g: Globals, config: Configuration) -> str:
+    from reconciler.savedplan import config_digest
+
+    return config_digest(g.chdir / name for name in config.files)
 
 
 @contextmanager
@@ -517,32 +606,13 @@ def _approve(g: Globals) -> None:
             "`np plan -out FILE` and apply it with `np apply FILE`"
         )
     g.say("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n")
-    answer = click.prompt("  Enter a value", default="", show_default=False, prompt_suffix=": ")
+    try:  # no event loop runs here, so Ctrl-C cancels at once (click turns it into Abort)
+        answer = click.prompt("  Enter a value", default="", show_default=False, prompt_suffix=": ")
+    except click.Abort:
+        answer = ""
     if answer.strip() != "yes":
         g.say("\nApply cancelled.", err=True)
         sys.exit(EXIT_ERROR)
-
-
-def _summarise(g: Globals, the_plan: Plan, outcomes: list[Any]) -> int:
-    skipped = [o for o in outcomes if not o.started]
-    failed = [o for o in outcomes if not o.ok and o.started]
-    applied = [o for o in outcomes if o.applied]
-    if skipped:
-        g.say(
-            f"Interrupted: {len(applied)} done, {len(failed)} failed, {len(skipped)} not started "
-            f"({', '.join(o.address for o in skipped)}). Run np apply again to continue.",
-            err=True,
-        )
-    counts = {a: sum(1 for o in applied if o.action == a) for a in ("create", "update", "delete")}
-    for outcome in failed:
-        g.say(f"Error: {outcome.address}: {outcome.error}", err=True)
-    verdict = "Apply failed" if failed else "Apply interrupted" if skipped else "Apply complete"
-    tail = f", {len(failed)} failed ({', '.join(o.address for o in failed)})." if failed else "."
-    g.say(
-        f"\n{verdict}! Resources: {counts['create']} added, {counts['update']} changed, "
-        f"{counts['delete']} destroyed{tail}"
-    )
-    return EXIT_ERROR if failed or skipped else EXIT_OK
 
 
 @cli.command()
@@ -711,9 +781,17 @@ cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))
     type=click.Choice(["text", "json", "markdown", "junit"]),
     default="text",
     show_default=True,
+    help="Output format.",
 )
 @_var_options
-@click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)
+@_targeting_options
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 256),
+    default=10,
+    show_default=True,
+    help="How many requests np sends at once.",
+)
 @click.option("--allow-insecure-http", is_flag=True, help=_INSECURE_HELP)
 @_with_globals
 def drift(
@@ -722,6 +800,8 @@ def drift(
     fmt: str,
     var_files: tuple[Path, ...],
     var_args: tuple[str, ...],
+    target: tuple[str, ...],
+    exclude: tuple[str, ...],
     parallelism: int,
     allow_insecure_http: bool,
 ) -> None:
@@ -729,18 +809,31 @@ def drift(
     import json
 
     from reconciler.drift import drift_report
-    from reconciler.plan import fetch_live
+    from reconciler.errors import NpError
+    from reconciler.live import fetch_live
+    from reconciler.plan import managed_nodepools, select
     from reconciler.render import drift as render
     from reconciler.state import StateFile
 
     config = _load_config(g, var_files, var_args, allow_insecure_http)
     state = StateFile(g.state_path).read()
     req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
+    known = {np.address for np in config.nodepools} | set(state.resources)
+    unknown = [a for a in (*target, *exclude) if a not in known]
+    if unknown:
+        raise NpError(f"{unknown[0]}: no such address in the configuration or state")
+    chosen = select(known, target, exclude)
 
     async def go() -> Any:
         async with _connect(g, config, req) as client:
-            pools = {r.pool for r in state.resources.values()}
-            return drift_report(state, await fetch_live(client, pools, parallelism))
+            live = await fetch_live(
+                client,
+                {r.pool for r in state.resources.values()},
+                parallelism,
+                workspace_id=config.provider.workspace_id,
+                managed=managed_nodepools(state),
+            )
+        return drift_report(state, live, config.nodepools, chosen)
 
     entries = _run(go())
     if fmt == "json":

@@ -6,7 +6,7 @@ that never changes) and ``Journal`` writes it after every node pool so a crash l
 
     store = StateFile(Path("state/np.state.json"))
     journal = Journal(store, store.read())
-    journal.stage("nodepool.train", ResourceState("pool-prod", "train", applied, live, now))
+    journal.stage({"nodepool.train": ResourceState("pool-prod", "train", applied, live, now)})
     journal.flush()   # durable now; apply group-commits successes that land together
 """
 
@@ -271,12 +271,11 @@ class Journal:
     def state(self) -> State:
         return self._state
 
-    def stage(self, address: str, resource: ResourceState | None) -> None:
-        """Set ``address`` (None: drop it) in memory; ``flush`` makes it durable."""
+    def stage(self, records: dict[str, ResourceState | None]) -> None:
+        """Set each address (None: drop it) in memory, all at once; ``flush`` makes it durable."""
         with self._mutex:
-            resources = {a: r for a, r in self._state.resources.items() if a != address}
-            if resource is not None:
-                resources[address] = resource
+            resources = {a: r for a, r in self._state.resources.items() if a not in records}
+            resources |= {a: r for a, r in records.items() if r is not None}
             self._state = replace(self._state, resources=dict(sorted(resources.items())))
 
     def flush(self) -> None:

@@ -66,6 +66,12 @@ def applied(count: int) -> dict[str, Any]:
     return {"flavor": FLAVOR, "count": count, "maxCount": count}
 
 
+def recorded(count: int) -> dict[str, Any]:
+    """Last-applied in state: max_count is not written, and on a Logical pool np does not own
+    its default (it only keeps maxCount ≥ count)."""
+    return {"flavor": FLAVOR, "count": count}
+
+
 def patch_body(count: int) -> dict[str, Any]:
     return {"spec": {"resources": applied(count)}}
 
@@ -145,13 +151,14 @@ def test_plan_and_apply_in_every_auth_mode(ws: Workspace, mode: str) -> None:
         assert log.take() == [
             ("GET", prefix, 200),
             ("GET", f"{prefix}/pool-prod/nodepools", 200),
+            ("GET", f"{prefix}/pool-prod/nodepools/train", 200),  # read again, just before
             ("PATCH", f"{prefix}/pool-prod/nodepools/train", 200),
-            ("GET", f"{prefix}/pool-prod/nodepools/train", 200),
+            ("GET", f"{prefix}/pool-prod/nodepools/train", 200),  # the convergence wait
         ]
     assert ws.nodepool("pool-prod", "train") == applied(4)
     state = ws.state()
     assert (state["serial"], list(state["resources"])) == (1, ["nodepool.train"])
-    assert state["resources"]["nodepool.train"]["applied"] == applied(4)
+    assert state["resources"]["nodepool.train"]["applied"] == recorded(4)
 
 
 # --- 2. convergence waits ---------------------------------------------------------------------
@@ -191,10 +198,12 @@ def test_apply_returns_only_once_the_nodes_are_available(ws: Workspace) -> None:
             "creating": 0,
             "deleting": 0,
         }
-    assert requests[2] == ("PATCH", "/v2/proj/pools/pool-prod/nodepools/train", 200)
-    assert_polls(requests[3:], "train")
+    # Read again just before the request (the body is never older than that read), then PATCH.
+    assert requests[2] == ("GET", "/v2/proj/pools/pool-prod/nodepools/train", 200)
+    assert requests[3] == ("PATCH", "/v2/proj/pools/pool-prod/nodepools/train", 200)
+    assert_polls(requests[4:], "train")
     assert ws.nodepool("pool-prod", "train") == applied(4)
-    assert ws.state()["resources"]["nodepool.train"]["applied"] == applied(4)
+    assert ws.state()["resources"]["nodepool.train"]["applied"] == recorded(4)
 
 
 def test_no_wait_returns_at_once_and_wait_timeout_fails_but_keeps_state(
@@ -217,6 +226,7 @@ def test_no_wait_returns_at_once_and_wait_timeout_fails_but_keeps_state(
         assert log.take() == [  # no polling
             ("GET", "/v2/proj/pools", 200),
             ("GET", "/v2/proj/pools/pool-prod/nodepools", 200),
+            ("GET", "/v2/proj/pools/pool-prod/nodepools/quick", 200),
             ("PATCH", "/v2/proj/pools/pool-prod/nodepools/quick", 200),
         ]
 
@@ -234,12 +244,13 @@ def test_no_wait_returns_at_once_and_wait_timeout_fails_but_keeps_state(
         assert (
             buckets(server, "pool-prod", "quick") == buckets(server, "pool-prod", "slow") == scaling
         )
-    assert requests[2] == ("PATCH", "/v2/proj/pools/pool-prod/nodepools/slow", 200)
-    assert_polls(requests[3:], "slow")
+    assert requests[2] == ("GET", "/v2/proj/pools/pool-prod/nodepools/slow", 200)
+    assert requests[3] == ("PATCH", "/v2/proj/pools/pool-prod/nodepools/slow", 200)
+    assert_polls(requests[4:], "slow")
     assert server_ws.nodepool("pool-prod", "quick") == applied(4)
     assert server_ws.nodepool("pool-prod", "slow") == applied(4)
     for ws, address in ((quick, "nodepool.quick"), (slow, "nodepool.slow")):
-        assert ws.state()["resources"][address]["applied"] == applied(4)
+        assert ws.state()["resources"][address]["applied"] == recorded(4)
 
 
 # --- 3. wrong and missing credentials ---------------------------------------------------------
@@ -350,7 +361,7 @@ def test_a_twelve_nodepool_apply_survives_faults(ws: Workspace, run: str) -> Non
         assert ws.nodepool("pool-prod", name) == applied(2)
     resources = ws.state()["resources"]
     assert sorted(resources) == [f"nodepool.{n}" for n in TWELVE["pool-prod"]]
-    assert all(r["applied"] == applied(2) for r in resources.values())
+    assert all(r["applied"] == recorded(2) for r in resources.values())
 
 
 # --- 5. plan reads: one list per pool, never one GET per node pool ----------------------------

@@ -23,6 +23,7 @@ RANKS = {
     "config": 2,
     "diff": 3,
     "connect": 3,
+    "live": 3,
     "plan": 4,
     "drift": 5,
     "apply": 5,

@@ -335,18 +335,18 @@ def test_journal_writes_what_is_staged_at_each_flush(path: Path) -> None:
     store = StateFile(path)
     journal = Journal(store, store.read())
 
-    journal.stage("nodepool.train", TRAIN)
+    journal.stage({"nodepool.train": TRAIN})
     assert not path.exists()  # staged only
     journal.flush()
     on_disk = StateFile(path).read()
     assert (on_disk.serial, list(on_disk.resources)) == (1, ["nodepool.train"])
 
-    journal.stage("nodepool.infer", INFER)
+    journal.stage({"nodepool.infer": INFER})
     journal.flush()
     on_disk = StateFile(path).read()
     assert (on_disk.serial, sorted(on_disk.resources)) == (2, ["nodepool.infer", "nodepool.train"])
 
-    journal.stage("nodepool.train", None)
+    journal.stage({"nodepool.train": None})
     journal.flush()
     on_disk = StateFile(path).read()
     assert (on_disk.serial, list(on_disk.resources)) == (3, ["nodepool.infer"])
@@ -357,9 +357,9 @@ def test_journal_unchanged_or_unknown_address_does_not_write(path: Path) -> None
     store = StateFile(path)
     journal = Journal(store, store.read())
     for address, resource in (("nodepool.train", TRAIN), ("nodepool.train", TRAIN)):
-        journal.stage(address, resource)
+        journal.stage({address: resource})
         journal.flush()
-    journal.stage("nodepool.nope", None)
+    journal.stage({"nodepool.nope": None})
     journal.flush()
     assert journal.state.serial == 1
     assert not store.backup_path.exists()

@@ -37,12 +37,15 @@ class ModelArtsClient:
         self, http: httpx.AsyncClient, project_id: str, *, retry: RetryPolicy | None = None
     ) -> None:
         self._http = http
+        self.project_id = project_id
         self._prefix = f"/v2/{_segment(project_id)}/pools"
         policy = retry or RetryPolicy()
         self._retrier = Retrier(policy, Pacer(policy.clock, policy.sleep))
 
-    async def list_pools(self) -> list[dict[str, Any]]:
-        return _items(await self._get(self._prefix), self._prefix)
+    async def list_pools(self, workspace_id: str | None = None) -> list[dict[str, Any]]:
+        """The pools of one workspace (the API's default one when ``workspace_id`` is None)."""
+        params = {"workspaceId": workspace_id} if workspace_id else None
+        return _items(await self._get(self._prefix, params), self._prefix)
 
     async def get_pool(self, pool: str) -> dict[str, Any]:
         return await self._get(f"{self._prefix}/{_segment(pool)}")

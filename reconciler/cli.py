@@ -597,6 +597,21 @@ async def _keep_fresh(
         task.cancel()
 
 
+def _ask() -> str:
+    """The answer typed at ``Enter a value:``; Ctrl-C or end of input is no answer.
+
+    A plain read, not readline (``input``): readline can catch a Ctrl-C typed while it sets the
+    terminal up and act on it only at the next key, so an interrupt would wait for Enter.
+    No event loop runs here either, so the interrupt arrives at once."""
+    try:
+        click.echo("  Enter a value: ", nl=False)
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:
+        click.echo()
+        return ""
+    return line.strip()
+
+
 def _approve(g: Globals) -> None:
     from reconciler.errors import NpError
 
@@ -606,11 +621,7 @@ def _approve(g: Globals) -> None:
             "`np plan -out FILE` and apply it with `np apply FILE`"
         )
     g.say("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n")
-    try:  # no event loop runs here, so Ctrl-C cancels at once (click turns it into Abort)
-        answer = click.prompt("  Enter a value", default="", show_default=False, prompt_suffix=": ")
-    except click.Abort:
-        answer = ""
-    if answer.strip() != "yes":
+    if _ask() != "yes":
         g.say("\nApply cancelled.", err=True)
         sys.exit(EXIT_ERROR)
 
@@ -872,7 +883,7 @@ def force_unlock(g: Globals, lock_id: str, force: bool) -> None:
         if not sys.stdin.isatty():
             raise NpError("no terminal to confirm: pass --force to remove the lock")
         g.say("\nnp will remove the lock. Only 'yes' will be accepted to confirm.\n")
-        if click.prompt("  Enter a value", default="", show_default=False).strip() != "yes":
+        if _ask() != "yes":
             g.say("Force-unlock cancelled.", err=True)
             sys.exit(EXIT_ERROR)
     info = unlock(g.state_path, lock_id)

@@ -73,14 +73,17 @@ class ResourceChange:
         return self.action != "no-op"
 
     def same_changes(self, other: ResourceChange) -> bool:
-        """True when ``other`` makes exactly the reviewed changes (values before may differ)."""
-        return self.action == other.action and {(c.path, _key(c.after)) for c in self.changes} == {
-            (c.path, _key(c.after)) for c in other.changes
-        }
+        """True when ``other`` changes exactly the values reviewed, from the same values to the
+        same values: what moved elsewhere is kept, a value someone changed meanwhile is not
+        overwritten."""
+        return self.action == other.action and _changed(self) == _changed(other)
 
 
-def _key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
+def _changed(change: ResourceChange) -> set[tuple[str, str, str]]:
+    return {
+        (c.path, json.dumps(c.before, sort_keys=True), json.dumps(c.after, sort_keys=True))
+        for c in change.changes
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,12 +101,12 @@ async def apply_plan(
         applied = False
         try:
             async with gate:
-                if stop.is_set():
+                if change.sends_request and not stop.is_set():
+                    change = await _reviewed(change, client, rebuild)
+                if stop.is_set():  # also after the read: its change was not started yet
                     return Outcome(
                         change.address, change.action, "not started (interrupted)", False
                     )
-                if change.sends_request:
-                    change = await _reviewed(change, client, rebuild)
                 live = await _send(change, client)
             await commit(_records(change, live))
             applied = True

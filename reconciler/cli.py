@@ -359,6 +359,7 @@ def validate(
     type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
+    help="Output format (markdown: for a pull-request comment).",
 )
 @_with_globals
 def plan(
@@ -628,7 +629,7 @@ def _approve(g: Globals) -> None:
 
 @cli.command()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
 @_with_globals
 def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
     """Show the state (or a saved plan)."""
@@ -687,7 +688,12 @@ def state_show(g: Globals, address: str) -> None:
 
 @state.command("rm")
 @click.argument("addresses", nargs=-1, required=True)
-@click.option("--lock-timeout", default="0s")
+@click.option(
+    "--lock-timeout",
+    default="0s",
+    show_default=True,
+    help="How long to wait for the state lock (e.g. 30s, 2m).",
+)
 @_with_globals
 def state_rm(g: Globals, addresses: tuple[str, ...], lock_timeout: str) -> None:
     """Stop managing node pools without deleting them."""
@@ -711,7 +717,12 @@ def state_rm(g: Globals, addresses: tuple[str, ...], lock_timeout: str) -> None:
 @click.argument("address")
 @click.argument("target", metavar="POOL/NODEPOOL")
 @_var_options
-@click.option("--lock-timeout", default="0s")
+@click.option(
+    "--lock-timeout",
+    default="0s",
+    show_default=True,
+    help="How long to wait for the state lock (e.g. 30s, 2m).",
+)
 @_with_globals
 def import_(
     g: Globals,

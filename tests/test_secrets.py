@@ -250,7 +250,8 @@ def test_a_self_signed_endpoint_is_refused_even_with_allow_insecure_http(tmp_pat
     assert (run.returncode, run.stdout) == (1, "")
     [line] = run.stderr.splitlines()
     assert line.startswith(
-        "Error: GET /v2/proj/pools: TLS verification failed ([SSL: "
+        f"Error: GET /v2/proj/pools: TLS verification of 127.0.0.1:{server.server_address[1]} "
+        "failed ([SSL: "
         "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate"
     )
     assert line.endswith("np always verifies certificates")

@@ -4,7 +4,8 @@
         pools = await client.list_pools()
 
 ``sim://world.json`` runs the simulator in-process through httpx's ASGI transport, so the
-client code path is the same one that talks to ``https://modelarts.{region}.myhuaweicloud.com``.
+client code path is the same one that talks to ``https://modelarts.{region}.myhuaweicloud.com``;
+its world file gets every change when the block ends, however it ends.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -20,6 +22,9 @@ from reconciler.api.credentials import auth_from_env, missing_credentials_error,
 from reconciler.config.types import Provider
 from reconciler.endpoint import SIM_SCHEME, check_endpoint
 from reconciler.errors import NpError
+
+if TYPE_CHECKING:
+    from reconciler.sim.app import SimApp
 
 _SIM_BASE_URL = "http://sim.np.invalid"
 _SIM_PROJECT = "sim-project"
@@ -41,12 +46,13 @@ async def connect(
     )
     transport: httpx.AsyncBaseTransport | None = None
     auth: httpx.Auth | None = None
+    sim: SimApp | None = None
     if endpoint.startswith(SIM_SCHEME):
         from reconciler.sim.app import create_app
         from reconciler.sim.world import World
 
-        world_path = config_dir / endpoint[len(SIM_SCHEME) :]
-        transport = httpx.ASGITransport(app=create_app(World.load(world_path)))
+        sim = create_app(World.load(config_dir / endpoint[len(SIM_SCHEME) :]))
+        transport = httpx.ASGITransport(app=sim)
         base_url = _SIM_BASE_URL
         project_id = provider.project_id or project_id_from_env(environ) or _SIM_PROJECT
     else:
@@ -72,3 +78,5 @@ async def connect(
         yield ModelArtsClient(http, project_id)
     finally:
         await http.aclose()
+        if sim is not None:
+            sim.flush()

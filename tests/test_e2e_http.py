@@ -4,55 +4,36 @@ the loopback rule (issue 3 acceptance). Also the wait-progress display in plain 
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from procs import FLAVOR, SimServer, config_of, np, world_of
+from procs import FLAVOR, config_of, np, world_of
 from support import Workspace
 
 from reconciler.api.auth import AkSkAuth
+from reconciler.sim.launch import RequestLog, SimServer
 
 AK, SK, TOKEN = "SIMAK0000000000000", "sim-secret-key-3f9a", "sim-token-77c1"
 
 
-class RequestLog:
-    """The simulator's `--request-log`, read in slices: what each np run sent."""
+class Requests(RequestLog):
+    """The simulator's `--request-log`, read in slices of (method, path, status): what each np
+    run sent. A line is written before its answer, so np's exit means its lines are there."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._seen = 0
-
-    def take(self) -> list[tuple[str, str, int]]:
-        """(method, path, status) of the requests logged since the previous take.
-
-        The simulator writes a request's line just after answering it, so this first waits
-        until the log stops growing."""
-        lines = self._read()
-        while True:
-            time.sleep(0.05)
-            again = self._read()
-            if again == lines:
-                break
-            lines = again
-        fresh, self._seen = lines[self._seen :], len(lines)
-        return [(e["method"], e["path"], e["status"]) for e in map(json.loads, fresh)]
-
-    def _read(self) -> list[str]:
-        return self.path.read_text().splitlines() if self.path.exists() else []
+    def calls(self) -> list[tuple[str, str, int]]:
+        return [(e["method"], e["path"], e["status"]) for e in self.take()]
 
 
 @contextmanager
-def sim(ws: Workspace, *args: str) -> Iterator[tuple[SimServer, RequestLog]]:
+def sim(ws: Workspace, *args: str) -> Iterator[tuple[SimServer, Requests]]:
     """`np sim serve` on the workspace's world; it must stop cleanly and say nothing."""
-    log = RequestLog(ws.root / "requests.jsonl")
-    server = SimServer(ws.world_path, "--request-log", str(log.path), *args)
+    log = Requests(ws.root / "requests.jsonl")
+    server = SimServer(ws.world_path, *args, request_log=log.path)
     with server:
         yield server, log
     assert (server.returncode, server.stderr) == (0, "")
@@ -133,7 +114,7 @@ def test_plan_and_apply_in_every_auth_mode(ws: Workspace, mode: str) -> None:
         assert (change["address"], change["actions"]) == ("nodepool.train", ["update"])
         assert change["patch"] == patch_body(4)
         prefix = f"/v2/{case.project}/pools"
-        assert log.take() == [("GET", prefix, 200), ("GET", f"{prefix}/pool-prod/nodepools", 200)]
+        assert log.calls() == [("GET", prefix, 200), ("GET", f"{prefix}/pool-prod/nodepools", 200)]
         assert not ws.state_path.exists()
 
         apply = np(ws, "apply", "--auto-approve", env=env)
@@ -142,7 +123,7 @@ def test_plan_and_apply_in_every_auth_mode(ws: Workspace, mode: str) -> None:
             "\nApply complete! Resources: 0 added, 1 changed, 0 destroyed.\n"
         )
         assert apply.stderr == "nodepool.train: updated\nnodepool.train: 4 node(s) available\n"
-        assert log.take() == [
+        assert log.calls() == [
             ("GET", prefix, 200),
             ("GET", f"{prefix}/pool-prod/nodepools", 200),
             ("PATCH", f"{prefix}/pool-prod/nodepools/train", 200),
@@ -159,7 +140,7 @@ def test_plan_and_apply_in_every_auth_mode(ws: Workspace, mode: str) -> None:
 
 def buckets(server: SimServer, pool: str, name: str) -> dict[str, int]:
     """Node counts per status bucket, read over HTTP with an AK/SK signature."""
-    with server.client(auth=AkSkAuth(AK, SK, "proj")) as client:
+    with httpx.Client(base_url=server.url, timeout=5, auth=AkSkAuth(AK, SK, "proj")) as client:
         answer = client.get(f"/v2/proj/pools/{pool}/nodepools/{name}")
     assert answer.status_code == 200, answer.text
     resources = answer.json()["status"]["resources"]
@@ -185,7 +166,7 @@ def test_apply_returns_only_once_the_nodes_are_available(ws: Workspace) -> None:
             "nodepool.train: waiting for 4 node(s): 3 available, 1 creating, 0 deleting\n"
             "nodepool.train: 4 node(s) available\n"
         )
-        requests = log.take()
+        requests = log.calls()
         assert buckets(server, "pool-prod", "train") == {
             "available": 4,
             "creating": 0,
@@ -214,7 +195,7 @@ def test_no_wait_returns_at_once_and_wait_timeout_fails_but_keeps_state(
         assert no_wait.code == 0, no_wait.stderr
         assert no_wait.seconds < 10  # a wait would last the 60 s the nodes take
         assert no_wait.stderr == "nodepool.quick: updated\n"
-        assert log.take() == [  # no polling
+        assert log.calls() == [  # no polling
             ("GET", "/v2/proj/pools", 200),
             ("GET", "/v2/proj/pools/pool-prod/nodepools", 200),
             ("PATCH", "/v2/proj/pools/pool-prod/nodepools/quick", 200),
@@ -229,7 +210,7 @@ def test_no_wait_returns_at_once_and_wait_timeout_fails_but_keeps_state(
             "the change was applied and recorded in state"
         ]
         assert "Apply failed!" in timed_out.stdout
-        requests = log.take()
+        requests = log.calls()
         scaling = {"available": 3, "creating": 1, "deleting": 0}
         assert (
             buckets(server, "pool-prod", "quick") == buckets(server, "pool-prod", "slow") == scaling
@@ -267,7 +248,7 @@ def test_a_wrong_secret_is_one_line_and_never_printed(ws: Workspace, mode: str) 
         ws.write("main.hcl", config_of({"pool-prod": {"train": 4}}, endpoint=server.url))
         quiet = np(ws, "apply", "--auto-approve", env=env)
         verbose = np(ws, "-v", "apply", "--auto-approve", env=env)
-        requests = log.take()
+        requests = log.calls()
     error = re.compile(
         r"Error: GET /v2/proj/pools: HTTP 401 APIGW\.0301: Incorrect IAM authentication "
         rf"information: {reason} \(request id [0-9a-f]{{32}}\)"
@@ -300,7 +281,7 @@ def test_missing_credentials_fail_before_any_request(ws: Workspace) -> None:
     with sim(ws) as (server, log):
         ws.write("main.hcl", config_of({"pool-prod": {"train": 4}}, endpoint=server.url))
         result = np(ws, "plan", env={"HUAWEICLOUD_SDK_PROJECT_ID": "proj"})
-        assert log.take() == []
+        assert log.calls() == []
     assert (result.code, result.stdout) == (1, "")
     assert result.stderr == NO_CREDENTIALS
     assert ws.nodepool("pool-prod", "train") == applied(3)
@@ -335,12 +316,12 @@ def test_a_twelve_nodepool_apply_survives_faults(ws: Workspace, run: str) -> Non
         assert sorted(result.stderr.splitlines()) == [
             f"nodepool.{n}: updated" for n in TWELVE["pool-prod"]
         ]
-        applying = log.take()
+        applying = log.calls()
 
         again = np(ws, "plan", "--detailed-exitcode", env=aksk_env())
         assert (again.code, again.stderr) == (0, "")
         assert "No changes." in again.stdout
-        log.take()
+        log.calls()
     assert {status for _, _, status in applying} == {200} | failures
     patched = sorted(
         path for method, path, status in applying if method == "PATCH" and status == 200
@@ -362,7 +343,7 @@ def test_plan_reads_one_list_per_pool(ws: Workspace) -> None:
     with sim(ws, "--auth", "aksk", "--ak", AK, "--sk", SK) as (server, log):
         ws.write("main.hcl", config_of(managed, endpoint=server.url))
         result = np(ws, "plan", "--parallelism", "3", env=aksk_env())
-        requests = log.take()
+        requests = log.calls()
     assert (result.code, result.stderr) == (0, "")
     assert "No changes." in result.stdout
     assert requests[0] == ("GET", "/v2/proj/pools", 200)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import shutil
 import ssl
 import stat
@@ -38,16 +37,6 @@ SENTINEL_ENV = {
     "HUAWEICLOUD_SDK_PROJECT_ID": "proj",
 }
 PRIVATE = 0o600
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    """The usual umask: files np did not protect on purpose would come out 0644."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def mode(path: Path) -> int:

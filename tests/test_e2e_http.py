@@ -78,7 +78,9 @@ class AuthCase:
 
 
 AUTH_CASES = {
-    # Without auth on the server np still needs some credential, as for any http(s) endpoint.
+    # No credential variables at all: loopback plain http goes unauthenticated, any project.
+    "none, no credentials": AuthCase((), {}, "sim-project"),
+    # Credentials in the environment are sent (and ignored by the server) as anywhere else.
     "none": AuthCase(
         (),
         {"HW_AUTH_TOKEN": "unchecked", "HW_PROJECT_ID": "p-none"},
@@ -276,15 +278,50 @@ NO_CREDENTIALS = (
 )
 
 
-def test_missing_credentials_fail_before_any_request(ws: Workspace) -> None:
+def test_without_credentials_loopback_http_goes_unauthenticated_and_says_so(
+    ws: Workspace,
+) -> None:
     seed(ws, TRAIN)
     with sim(ws) as (server, log):
         ws.write("main.hcl", config_of({"pool-prod": {"train": 4}}, endpoint=server.url))
-        result = np(ws, "plan", env={"HUAWEICLOUD_SDK_PROJECT_ID": "proj"})
-        assert log.calls() == []
+        result = np(ws, "-v", "plan", "--detailed-exitcode", env={})
+        requests = log.calls()
+    host = server.url.removeprefix("http://")
+    assert result.code == 2, result.stderr
+    assert result.stderr.startswith(
+        f"no credentials are set: sending requests to {host} without any (a loopback http "
+        "endpoint)\n"
+    )
+    assert "Authorization" not in result.stderr and "X-Auth-Token" not in result.stderr
+    assert requests[0] == ("GET", "/v2/sim-project/pools", 200)
+
+
+def test_a_401_without_credentials_names_the_variables_to_set(ws: Workspace) -> None:
+    seed(ws, TRAIN)
+    with sim(ws, "--auth", "token", "--token", TOKEN) as (server, log):
+        ws.write("main.hcl", config_of({"pool-prod": {"train": 4}}, endpoint=server.url))
+        result = np(ws, "apply", "--auto-approve", env={"HW_PROJECT_ID": "proj"})
+        requests = log.calls()
+    host = server.url.removeprefix("http://")
     assert (result.code, result.stdout) == (1, "")
-    assert result.stderr == NO_CREDENTIALS
+    assert result.stderr == (
+        f"Error: GET /v2/proj/pools: HTTP 401: {host} asks for credentials and none are set: "
+        "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or HW_ACCESS_KEY and HW_SECRET_KEY, or "
+        "HW_AUTH_TOKEN; and a project id in HUAWEICLOUD_SDK_PROJECT_ID or HW_PROJECT_ID\n"
+    )
+    assert requests == [("GET", "/v2/proj/pools", 401)]  # not retried
     assert ws.nodepool("pool-prod", "train") == applied(3)
+    assert not ws.state_path.exists()
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["https://modelarts.cn-north-4.myhuaweicloud.com", "https://127.0.0.1:1"],
+)
+def test_without_credentials_https_fails_before_any_request(ws: Workspace, endpoint: str) -> None:
+    ws.write("main.hcl", config_of({"pool-prod": {"train": 4}}, endpoint=endpoint))
+    result = np(ws, "plan", env={"HUAWEICLOUD_SDK_PROJECT_ID": "proj"})
+    assert (result.code, result.stdout, result.stderr) == (1, "", NO_CREDENTIALS)
     assert not ws.state_path.exists()
 
 
@@ -389,8 +426,11 @@ def test_a_non_loopback_http_endpoint_is_refused_before_any_request(
     ["config", "NP_ENDPOINT"],
 )
 def test_allow_insecure_http_lets_a_non_loopback_endpoint_through(ws: Workspace, via: str) -> None:
-    """Offline: without credentials np stops right after the endpoint check, before sending."""
-    env = remote_workspace(ws, via, {"HUAWEICLOUD_SDK_PROJECT_ID": "proj"})
+    """Offline: without credentials np stops right after the endpoint check, before sending.
+    From the configuration, the host must also be allowed by the operator (NP_ALLOWED_ENDPOINTS);
+    without that it is refused whatever the flag says (test_endpoint_policy.py)."""
+    allowed = {"NP_ALLOWED_ENDPOINTS": "10.1.2.3"} if via == "config" else {}
+    env = remote_workspace(ws, via, {"HUAWEICLOUD_SDK_PROJECT_ID": "proj", **allowed})
     result = np(ws, "plan", "--allow-insecure-http", env=env)
     assert (result.code, result.stdout, result.stderr) == (1, "", NO_CREDENTIALS)
     assert not ws.state_path.exists()

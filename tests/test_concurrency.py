@@ -48,7 +48,7 @@ def test_two_applies_at_once_exactly_one_proceeds(tmp_path: Path) -> None:
 
             state = f.assert_converged(dict.fromkeys(NAMES, count))
             assert state.serial == 2 * (count - 1)  # one journal write per node pool and round
-            patches = sent_changes(f.settle(0.05)[before:])
+            patches = sent_changes(f.settle()[before:])
             assert [(m, s) for m, _, s in patches] == [("PATCH", 200)] * len(NAMES)
             assert read_lock(f.ws.state_path) is None
 

@@ -67,7 +67,7 @@ def test_apply_through_faults_converges_without_harm(tmp_path: Path, kind: str) 
                 assert_clean_failure(run.stderr)
         f.assert_converged(WANT)
         assert set(f.live()) == set(WANT)
-        entries = f.settle(0.05)
+        entries = f.settle()
         assert created(entries) == 3  # each new node pool exactly once, whatever was retried
         statuses = Counter(e["status"] for e in entries)
         assert all(statuses[status] for status in injected), statuses
@@ -83,7 +83,7 @@ def test_a_delete_whose_answer_was_lost_is_not_a_failure(tmp_path: Path) -> None
         adopt(f, live)
         f.configure({"keep": 1})
         run = f.np("apply", "--auto-approve", "--no-wait")
-        sent = [(e["method"], e["status"]) for e in f.settle(0.05)]
+        sent = [(e["method"], e["status"]) for e in f.settle()]
         assert sent == [("GET", 200), ("GET", 200), ("GET", 200), ("DELETE", 0), ("DELETE", 404)]
         assert set(f.live()) == {"keep"}
         assert run.code == 0, run.stderr

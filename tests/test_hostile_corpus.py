@@ -29,6 +29,10 @@ AKSK = (
     "credentials must not be written in configuration; "
     "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK instead"
 )
+OTHER_TOOL = (
+    "if this file belongs to another tool, keep np's files in a directory of their own and run "
+    "np -C DIR"
+)
 NOT_UTF8 = "file is not UTF-8 text (binary file?)"
 ANCHORS = "YAML anchors and aliases (&name, *name) are not supported"
 
@@ -58,8 +62,16 @@ CASES: dict[str, list[tuple[int, str]]] = {
     "syntax-bad-indent.yaml": [
         (4, "syntax error: expected <block end>, but found '<block mapping start>'")
     ],
-    "yaml-top-level-list.yaml": [(1, "expected a mapping with provider, variables and nodepools")],
-    "unknown-block.hcl": [(1, "unknown block type 'resource'")],
+    "yaml-top-level-list.yaml": [
+        (1, "expected a mapping with provider, backend, variables and nodepools")
+    ],
+    "unknown-block.hcl": [
+        (
+            1,
+            "not an np configuration file: it has block type 'resource', np's are provider, "
+            "backend, variable and nodepool; " + OTHER_TOOL,
+        )
+    ],
     "block-without-label.hcl": [
         (1, 'a nodepool block needs exactly one label: nodepool "NAME" { ... }')
     ],

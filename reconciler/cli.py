@@ -295,6 +295,8 @@ def validate(
 ) -> None:
     """Parse and validate the configuration; no network."""
     config = _load_config(g, var_files, var_args, allow_insecure_http, offline=True)
+    for warning in config.warnings:
+        g.say(f"Warning: {warning}", err=True)
     count = len(config.nodepools)
     g.say(
         f"Success! The configuration is valid ({count} node pool{'s' if count != 1 else ''} "

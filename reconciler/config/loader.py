@@ -18,10 +18,10 @@ from typing import Any
 
 from reconciler.config.backend import build_backend
 from reconciler.config.declarations import Declaration, DeclarationReader
+from reconciler.config.files import auto_var_files, config_files
 from reconciler.config.nodes import Entry, Mapping
 from reconciler.config.resolve import Resolved, Scope, resolve, validate
 from reconciler.config.schema import NodePoolSpec, ProviderSpec
-from reconciler.config.sources import CONFIG_SUFFIXES
 from reconciler.config.types import Configuration, DesiredNodePool, Lifecycle, Provider
 from reconciler.config.variables import Variable, VariableValues, declare
 from reconciler.errors import ConfigError, Diagnostic
@@ -34,7 +34,8 @@ def load_config(
     var_args: SequenceABC[str] = (),
     environ: MappingABC[str, str] | None = None,
 ) -> Configuration:
-    """Read every ``*.hcl``/``*.yaml``/``*.yml`` directly in ``config_dir`` and validate it."""
+    """Read the configuration files directly in ``config_dir`` (see ``files``) with their
+    variables, and validate everything."""
     with _no_cyclic_gc():
         return _load(config_dir, var_files, var_args, environ)
 
@@ -45,7 +46,7 @@ def _load(
     var_args: SequenceABC[str],
     environ: MappingABC[str, str] | None,
 ) -> Configuration:
-    files = _config_files(config_dir)
+    files = config_files(config_dir)
     reader = DeclarationReader()
     for path in files:
         reader.read(path)
@@ -53,6 +54,9 @@ def _load(
     declarations = builder.unique(reader.declarations)
     values = builder.variables(declarations)
     values.from_environ(os.environ if environ is None else environ)
+    auto = auto_var_files(config_dir)
+    for var_file in auto:
+        values.from_file(var_file, var_file.name)
     for var_file in var_files:
         values.from_file(var_file)
     values.from_args(var_args)
@@ -63,7 +67,14 @@ def _load(
     nodepools = builder.nodepools(declarations, scope)
     if builder.diagnostics:
         raise ConfigError(builder.diagnostics)
-    return Configuration(provider, nodepools, tuple(path.name for path in files), backend)
+    return Configuration(
+        provider,
+        nodepools,
+        files=tuple(path.name for path in files),
+        backend=backend,
+        var_files=tuple(path.name for path in auto),
+        warnings=tuple(values.warnings),
+    )
 
 
 @contextmanager
@@ -78,27 +89,6 @@ def _no_cyclic_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _config_files(config_dir: Path) -> list[Path]:
-    if not config_dir.is_dir():
-        raise ConfigError([Diagnostic(f"configuration directory {config_dir} does not exist")])
-    named = sorted(p for p in config_dir.iterdir() if p.suffix in CONFIG_SUFFIXES)
-    # A configuration file that cannot be read must not look like deleted node pools.
-    unreadable = [p for p in named if not p.is_file()]
-    if unreadable:
-        raise ConfigError(
-            [
-                Diagnostic(f"{p.name}: not a readable file (a dangling symlink or a directory?)")
-                for p in unreadable
-            ]
-        )
-    files = named
-    if not files:
-        patterns = ", ".join(f"*{suffix}" for suffix in CONFIG_SUFFIXES)
-        message = f"no configuration files ({patterns}) found in {config_dir}"
-        raise ConfigError([Diagnostic(message)])
-    return files
 
 
 class _Builder:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import Workspace
 
 from reconciler.config import load_config
 from reconciler.config.types import Backend
@@ -259,3 +260,58 @@ def test_a_near_miss_is_a_typo_not_another_tool(tmp_path: Path) -> None:
 def test_a_stray_key_in_an_np_file_mentions_other_tools(tmp_path: Path) -> None:
     found = problems(tmp_path, {"main.yaml": "nodepools:\n  a: {pool: p}\nstages: [x]\n"})
     assert found == [f"main.yaml:3: unknown top-level key 'stages'; {OTHER_TOOL}"]
+
+
+NAME_RULE = (
+    "2-50 lowercase letters, digits and '-', starting with a letter, not ending with '-' or "
+    "'-default'"
+)
+
+
+@pytest.mark.parametrize(
+    ("label", "fix"),
+    [
+        ("cpu_batch", 'add name = "cpu-batch"'),
+        ("Train", 'add name = "train"'),
+        ("GPU_v100__x8", 'add name = "gpu-v100-x8"'),
+        ("_9lives", 'add name = "lives"'),
+        ("x", "set name to a valid name"),
+        ("pool-default", "set name to a valid name"),
+        ("a" * 51, f'add name = "{"a" * 50}"'),
+    ],
+)
+def test_validate_applies_the_new_name_rule_to_labels_used_as_names(
+    ws: Workspace, label: str, fix: str
+) -> None:
+    ws.write("main.hcl", f'nodepool "{label}" {{\n  pool = "p"\n}}\n')
+    run = ws.np("validate")
+    assert (run.code, run.stdout) == (1, "")
+    assert run.stderr == (
+        f'Error: main.hcl:1: nodepool.{label}: "{label}" is not a valid name for a new node pool: '
+        f"{NAME_RULE}; the block label is the name when name is not set: {fix} "
+        f'(or name = "{label}" for an existing node pool of that name)\n'
+    )
+
+
+def test_an_explicit_name_is_not_held_to_the_rule(ws: Workspace) -> None:
+    """An existing node pool may have another name (default node pools often do)."""
+    ws.write(
+        "main.yaml",
+        "nodepools:\n  cpu_batch: {pool: p, name: cpu-batch}\n"
+        "  default: {pool: p, name: modelarts.vm.2u4g.dcc-Default}\n",
+    )
+    assert ws.np("validate").code == 0
+
+
+def test_yaml_labels_are_held_to_the_rule_too(ws: Workspace) -> None:
+    ws.write("main.yaml", "nodepools:\n  cpu_batch: {pool: p}\n")
+    run = ws.np("validate")
+    assert run.code == 1
+    assert run.stderr.startswith('Error: main.yaml:2: nodepool.cpu_batch: "cpu_batch" is not')
+
+
+def test_plan_loads_labels_that_name_existing_node_pools(tmp_path: Path) -> None:
+    """Only validate applies the rule to every label: plan knows what exists, and checks the
+    names of the node pools it creates."""
+    (tmp_path / "main.hcl").write_text('nodepool "a" {\n  pool = "p"\n}\n')
+    assert load_config(tmp_path, environ={}).nodepools[0].name == "a"

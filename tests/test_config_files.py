@@ -13,7 +13,7 @@ from reconciler.errors import ConfigError
 
 NODEPOOL = 'nodepool "{0}" {{\n  pool = "p"\n}}\n'
 USES_N = 'variable "n" {\n  type = number\n  default = 1\n}\n' + (
-    'nodepool "a" {\n  pool = "p"\n  count = var.n\n}\n'
+    'nodepool "train" {\n  pool = "p"\n  count = var.n\n}\n'
 )
 
 
@@ -60,7 +60,7 @@ def test_a_directory_of_only_hidden_files_has_no_configuration(tmp_path: Path) -
 def test_the_pre_commit_hook_works_at_a_repository_root(ws: Workspace) -> None:
     """Every repository that uses the hook has a .pre-commit-config.yaml at its root."""
     write(ws.root, {k: v for k, v in NOT_CONFIGURATION.items() if "npvars" not in k})
-    ws.write("main.hcl", NODEPOOL.format("a"))
+    ws.write("main.hcl", NODEPOOL.format("train"))
     run = ws.np("validate")
     assert (run.code, run.stderr) == (0, "")
     assert run.stdout == "Success! The configuration is valid (1 node pool in 1 file).\n"

@@ -19,6 +19,7 @@ from typing import Any
 from reconciler.config.backend import build_backend
 from reconciler.config.declarations import Declaration, DeclarationReader
 from reconciler.config.files import auto_var_files, config_files
+from reconciler.config.names import new_name_problem, suggested_name
 from reconciler.config.nodes import Entry, Mapping
 from reconciler.config.resolve import Resolved, Scope, resolve, validate
 from reconciler.config.schema import NodePoolSpec, ProviderSpec
@@ -33,11 +34,17 @@ def load_config(
     var_files: SequenceABC[Path] = (),
     var_args: SequenceABC[str] = (),
     environ: MappingABC[str, str] | None = None,
+    new_names: bool = False,
 ) -> Configuration:
     """Read the configuration files directly in ``config_dir`` (see ``files``) with their
-    variables, and validate everything."""
+    variables, and validate everything.
+
+    ``new_names`` (``np validate``, which cannot see what exists): block labels used as names
+    must also be valid names for a new node pool. Plan knows which node pools exist and
+    checks the names of those it creates.
+    """
     with _no_cyclic_gc():
-        return _load(config_dir, var_files, var_args, environ)
+        return _load(config_dir, var_files, var_args, environ, new_names)
 
 
 def _load(
@@ -45,12 +52,13 @@ def _load(
     var_files: SequenceABC[Path],
     var_args: SequenceABC[str],
     environ: MappingABC[str, str] | None,
+    new_names: bool,
 ) -> Configuration:
     files = config_files(config_dir)
     reader = DeclarationReader()
     for path in files:
         reader.read(path)
-    builder = _Builder(reader.diagnostics)
+    builder = _Builder(reader.diagnostics, new_names)
     declarations = builder.unique(reader.declarations)
     values = builder.variables(declarations)
     values.from_environ(os.environ if environ is None else environ)
@@ -94,8 +102,9 @@ def _no_cyclic_gc() -> Iterator[None]:
 class _Builder:
     """Turns declarations into the typed configuration, collecting every problem."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], new_names: bool) -> None:
         self.diagnostics = diagnostics
+        self.new_names = new_names
 
     def unique(self, declarations: list[Declaration]) -> list[Declaration]:
         """Keep the first declaration of each address; report the others (backends are
@@ -164,12 +173,27 @@ class _Builder:
                 self.diagnostics.append(Diagnostic(message, pool.pos, pool.address))
         return tuple(sorted(pools.values(), key=lambda pool: pool.address))
 
+    def label_as_name(self, decl: Declaration) -> None:
+        """A label used as the name must be one the API accepts for a new node pool: else
+        validate passes and plan fails. An existing node pool of another name is named
+        explicitly."""
+        problem = new_name_problem(decl.label)
+        if problem is None:
+            return
+        suggestion = suggested_name(decl.label)
+        fix = f'add name = "{suggestion}"' if suggestion else "set name to a valid name"
+        existing = f'name = "{decl.label}" for an existing node pool of that name'
+        message = f"{problem}; the block label is the name when name is not set: {fix}"
+        self.diagnostics.append(Diagnostic(f"{message} (or {existing})", decl.pos, decl.address))
+
     def nodepool(self, decl: Declaration, scope: Scope) -> DesiredNodePool | None:
         resolved = resolve(decl.body, scope)
         spec = validate(NodePoolSpec, resolved)
         if spec is not None:
             for path, message in spec.problems():
                 resolved.report(path, message)
+            if spec.name is None and self.new_names:
+                self.label_as_name(decl)
         if not self.report(resolved, decl.address) or spec is None:
             return None
         written: dict[str, Any] = resolved.value

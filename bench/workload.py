@@ -143,8 +143,8 @@ class Fleet:
     def hcl_files(
         self, *, endpoint: str | None, changed_every: int = 0, one_file: bool = False
     ) -> dict[str, str]:
-        """File name → HCL: the provider in `main.hcl` and one file per resource pool (np
-        refuses files over 1 MiB, and that is how a large fleet is kept), or all in one."""
+        """File name → HCL: the provider in `main.hcl` and one file per resource pool (how a
+        large fleet is kept), or all in one."""
         files = {"main.hcl": provider_hcl(endpoint)}
         for n, fields in self.desired(changed_every):
             name = "main.hcl" if one_file else f"{n.pool}.hcl"

@@ -239,14 +239,22 @@ def _load_config(
 ) -> Configuration:
     """The validated configuration, its endpoint checked too, before any lock or request.
 
-    ``offline`` (validate) checks an endpoint only when one is set: none is plan's concern.
+    ``offline`` (validate) checks an endpoint only when one is set: none is plan's concern;
+    and it checks that block labels used as names are valid names for new node pools, which
+    plan checks only for the node pools it creates.
     """
     from reconciler.config import load_config
     from reconciler.endpoint import check_endpoint
 
     config = load_config(
-        g.chdir, var_files=[g.path(f) for f in var_files], var_args=var_args, environ=os.environ
+        g.chdir,
+        var_files=[g.path(f) for f in var_files],
+        var_args=var_args,
+        environ=os.environ,
+        new_names=offline,
     )
+    for warning in config.warnings:
+        g.say(f"Warning: {warning}", err=True)
     # The configuration lives for the whole run: freeze it (and the imported modules) out of
     # the cyclic collector's sight, so planning 2,000 node pools does not rescan it (-25 %).
     gc.freeze()

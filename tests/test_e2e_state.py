@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,15 @@ def test_workspaces_keep_one_state_each(ws: Workspace) -> None:
         "nodepool.train",
     ]
     assert not ws.state_path.exists()
+    modes = {
+        str(p.relative_to(ws.root)): stat.S_IMODE(p.stat().st_mode)
+        for p in (ws.root / "state").rglob("*")
+    }
+    assert modes == {
+        "state/np.state.d": 0o700,
+        "state/np.state.d/staging": 0o700,
+        "state/np.state.d/staging/np.state.json": 0o600,
+    }
     env = {"NP_WORKSPACE": "staging"}
     assert ws.np("state", "list", env=env).stdout.split() == ["nodepool.infer", "nodepool.train"]
     assert ws.np("state", "list").stdout == ""

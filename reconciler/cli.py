@@ -9,8 +9,8 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from reconciler.live import LiveWorld
     from reconciler.plan import Plan
     from reconciler.savedplan import PlanTarget, SavedPlan
-    from reconciler.state import State
+    from reconciler.state.manager import Session, StateManager
 
 T = TypeVar("T")
 
@@ -39,10 +39,7 @@ class Globals:
     state: Path | None
     color: bool
     verbose: bool
-
-    @property
-    def state_path(self) -> Path:
-        return self.path(self.state) if self.state else self.chdir / "state" / "np.state.json"
+    workspace: str = "default"
 
     def path(self, given: Path) -> Path:
         """A path the user typed, resolved from the configuration directory, as
@@ -117,15 +114,27 @@ def _fail(problems: list[str]) -> NoReturn:
     type=click.Path(dir_okay=False, path_type=Path),
     help="State file (default: state/np.state.json under the configuration directory).",
 )
+@click.option(
+    "--workspace",
+    envvar="NP_WORKSPACE",
+    default="default",
+    show_default=True,
+    help="Workspace: one state each (also NP_WORKSPACE).",
+)
 @click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
 @click.option("-v", "--verbose", is_flag=True, help="HTTP debug log on stderr, secrets redacted.")
 @click.pass_context
 def cli(
-    ctx: click.Context, chdir: Path, state_path: Path | None, no_color: bool, verbose: bool
+    ctx: click.Context,
+    chdir: Path,
+    state_path: Path | None,
+    workspace: str,
+    no_color: bool,
+    verbose: bool,
 ) -> None:
     """np: plan and apply Huawei Cloud ModelArts node pools declared in HCL or YAML."""
     color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-    ctx.obj = Globals(chdir, state_path, color, verbose)
+    ctx.obj = Globals(chdir, state_path, color, verbose, workspace)
 
 
 def main() -> None:
@@ -149,6 +158,7 @@ def _with_globals(f: Callable[..., T]) -> Callable[..., T]:
         (("-v", "--verbose"), "verbose", lambda _v: True, {"is_flag": True}),
         (("-C", "--chdir"), "chdir", Path, {"type": click.Path(file_okay=False)}),
         (("--state",), "state", Path, {"type": click.Path(dir_okay=False)}),
+        (("--workspace",), "workspace", str, {}),
     ):
         option = click.option(
             *decls,
@@ -282,13 +292,15 @@ class PlanRequest:
 
 
 async def _plan_live(
-    g: Globals, config: Configuration, state: State, req: PlanRequest
+    g: Globals, config: Configuration, session: Session, req: PlanRequest
 ) -> tuple[Plan, LiveWorld, PlanTarget]:
     """Read live, plan; also where this plan applies, for a saved plan to record."""
     from reconciler.live import fetch_live
     from reconciler.plan import make_plan, managed_nodepools, pools_of
 
+    state = session.state
     async with _connect(g, config, req) as client:
+        _identify(g, config, session, client)
         live = await fetch_live(
             client,
             pools_of(config, state),
@@ -296,18 +308,18 @@ async def _plan_live(
             workspace_id=config.provider.workspace_id,
             managed=managed_nodepools(state),
         )
-        target = _target(config, client.project_id)
+        target = _target(g, config, client.project_id)
     the_plan = make_plan(config, state, live, targets=req.target, excludes=req.exclude)
     return the_plan, live, target
 
 
-def _target(config: Configuration, project_id: str) -> PlanTarget:
+def _target(g: Globals, config: Configuration, project_id: str) -> PlanTarget:
     from reconciler.endpoint import resolve_endpoint
     from reconciler.savedplan import PlanTarget
 
     p = config.provider
     endpoint = resolve_endpoint(p.endpoint, p.region, os.environ)
-    return PlanTarget(endpoint=endpoint, project_id=project_id, workspace="default")
+    return PlanTarget(endpoint=endpoint, project_id=project_id, workspace=g.workspace)
 
 
 def _connect(
@@ -325,10 +337,38 @@ def _connect(
     )
 
 
-def _lock(g: Globals, operation: str, lock_timeout: str) -> Any:
-    from reconciler.lock import StateLock
+def _state(g: Globals, config: Configuration | None = None) -> StateManager:
+    """The workspace's state, in the configuration's backend. Commands that need no
+    configuration otherwise read it only for its backend block (none there: local files)."""
+    from reconciler.ops import open_state
 
-    return StateLock(g.state_path, operation, parse_duration(lock_timeout, "--lock-timeout"))
+    if config is None:
+        from reconciler.config.files import CONFIG_SUFFIXES, ignored
+
+        names = [p.name for p in g.chdir.iterdir()] if g.chdir.is_dir() else []
+        if any(not ignored(n) and n.lower().endswith(CONFIG_SUFFIXES) for n in names):
+            config = _load_config(g, (), (), offline=True)
+    return open_state(
+        None if config is None else config.backend,
+        state_option=None if g.state is None else g.path(g.state),
+        default_path=g.chdir / "state" / "np.state.json",
+        workspace=g.workspace,
+        environ=os.environ,
+    )
+
+
+def _timeout(lock_timeout: str) -> float:
+    return parse_duration(lock_timeout, "--lock-timeout")
+
+
+def _identify(g: Globals, config: Configuration, session: Session, client: ModelArtsClient) -> None:
+    """Refuse a state written for another project (nothing is sent); warn on another endpoint."""
+    from reconciler.ops import adopt_identity, identity_of
+
+    identity = identity_of(config.provider, client.project_id, os.environ)
+    warning = adopt_identity(session, identity)
+    if warning:
+        g.say(warning, err=True)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -382,11 +422,9 @@ def plan(
     """Compute and show what apply would change."""
     req = PlanRequest(**options)
     config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
-    from reconciler.state import StateFile
-
-    with _lock(g, "plan", req.lock_timeout):
-        state = StateFile(g.state_path).read()
-        the_plan, _live, target = _run(_plan_live(g, config, state, req))
+    manager = _state(g, config)
+    with manager, manager.locked("plan", _timeout(req.lock_timeout)) as session:
+        the_plan, _live, target = _run(_plan_live(g, config, session, req))
     if out is not None:
         from reconciler.savedplan import save_plan
 
@@ -441,7 +479,6 @@ def apply(
     With PLANFILE, apply exactly that saved plan (no prompt) if nothing moved since.
     """
     from reconciler.errors import NpError
-    from reconciler.state import StateFile
 
     req = PlanRequest(**options)
     wait = 0 if no_wait else parse_duration(wait_timeout, "--wait-timeout")
@@ -456,12 +493,11 @@ def apply(
             )
         saved = load_plan(g.path(planfile))
     config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
-    store = StateFile(g.state_path)
-    with _lock(g, "apply", req.lock_timeout) as lock:
-        state = store.read()
-        job = _ApplyJob(g, config, state, store, lock, req, wait)
+    manager = _state(g, config)
+    with manager, manager.locked("apply", _timeout(req.lock_timeout)) as session:
+        job = _ApplyJob(g, config, session, req, wait)
         if saved is None:
-            the_plan, live, _ = _run(_plan_live(g, config, state, req))
+            the_plan, live, _ = _run(_plan_live(g, config, session, req))
             _show_plan(g, the_plan, "text")
             if not the_plan.applyable:
                 sys.exit(EXIT_OK)
@@ -486,23 +522,24 @@ class _ApplyJob:
 
     g: Globals
     config: Configuration
-    state: State
-    store: Any
-    lock: Any
+    session: Session
     req: PlanRequest
     wait_seconds: float
 
     async def reviewed(self, the_plan: Plan, live: LiveWorld) -> list[Outcome]:
         from reconciler.plan import ResourceChange, replan
 
+        state = self.session.state
+
         def rebuild(change: ResourceChange, fresh: dict[str, Any]) -> ResourceChange | None:
-            return replan(self.config, self.state, live, change, fresh)
+            return replan(self.config, state, live, change, fresh)
 
         async with _connect(self.g, self.config, self.req) as client:
             return await self._apply(client, the_plan, rebuild)
 
     async def saved(self, saved: SavedPlan) -> list[Outcome]:
         async with _connect(self.g, self.config, self.req) as client:
+            _identify(self.g, self.config, self.session, client)
             the_plan = await self._checked(saved, client)
             return await self._apply(client, the_plan, None)
 
@@ -511,7 +548,7 @@ class _ApplyJob:
         from reconciler.live import fetch_live
         from reconciler.savedplan import check_still_valid, check_target, touched
 
-        check_target(saved, _target(self.config, client.project_id))
+        check_target(saved, _target(self.g, self.config, client.project_id))
         changes = touched(saved.plan)
         live = await fetch_live(
             client,
@@ -520,7 +557,7 @@ class _ApplyJob:
             workspace_id=self.config.provider.workspace_id,
             managed={(r.pool, r.name) for r in changes},
         )
-        check_still_valid(saved, self.state, live)
+        check_still_valid(saved, self.session.state, live)
         return saved.plan
 
     async def _apply(
@@ -528,17 +565,17 @@ class _ApplyJob:
     ) -> list[Outcome]:
         from reconciler.apply import WaitPolicy, apply_plan
         from reconciler.render.progress import WaitProgress
-        from reconciler.state import Journal
+        from reconciler.state.locking import keep_fresh
 
         g = self.g
         progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
         with _graceful_interrupt(g) as stop:
-            async with _keep_fresh(self.lock, lambda text: g.say(text, err=True)):
+            async with keep_fresh(self.session.locker, lambda text: g.say(text, err=True)):
                 try:
                     return await apply_plan(
                         the_plan,
                         client,
-                        Journal(self.store, self.state),
+                        self.session,
                         parallelism=self.req.parallelism,
                         wait=WaitPolicy(self.wait_seconds),
                         progress=progress,
@@ -580,32 +617,6 @@ def _graceful_interrupt(g: Globals) -> Iterator[Any]:
         loop.remove_signal_handler(signal.SIGINT)
 
 
-@asynccontextmanager
-async def _keep_fresh(
-    lock: Any, warn: Callable[[str], None], every: float = 30.0
-) -> AsyncIterator[None]:
-    """Touch the lock while a long apply runs, so others see it is alive; if it was taken away
-    (someone ran force-unlock), say so once: the apply itself goes on and journals as before."""
-    import asyncio
-
-    from reconciler.errors import LockError
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(every)
-            try:
-                lock.refresh()
-            except LockError as exc:
-                warn(f"Warning: {exc}; another run may now change the same state")
-                return
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-
-
 def _ask() -> str:
     """The answer typed at ``Enter a value:``; Ctrl-C or end of input is no answer.
 
@@ -643,14 +654,13 @@ def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
     """Show the state (or a saved plan)."""
     import json
 
-    from reconciler.state import StateFile
-
     if planfile is not None:
         from reconciler.savedplan import load_plan
 
         _show_plan(g, load_plan(planfile).plan, "json" if as_json else "text")
         return
-    state = StateFile(g.state_path).read()
+    with _state(g) as manager:
+        state = manager.load()
     if as_json:
         g.say(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
         return
@@ -668,14 +678,18 @@ def state() -> None:
     """Inspect or edit the state."""
 
 
+_LOCK_TIMEOUT = click.option(
+    "--lock-timeout", default="0s", show_default=True, help="How long to wait for the state lock."
+)
+
+
 @state.command("list")
 @_with_globals
 def state_list(g: Globals) -> None:
     """List the addresses np manages."""
-    from reconciler.state import StateFile
-
-    for address in StateFile(g.state_path).read().resources:
-        g.say(address)
+    with _state(g) as manager:
+        for address in manager.load().resources:
+            g.say(address)
 
 
 @state.command("show")
@@ -686,51 +700,79 @@ def state_show(g: Globals, address: str) -> None:
     import json
 
     from reconciler.errors import NpError
-    from reconciler.state import StateFile
 
-    resource = StateFile(g.state_path).read().resources.get(address)
-    if resource is None:
-        raise NpError(f"{address}: not in state ({g.state_path})")
+    with _state(g) as manager:
+        resource = manager.load().resources.get(address)
+        if resource is None:
+            raise NpError(f"{address}: not in state ({manager.describe()})")
     g.say(json.dumps({address: resource.to_json()}, indent=2, ensure_ascii=False))
 
 
 @state.command("rm")
 @click.argument("addresses", nargs=-1, required=True)
-@click.option(
-    "--lock-timeout",
-    default="0s",
-    show_default=True,
-    help="How long to wait for the state lock (e.g. 30s, 2m).",
-)
+@_LOCK_TIMEOUT
 @_with_globals
 def state_rm(g: Globals, addresses: tuple[str, ...], lock_timeout: str) -> None:
     """Stop managing node pools without deleting them."""
-    from reconciler.errors import NpError
-    from reconciler.state import StateFile
+    from reconciler.ops import remove
 
-    store = StateFile(g.state_path)
-    with _lock(g, "state rm", lock_timeout):
-        current = store.read()
-        missing = [a for a in addresses if a not in current.resources]
-        if missing:
-            raise NpError(f"not in state: {', '.join(missing)}")
-        for address in addresses:
-            del current.resources[address]
-        store.write(current)
+    with _state(g) as manager, manager.locked("state rm", _timeout(lock_timeout)) as session:
+        remove(session, addresses)
     for address in addresses:
         g.say(f"Removed {address} from state (the node pool itself is untouched).")
+
+
+@state.command("mv")
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@_LOCK_TIMEOUT
+@_with_globals
+def state_mv(g: Globals, source: str, destination: str, lock_timeout: str) -> None:
+    """Manage a node pool under another address (no request is sent)."""
+    from reconciler.ops import move
+
+    with _state(g) as manager, manager.locked("state mv", _timeout(lock_timeout)) as session:
+        move(session, source, destination)
+    g.say(f"Moved {source} to {destination}.")
+
+
+@state.command("pull")
+@_with_globals
+def state_pull(g: Globals) -> None:
+    """Print the state document (what a local state file holds)."""
+    from reconciler.ops import pull
+
+    with _state(g) as manager:
+        text = pull(manager)
+        if text is None:
+            g.say(f"No state is stored yet ({manager.describe()}).", err=True)
+            return
+    click.echo(text, nl=False)
+
+
+@state.command("push")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace another lineage or a newer serial too.")
+@_LOCK_TIMEOUT
+@_with_globals
+def state_push(g: Globals, file: Path, force: bool, lock_timeout: str) -> None:
+    """Write a state document (from np state pull) to the configured backend."""
+    from reconciler.ops import push
+
+    with _state(g) as manager:
+        written = push(manager, file, force=force, timeout=_timeout(lock_timeout))
+        where = manager.describe()
+    if written is None:
+        g.say(f"{where} already holds this state; nothing was written.")
+    else:
+        g.say(f"Pushed {file} to {where} (lineage {written.lineage}, serial {written.serial}).")
 
 
 @cli.command("import")
 @click.argument("address")
 @click.argument("target", metavar="POOL/NODEPOOL")
 @_var_options
-@click.option(
-    "--lock-timeout",
-    default="0s",
-    show_default=True,
-    help="How long to wait for the state lock (e.g. 30s, 2m).",
-)
+@_LOCK_TIMEOUT
 @_with_globals
 def import_(
     g: Globals,
@@ -741,40 +783,20 @@ def import_(
     lock_timeout: str,
 ) -> None:
     """Adopt an existing node pool into state without changing it."""
-    from reconciler.errors import NpError
+    from reconciler.ops import declared_block, import_nodepool, import_target
 
-    pool, _, name = target.partition("/")
-    if not pool or not name:
-        raise NpError(f"{target}: expected POOL/NODEPOOL")
+    pool, name = import_target(target)
     config = _load_config(g, var_files, var_args)
-    declared = {np.address: np for np in config.nodepools}
-    if address not in declared:
-        raise NpError(f"{address}: not declared in the configuration; write its block first")
-    if (declared[address].pool, declared[address].name) != (pool, name):
-        d = declared[address]
-        raise NpError(f"{address}: the configuration declares {d.pool}/{d.name}, not {target}")
-    from reconciler.apply import utc_now
-    from reconciler.model import check_nodepool, desired_to_wire
-    from reconciler.state import ResourceState, StateFile
-
-    store = StateFile(g.state_path)
+    wanted = declared_block(config, address, pool, name)
     req = PlanRequest(var_files, var_args, (), (), 1, lock_timeout, False)
-    with _lock(g, "import", lock_timeout):
-        current = store.read()
-        if address in current.resources:
-            raise NpError(f"{address}: already managed (np state rm it first to re-import)")
+    with _state(g, config) as manager, manager.locked("import", _timeout(lock_timeout)) as session:
 
-        async def fetch() -> dict[str, Any]:
+        async def go() -> None:
             async with _connect(g, config, req) as client:
-                return check_nodepool(await client.get_nodepool(pool, name), target)
+                _identify(g, config, session, client)
+                await import_nodepool(session, wanted, client, config.provider.workspace_id)
 
-        live = _run(fetch())
-        wanted = declared[address]
-        applied = desired_to_wire(wanted.fields, frozenset(wanted.lifecycle.ignore_changes))
-        current.resources[address] = ResourceState(
-            pool, name, applied, live, utc_now(), wanted.lifecycle.prevent_destroy
-        )
-        store.write(current)
+        _run(go())
     g.say(
         f"Imported {target} as {address}. Run np plan to see how it differs from the configuration."
     )
@@ -838,15 +860,18 @@ def drift(
     """Read-only: live vs last-applied for every managed node pool (exit 2 when drifted)."""
     import json
 
-    from reconciler.drift import drift_report
+    from reconciler.drift import DriftEntry, drift_report
     from reconciler.errors import NpError
     from reconciler.live import fetch_live
+    from reconciler.ops import identity_of
     from reconciler.plan import managed_nodepools, select
     from reconciler.render import drift as render
-    from reconciler.state import StateFile
+    from reconciler.state.manager import check_identity
 
     config = _load_config(g, var_files, var_args, allow_insecure_http)
-    state = StateFile(g.state_path).read()
+    with _state(g, config) as manager:
+        state = manager.load()
+        where = manager.describe()
     req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
     known = {np.address for np in config.nodepools} | set(state.resources)
     unknown = [a for a in (*target, *exclude) if a not in known]
@@ -854,8 +879,12 @@ def drift(
         raise NpError(f"{unknown[0]}: no such address in the configuration or state")
     chosen = select(known, target, exclude)
 
-    async def go() -> Any:
+    async def go() -> list[DriftEntry]:
         async with _connect(g, config, req) as client:
+            identity = identity_of(config.provider, client.project_id, os.environ)
+            warning = check_identity(state, identity, where)
+            if warning:
+                g.say(warning, err=True)
             live = await fetch_live(
                 client,
                 {r.pool for r in state.resources.values()},
@@ -886,27 +915,62 @@ def drift(
 @_with_globals
 def force_unlock(g: Globals, lock_id: str, force: bool) -> None:
     """Remove a stale lock (only the one with this ID)."""
-    from reconciler.errors import NpError
-    from reconciler.lock import force_unlock as unlock
-    from reconciler.lock import read_lock
+    from reconciler.ops import force_unlock as unlock
+    from reconciler.state.protocols import LockInfo
 
-    held = read_lock(g.state_path)
-    if held is None:
-        raise NpError(f"no lock is held on {g.state_path}")
-    if held.id != lock_id:
-        raise NpError(
-            f"lock ID {lock_id} does not match the lock held on {g.state_path}: {held.id}"
-        )
-    if not force:
+    def confirm(held: LockInfo) -> bool:
+        from reconciler.errors import NpError
+
         g.say(held.describe())
         if not sys.stdin.isatty():
             raise NpError("no terminal to confirm: pass --force to remove the lock")
         g.say("\nnp will remove the lock. Only 'yes' will be accepted to confirm.\n")
-        if _ask() != "yes":
-            g.say("Force-unlock cancelled.", err=True)
-            sys.exit(EXIT_ERROR)
-    info = unlock(g.state_path, lock_id)
+        return _ask() == "yes"
+
+    with _state(g) as manager:
+        info = unlock(manager.backend.locker, lock_id, None if force else confirm)
+    if info is None:
+        g.say("Force-unlock cancelled.", err=True)
+        sys.exit(EXIT_ERROR)
     g.say(f"The lock {info.id} ({info.operation} by {info.user}@{info.host}) was removed.")
+
+
+@cli.group()
+def workspace() -> None:
+    """List or delete workspaces (select one with --workspace or NP_WORKSPACE)."""
+
+
+@workspace.command("list")
+@_with_globals
+def workspace_list(g: Globals) -> None:
+    """List the workspaces; * marks the current one."""
+    from reconciler.ops import workspaces
+
+    with _state(g) as manager:
+        for name in workspaces(manager):
+            g.say(f"{'*' if name == g.workspace else ' '} {name}")
+
+
+@workspace.command("delete")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Delete it even while it manages node pools.")
+@_LOCK_TIMEOUT
+@_with_globals
+def workspace_delete(g: Globals, name: str, force: bool, lock_timeout: str) -> None:
+    """Delete a workspace's state (its node pools are not touched)."""
+    from dataclasses import replace
+
+    from reconciler.ops import delete_workspace
+
+    with _state(g) as manager:
+        delete_workspace(
+            manager,
+            name,
+            lambda other: _state(replace(g, workspace=other)),
+            force=force,
+            timeout=_timeout(lock_timeout),
+        )
+    g.say(f"Deleted workspace {name}.")
 
 
 @cli.command()

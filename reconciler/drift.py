@@ -16,7 +16,7 @@ from typing import Literal
 from reconciler.config.types import DesiredNodePool
 from reconciler.diff import DriftChange, drift_of
 from reconciler.live import LiveWorld
-from reconciler.state import State
+from reconciler.state.document import State
 
 DriftStatus = Literal["in-sync", "drifted", "missing", "unmanaged"]
 

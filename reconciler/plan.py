@@ -22,6 +22,7 @@ from reconciler.config.types import Configuration, DesiredNodePool
 from reconciler.diff import (
     DriftChange,
     FieldChange,
+    adopted_applied,
     diff_nodepool,
     drift_of,
     entry_count_total,
@@ -33,7 +34,7 @@ from reconciler.live import LivePool, LiveWorld
 from reconciler.model import CONFIG_NAMES, WIRE_NAMES, desired_to_wire, without_keys
 
 if TYPE_CHECKING:
-    from reconciler.state import ResourceState, State
+    from reconciler.state.document import ResourceState, State
 
 Action = Literal["no-op", "create", "update", "delete"]
 
@@ -563,3 +564,20 @@ def replan(
     except PlanError:
         return None
     return again.resources[0] if again.resources else None
+
+
+def adoption(desired_np: DesiredNodePool, live: LiveWorld) -> dict[str, Any] | None:
+    """Last-applied for adopting a declared node pool as it is (``np import``): the document np
+    manages on it, with the values live has, so nothing np did not apply can later be removed
+    and nothing shows as drift. None when the node pool does not exist."""
+    live_pool = live.pools.get(desired_np.pool)
+    current = live.nodepool(desired_np.pool, desired_np.name)
+    if live_pool is None or current is None:
+        return None
+    ignored = _ignored_wire(desired_np)
+    written = desired_to_wire(desired_np.fields)
+    desired = without_keys(
+        {k: v for k, v in written.items() if k not in ignored}, _ignored_keys(desired_np)
+    )
+    defaulted = _default_max_count(desired_np, desired, ignored, live_pool, current)
+    return adopted_applied(_last_applied(desired, defaulted, live_pool), current)

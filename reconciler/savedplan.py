@@ -29,7 +29,7 @@ from reconciler.errors import NpError
 from reconciler.fsutil import atomic_write
 from reconciler.live import LiveWorld
 from reconciler.plan import Plan, ResourceChange, fingerprint
-from reconciler.state import State
+from reconciler.state.document import State
 
 FORMAT_VERSION = "2"
 

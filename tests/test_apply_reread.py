@@ -14,7 +14,9 @@ from reconciler.api.client import ModelArtsClient
 from reconciler.apply import Outcome, Rebuild, WaitPolicy, apply_plan
 from reconciler.plan import Plan, ResourceChange
 from reconciler.render.progress import WaitProgress
-from reconciler.state import Journal, ResourceState, State, StateFile
+from reconciler.state.document import ResourceState, State
+from reconciler.state.local import open_local
+from reconciler.state.manager import Session, StateManager
 
 SPEC = {"flavor": "f", "count": 2, "maxCount": 2}
 NOT_FOUND = {"error_code": "ModelArts.50015001", "error_msg": "not found"}
@@ -44,24 +46,27 @@ def run(
             return httpx.Response(200, json=nodepool(body["metadata"]["name"], SPEC))
         return httpx.Response(200, json=nodepool(name, SPEC))
 
-    store = StateFile(tmp_path / "np.state.json")
-    journal = Journal(store, store.read())
-
-    async def go() -> list[Outcome]:
+    async def go(session: Session) -> list[Outcome]:
         transport = httpx.MockTransport(answer)
         async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
             return await apply_plan(
                 Plan("lin", 0, (change,)),
                 ModelArtsClient(http, "p"),
-                journal,
+                session,
                 parallelism=1,
                 wait=WaitPolicy(0),
                 progress=WaitProgress(False, lambda _line: None),
                 rebuild=rebuild,
             )
 
-    [outcome] = asyncio.run(go())
-    return outcome, sent, StateFile(tmp_path / "np.state.json").read()
+    with manager(tmp_path) as states, states.locked("apply") as session:
+        [outcome] = asyncio.run(go(session))
+    with manager(tmp_path) as states:
+        return outcome, sent, states.load()
+
+
+def manager(tmp_path: Path) -> StateManager:
+    return StateManager(open_local(tmp_path / "np.state.json", "default"))
 
 
 def update(before: dict[str, Any]) -> ResourceChange:
@@ -128,11 +133,8 @@ def test_a_create_whose_node_pool_appeared_meanwhile_is_refused(tmp_path: Path) 
 def test_a_delete_whose_node_pool_is_already_gone_sends_nothing_and_forgets_it(
     tmp_path: Path,
 ) -> None:
-    store = StateFile(tmp_path / "np.state.json")
-    seeded = store.read()
-    journal = Journal(store, seeded)
-    journal.stage({"nodepool.a": ResourceState("pool", "a", SPEC, SPEC, "t")})
-    journal.flush()
+    with manager(tmp_path) as states, states.locked("seed") as session:
+        session.record({"nodepool.a": ResourceState("pool", "a", SPEC, SPEC, "t")})
     delete = ResourceChange("nodepool.a", "pool", "a", "delete", before=SPEC, records_state=True)
     outcome, sent, state = run(tmp_path, delete, {})
     assert outcome.ok

@@ -17,7 +17,6 @@ RANKS = {
     "endpoint": 0.5,  # below state: the s3 backend checks its endpoint with it
     "model": 1,
     "state": 1,
-    "lock": 1,
     "api": 2,
     "sim": 2,
     "config": 2,
@@ -27,6 +26,7 @@ RANKS = {
     "plan": 4,
     "drift": 5,
     "apply": 5,
+    "ops": 5,
     "savedplan": 5,
     "render": 6,
     "cli": 7,

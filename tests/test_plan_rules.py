@@ -17,7 +17,7 @@ from reconciler.config.types import (
 from reconciler.errors import PlanError
 from reconciler.live import LivePool, LiveWorld
 from reconciler.plan import ResourceChange, make_plan, replan
-from reconciler.state import ResourceState, State
+from reconciler.state.document import ResourceState, State
 
 LIVE = {"flavor": "f", "count": 2, "maxCount": 2, "labels": {"team": "ml", "owner": "ops"}}
 

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from reconciler.config.messages import FieldPath, did_you_mean
+from reconciler.config.messages import FieldPath
 from reconciler.endpoint import endpoint_problem
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -154,8 +154,10 @@ class OsSpec(_Strict):
 
 
 class LifecycleSpec(_Strict):
-    ignore_changes: list[str] = Field(
-        default=[], description="Top-level fields np neither changes nor reports as drift."
+    ignore_changes: list[str] | Literal["all"] = Field(
+        default=[],
+        description="Fields np neither changes nor reports as drift: names (count), single map "
+        'keys (labels["team"]), or all.',
     )
     prevent_destroy: bool = Field(default=False, description="Make a plan that deletes fail.")
 
@@ -189,12 +191,6 @@ class NodePoolSpec(_Strict):
             found += _repeats([(t.key, t.effect) for t in self.taints], ("taints",), "taint")
         if self.azs:
             found += _repeats([a.az for a in self.azs], ("azs",), "az", ("az",))
-        if self.lifecycle:
-            for index, name in enumerate(self.lifecycle.ignore_changes):
-                if name not in MANAGED_FIELDS:
-                    hint = did_you_mean(name, MANAGED_FIELDS)
-                    path: FieldPath = ("lifecycle", "ignore_changes", index)
-                    found.append((path, f"{name!r} is not a field np manages{hint}"))
         return found
 
     def _count_problems(self) -> list[tuple[FieldPath, str]]:
@@ -343,6 +339,19 @@ class BackendChoice(_Strict):
     s3: S3BackendSpec | None = None
 
 
+class MovedSpec(_Strict):
+    """A node pool's address changed: np moves its state entry and sends nothing."""
+
+    from_address: str = Field(
+        alias="from",
+        description='The old address: nodepool.NAME or nodepool.NAME["KEY"].',
+    )
+    to_address: str = Field(
+        alias="to",
+        description="The new address, which a block declares.",
+    )
+
+
 class ConfigFile(_Strict):
     """A YAML configuration file (HCL files carry the same blocks)."""
 
@@ -352,6 +361,7 @@ class ConfigFile(_Strict):
     backend: BackendChoice | None = None
     variables: dict[str, VariableSpec] | None = None
     nodepools: dict[str, NodePoolSpec] | None = None
+    moved: list[MovedSpec] | None = None
 
 
 _VAR_REFERENCE: JsonSchemaValue = {

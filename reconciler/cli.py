@@ -297,7 +297,10 @@ def _state(g: Globals, config: Configuration | None = None) -> StateManager:
     if config is None:
         from reconciler.config.sources import CONFIG_SUFFIXES
 
-        if any(p.suffix.lower() in CONFIG_SUFFIXES for p in g.chdir.iterdir()):
+        directory = g.chdir
+        if not directory.is_dir() or any(
+            p.suffix.lower() in CONFIG_SUFFIXES for p in directory.iterdir()
+        ):
             config = _load_config(g, (), (), offline=True)
     return open_state(
         None if config is None else config.backend,

@@ -4,8 +4,9 @@ on a free loopback port in a private directory, each stopped by its PID.
 
 .ci/run starts both once for the whole suite and exports their addresses:
 
-    eval "$(python tests/servers.py start DIR)"   # exports NP_TEST_PG_URL, NP_TEST_S3_URL
-    python tests/servers.py stop DIR               # kills the PIDs recorded in DIR/pids
+    exports=$(python tests/servers.py start DIR)  # export NP_TEST_PG_URL=...; NP_TEST_S3_URL
+    eval "$exports"
+    python tests/servers.py stop DIR              # stops the PIDs recorded in DIR/pids
 
 Run alone, the tests start their own (see the fixtures in conftest.py).
 """

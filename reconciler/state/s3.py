@@ -59,6 +59,8 @@ from reconciler.state.sigv4 import Credentials, encode_path, sign
 SETTINGS = ("bucket", "key", "region", "endpoint")
 DEFAULT_WORKSPACE = "default"
 WORKSPACE_PREFIX = "env:/"
+DEFAULT_SIGNING_REGION = "us-east-1"
+"""What S3-compatible stores expect in the signature when no region is configured."""
 STALE_AFTER = 300.0
 """Seconds without a refresh after which a lock is reported as stale (np refreshes every 30)."""
 _ATTEMPTS = 3
@@ -78,10 +80,13 @@ def open_backend(
         raise StateError(
             f"{where}: unknown setting {unknown[0]!r} (the s3 backend takes {', '.join(SETTINGS)})"
         )
-    missing = [name for name in ("bucket", "key", "region") if not settings.get(name)]
+    missing = [name for name in ("bucket", "key") if not settings.get(name)]
     if missing:
         raise StateError(f"{where}: {missing[0]} is required")
-    bucket, key, region = settings["bucket"], settings["key"], settings["region"]
+    if not settings.get("region") and not settings.get("endpoint"):
+        raise StateError(f"{where}: region is required (it names the OBS endpoint)")
+    bucket, key = settings["bucket"], settings["key"]
+    region = settings.get("region") or DEFAULT_SIGNING_REGION
     if not _BUCKET.fullmatch(bucket):
         raise StateError(f"{where}: bucket: {bucket!r} is not a valid bucket name")
     if key.startswith("/") or key.endswith("/") or key.startswith(WORKSPACE_PREFIX):
@@ -253,7 +258,8 @@ class _Client:
             )
             if reply.status == 412 and attempt > 0:
                 return self._settle_lost_answer(key, body, reply)
-            if reply.status in expect or reply.status == 412:
+            missing_bucket = reply.status == 404 and _error_of(reply.body)[0] == "NoSuchBucket"
+            if (reply.status in expect or reply.status == 412) and not missing_bucket:
                 return reply
             if reply.status >= 500 and attempt + 1 < _ATTEMPTS:
                 time.sleep(_RETRY_PAUSE * (attempt + 1))

@@ -336,6 +336,9 @@ class PgJournal:
     def __init__(self, session: _Session) -> None:
         self._s = session
 
+    def describe(self) -> str:
+        return f"the journal of {self._s.describe()}"
+
     def append(self, records: Sequence[JournalRecord]) -> None:
         if not records:
             return

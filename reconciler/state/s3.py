@@ -466,6 +466,9 @@ class S3Journal:
         self._next: int | None = None
         self._mutex = threading.Lock()
 
+    def describe(self) -> str:
+        return self._o.describe(self._o.journal)
+
     def append(self, records: Sequence[JournalRecord]) -> None:
         if not records:
             return

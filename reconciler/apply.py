@@ -1,10 +1,11 @@
 """Executing a plan: bounded concurrency, a journal entry per success, convergence waits.
 
-    outcomes = await apply_plan(plan, client, journal, parallelism=10, wait=WaitPolicy(600))
+    outcomes = await apply_plan(plan, client, session, parallelism=10, wait=WaitPolicy(600))
     failed = [o for o in outcomes if not o.ok]
 
-Each node pool is written to state as soon as its request succeeds, so a failure or a crash half
-way keeps what was done and a rerun continues from there.
+Each node pool is recorded in the state's journal as soon as its request succeeds, so a failure
+or a crash half way keeps what was done and a rerun continues from there. If state cannot be
+recorded, nothing new is started: a change np cannot remember must not be followed by more.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
-from reconciler.errors import NpError
+from reconciler.errors import NpError, StateError
 from reconciler.model import FAILED_POOL_PHASES, pool_phase, status_counts
 from reconciler.plan import Plan, ResourceChange
-from reconciler.state import Journal, ResourceState
+from reconciler.state.document import ResourceState, utc_now
+from reconciler.state.manager import Session
 
 if TYPE_CHECKING:
     from reconciler.api.client import ModelArtsClient
@@ -66,14 +67,10 @@ def encode_body(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 async def apply_plan(
     plan: Plan,
     client: ModelArtsClient,
-    journal: Journal,
+    session: Session,
     *,
     parallelism: int,
     wait: WaitPolicy,
@@ -83,7 +80,14 @@ async def apply_plan(
     """Apply every change; once ``stop`` is set, start nothing new and let in-flight finish."""
     gate = asyncio.Semaphore(max(1, parallelism))
     stop = stop or asyncio.Event()
-    commit = GroupCommit(journal)
+
+    async def record(change: ResourceChange, live: dict[str, Any] | None) -> None:
+        """Durable when it returns (group-committed with the successes that land with it)."""
+        try:
+            await session.commit({change.address: _resource_state(change, live)})
+        except StateError:
+            stop.set()
+            raise
 
     async def one(change: ResourceChange) -> Outcome:
         applied = False
@@ -94,7 +98,7 @@ async def apply_plan(
                         change.address, change.action, "not started (interrupted)", False
                     )
                 live = await _send(change, client)
-            await commit(change.address, _resource_state(change, live))
+            await record(change, live)
             applied = True
             if change.sends_request:
                 progress.line(f"{change.address}: {_DONE[change.action]}")
@@ -147,31 +151,6 @@ def _resource_state(change: ResourceChange, live: dict[str, Any] | None) -> Reso
         updated_at=utc_now(),
         prevent_destroy=change.prevent_destroy,
     )
-
-
-class GroupCommit:
-    """Journal writes off the event loop, each success durable before apply moves on.
-
-    Successes that land while a write is in flight share the next write: the fsyncs cost,
-    not the change, so 200 updates need far fewer than 200 writes of a growing file.
-    """
-
-    def __init__(self, journal: Journal) -> None:
-        self._journal = journal
-        self._writing = asyncio.Lock()
-        self._staged = 0
-        self._durable = 0
-
-    async def __call__(self, address: str, resource: ResourceState | None) -> None:
-        self._journal.stage(address, resource)
-        self._staged += 1
-        mine = self._staged
-        async with self._writing:
-            if self._durable >= mine:
-                return
-            upto = self._staged
-            await asyncio.to_thread(self._journal.flush)
-            self._durable = upto
 
 
 def _scales(change: ResourceChange) -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from reconciler.api.client import ModelArtsClient
     from reconciler.config.types import Configuration
     from reconciler.plan import Plan
-    from reconciler.state import State
+    from reconciler.savedplan import SavedPlan
+    from reconciler.state.document import State
+    from reconciler.state.manager import Session, StateManager
 
 T = TypeVar("T")
 
@@ -36,10 +38,7 @@ class Globals:
     state: Path | None
     color: bool
     verbose: bool
-
-    @property
-    def state_path(self) -> Path:
-        return self.state or self.chdir / "state" / "np.state.json"
+    workspace: str = "default"
 
     def say(self, text: str = "", err: bool = False) -> None:
         click.echo(text, err=err, color=self.color)
@@ -109,15 +108,27 @@ def _fail(problems: list[str]) -> NoReturn:
     type=click.Path(dir_okay=False, path_type=Path),
     help="State file (default: state/np.state.json under the configuration directory).",
 )
+@click.option(
+    "--workspace",
+    envvar="NP_WORKSPACE",
+    default="default",
+    show_default=True,
+    help="Workspace: one state each (also NP_WORKSPACE).",
+)
 @click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
 @click.option("-v", "--verbose", is_flag=True, help="HTTP debug log on stderr, secrets redacted.")
 @click.pass_context
 def cli(
-    ctx: click.Context, chdir: Path, state_path: Path | None, no_color: bool, verbose: bool
+    ctx: click.Context,
+    chdir: Path,
+    state_path: Path | None,
+    workspace: str,
+    no_color: bool,
+    verbose: bool,
 ) -> None:
     """np: plan and apply Huawei Cloud ModelArts node pools declared in HCL or YAML."""
     color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-    ctx.obj = Globals(chdir, state_path, color, verbose)
+    ctx.obj = Globals(chdir, state_path, color, verbose, workspace)
 
 
 def main() -> None:
@@ -141,6 +152,7 @@ def _with_globals(f: Callable[..., T]) -> Callable[..., T]:
         (("-v", "--verbose"), "verbose", lambda _v: True, {"is_flag": True}),
         (("-C", "--chdir"), "chdir", Path, {"type": click.Path(file_okay=False)}),
         (("--state",), "state", Path, {"type": click.Path(dir_okay=False)}),
+        (("--workspace",), "workspace", str, {}),
     ):
         option = click.option(
             *decls,
@@ -277,10 +289,37 @@ def _connect(
     )
 
 
-def _lock(g: Globals, operation: str, lock_timeout: str) -> Any:
-    from reconciler.lock import StateLock
+def _state(g: Globals, config: Configuration | None = None) -> StateManager:
+    """The workspace's state, in the configuration's backend. Commands that need no
+    configuration otherwise read it only for its backend block (none there: local files)."""
+    from reconciler.ops import open_state
 
-    return StateLock(g.state_path, operation, parse_duration(lock_timeout, "--lock-timeout"))
+    if config is None:
+        from reconciler.config.sources import CONFIG_SUFFIXES
+
+        if any(p.suffix.lower() in CONFIG_SUFFIXES for p in g.chdir.iterdir()):
+            config = _load_config(g, (), (), offline=True)
+    return open_state(
+        None if config is None else config.backend,
+        state_option=g.state,
+        default_path=g.chdir / "state" / "np.state.json",
+        workspace=g.workspace,
+        environ=os.environ,
+    )
+
+
+def _timeout(lock_timeout: str) -> float:
+    return parse_duration(lock_timeout, "--lock-timeout")
+
+
+def _identify(g: Globals, config: Configuration, session: Session, client: ModelArtsClient) -> None:
+    """Refuse a state written for another project (nothing is sent); warn on another endpoint."""
+    from reconciler.ops import adopt_identity, identity_of
+
+    identity = identity_of(config.provider, client.project_id, os.environ)
+    warning = adopt_identity(session, identity)
+    if warning:
+        g.say(warning, err=True)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -333,14 +372,13 @@ def plan(
     """Compute and show what apply would change."""
     req = PlanRequest(**options)
     config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
-    from reconciler.state import StateFile
-
-    with _lock(g, "plan", req.lock_timeout):
-        state = StateFile(g.state_path).read()
+    manager = _state(g, config)
+    with manager, manager.locked("plan", _timeout(req.lock_timeout)) as session:
 
         async def go() -> Plan:
             async with _connect(g, config, req) as client:
-                return await _compute_plan(config, state, client, req)
+                _identify(g, config, session, client)
+                return await _compute_plan(config, session.state, client, req)
 
         the_plan = _run(go())
     if out is not None:
@@ -397,7 +435,7 @@ def apply(
     """
     from reconciler.apply import WaitPolicy, apply_plan
     from reconciler.render.progress import WaitProgress
-    from reconciler.state import Journal, StateFile
+    from reconciler.state.locking import keep_fresh
 
     req = PlanRequest(**options)
     wait = WaitPolicy(0 if no_wait else parse_duration(wait_timeout, "--wait-timeout"))
@@ -407,12 +445,13 @@ def apply(
 
         saved = load_plan(planfile)
     config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
-    store = StateFile(g.state_path)
-    with _lock(g, "apply", req.lock_timeout) as lock:
-        state = store.read()
+    manager = _state(g, config)
+    with manager, manager.locked("apply", _timeout(req.lock_timeout)) as session:
+        state = session.state
 
         async def go() -> int:
             async with _connect(g, config, req) as client:
+                _identify(g, config, session, client)
                 if saved is None:
                     the_plan = await _compute_plan(config, state, client, req)
                     _show_plan(g, the_plan, "text")
@@ -422,15 +461,14 @@ def apply(
                     return EXIT_OK
                 if saved is None and the_plan.has_changes and not auto_approve:
                     _approve(g)
-                journal = Journal(store, state)
                 progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
                 with _graceful_interrupt(g) as stop:
-                    async with _keep_fresh(lock, lambda text: g.say(text, err=True)):
+                    async with keep_fresh(session.locker, lambda text: g.say(text, err=True)):
                         try:
                             outcomes = await apply_plan(
                                 the_plan,
                                 client,
-                                journal,
+                                session,
                                 parallelism=req.parallelism,
                                 wait=wait,
                                 progress=progress,
@@ -445,7 +483,7 @@ def apply(
 
 
 async def _checked_saved_plan(
-    saved: Any, state: State, client: ModelArtsClient, req: PlanRequest
+    saved: SavedPlan, state: State, client: ModelArtsClient, req: PlanRequest
 ) -> Plan:
     """Refuse a saved plan that no longer describes the world: nothing is sent then."""
     from reconciler.plan import fetch_live
@@ -453,8 +491,7 @@ async def _checked_saved_plan(
 
     pools = {r.pool for r in saved.plan.resources}
     check_still_valid(saved, state, await fetch_live(client, pools, req.parallelism))
-    plan: Plan = saved.plan
-    return plan
+    return saved.plan
 
 
 @contextmanager
@@ -480,32 +517,6 @@ def _graceful_interrupt(g: Globals) -> Iterator[Any]:
         yield stop
     finally:
         loop.remove_signal_handler(signal.SIGINT)
-
-
-@asynccontextmanager
-async def _keep_fresh(
-    lock: Any, warn: Callable[[str], None], every: float = 30.0
-) -> AsyncIterator[None]:
-    """Touch the lock while a long apply runs, so others see it is alive; if it was taken away
-    (someone ran force-unlock), say so once: the apply itself goes on and journals as before."""
-    import asyncio
-
-    from reconciler.errors import LockError
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(every)
-            try:
-                lock.refresh()
-            except LockError as exc:
-                warn(f"Warning: {exc}; another run may now change the same state")
-                return
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
 
 
 def _approve(g: Globals) -> None:
@@ -547,20 +558,19 @@ def _summarise(g: Globals, the_plan: Plan, outcomes: list[Any]) -> int:
 
 @cli.command()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_with_globals
 def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
     """Show the state (or a saved plan)."""
     import json
-
-    from reconciler.state import StateFile
 
     if planfile is not None:
         from reconciler.savedplan import load_plan
 
         _show_plan(g, load_plan(planfile).plan, "json" if as_json else "text")
         return
-    state = StateFile(g.state_path).read()
+    with _state(g) as manager:
+        state = manager.load()
     if as_json:
         g.say(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
         return
@@ -578,14 +588,18 @@ def state() -> None:
     """Inspect or edit the state."""
 
 
+_LOCK_TIMEOUT = click.option(
+    "--lock-timeout", default="0s", show_default=True, help="How long to wait for the state lock."
+)
+
+
 @state.command("list")
 @_with_globals
 def state_list(g: Globals) -> None:
     """List the addresses np manages."""
-    from reconciler.state import StateFile
-
-    for address in StateFile(g.state_path).read().resources:
-        g.say(address)
+    with _state(g) as manager:
+        for address in manager.load().resources:
+            g.say(address)
 
 
 @state.command("show")
@@ -596,41 +610,79 @@ def state_show(g: Globals, address: str) -> None:
     import json
 
     from reconciler.errors import NpError
-    from reconciler.state import StateFile
 
-    resource = StateFile(g.state_path).read().resources.get(address)
-    if resource is None:
-        raise NpError(f"{address}: not in state ({g.state_path})")
+    with _state(g) as manager:
+        resource = manager.load().resources.get(address)
+        if resource is None:
+            raise NpError(f"{address}: not in state ({manager.describe()})")
     g.say(json.dumps({address: resource.to_json()}, indent=2, ensure_ascii=False))
 
 
 @state.command("rm")
 @click.argument("addresses", nargs=-1, required=True)
-@click.option("--lock-timeout", default="0s")
+@_LOCK_TIMEOUT
 @_with_globals
 def state_rm(g: Globals, addresses: tuple[str, ...], lock_timeout: str) -> None:
     """Stop managing node pools without deleting them."""
-    from reconciler.errors import NpError
-    from reconciler.state import StateFile
+    from reconciler.ops import remove
 
-    store = StateFile(g.state_path)
-    with _lock(g, "state rm", lock_timeout):
-        current = store.read()
-        missing = [a for a in addresses if a not in current.resources]
-        if missing:
-            raise NpError(f"not in state: {', '.join(missing)}")
-        for address in addresses:
-            del current.resources[address]
-        store.write(current)
+    with _state(g) as manager, manager.locked("state rm", _timeout(lock_timeout)) as session:
+        remove(session, addresses)
     for address in addresses:
         g.say(f"Removed {address} from state (the node pool itself is untouched).")
+
+
+@state.command("mv")
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@_LOCK_TIMEOUT
+@_with_globals
+def state_mv(g: Globals, source: str, destination: str, lock_timeout: str) -> None:
+    """Manage a node pool under another address (no request is sent)."""
+    from reconciler.ops import move
+
+    with _state(g) as manager, manager.locked("state mv", _timeout(lock_timeout)) as session:
+        move(session, source, destination)
+    g.say(f"Moved {source} to {destination}.")
+
+
+@state.command("pull")
+@_with_globals
+def state_pull(g: Globals) -> None:
+    """Print the state document (what a local state file holds)."""
+    from reconciler.ops import pull
+
+    with _state(g) as manager:
+        text = pull(manager)
+        if text is None:
+            g.say(f"No state is stored yet ({manager.describe()}).", err=True)
+            return
+    click.echo(text, nl=False)
+
+
+@state.command("push")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace another lineage or a newer serial too.")
+@_LOCK_TIMEOUT
+@_with_globals
+def state_push(g: Globals, file: Path, force: bool, lock_timeout: str) -> None:
+    """Write a state document (from np state pull) to the configured backend."""
+    from reconciler.ops import push
+
+    with _state(g) as manager:
+        written = push(manager, file, force=force, timeout=_timeout(lock_timeout))
+        where = manager.describe()
+    if written is None:
+        g.say(f"{where} already holds this state; nothing was written.")
+    else:
+        g.say(f"Pushed {file} to {where} (lineage {written.lineage}, serial {written.serial}).")
 
 
 @cli.command("import")
 @click.argument("address")
 @click.argument("target", metavar="POOL/NODEPOOL")
 @_var_options
-@click.option("--lock-timeout", default="0s")
+@_LOCK_TIMEOUT
 @_with_globals
 def import_(
     g: Globals,
@@ -641,40 +693,20 @@ def import_(
     lock_timeout: str,
 ) -> None:
     """Adopt an existing node pool into state without changing it."""
-    from reconciler.errors import NpError
+    from reconciler.ops import declared_block, import_nodepool, import_target
 
-    pool, _, name = target.partition("/")
-    if not pool or not name:
-        raise NpError(f"{target}: expected POOL/NODEPOOL")
+    pool, name = import_target(target)
     config = _load_config(g, var_files, var_args)
-    declared = {np.address: np for np in config.nodepools}
-    if address not in declared:
-        raise NpError(f"{address}: not declared in the configuration; write its block first")
-    if (declared[address].pool, declared[address].name) != (pool, name):
-        d = declared[address]
-        raise NpError(f"{address}: the configuration declares {d.pool}/{d.name}, not {target}")
-    from reconciler.apply import utc_now
-    from reconciler.model import check_nodepool, desired_to_wire
-    from reconciler.state import ResourceState, StateFile
-
-    store = StateFile(g.state_path)
+    wanted = declared_block(config, address, pool, name)
     req = PlanRequest(var_files, var_args, (), (), 1, lock_timeout, False)
-    with _lock(g, "import", lock_timeout):
-        current = store.read()
-        if address in current.resources:
-            raise NpError(f"{address}: already managed (np state rm it first to re-import)")
+    with _state(g, config) as manager, manager.locked("import", _timeout(lock_timeout)) as session:
 
-        async def fetch() -> dict[str, Any]:
+        async def go() -> None:
             async with _connect(g, config, req) as client:
-                return check_nodepool(await client.get_nodepool(pool, name), target)
+                _identify(g, config, session, client)
+                await import_nodepool(session, wanted, client)
 
-        live = _run(fetch())
-        wanted = declared[address]
-        applied = desired_to_wire(wanted.fields, frozenset(wanted.lifecycle.ignore_changes))
-        current.resources[address] = ResourceState(
-            pool, name, applied, live, utc_now(), wanted.lifecycle.prevent_destroy
-        )
-        store.write(current)
+        _run(go())
     g.say(
         f"Imported {target} as {address}. Run np plan to see how it differs from the configuration."
     )
@@ -728,17 +760,24 @@ def drift(
     """Read-only: live vs last-applied for every managed node pool (exit 2 when drifted)."""
     import json
 
-    from reconciler.drift import drift_report
+    from reconciler.drift import DriftEntry, drift_report
+    from reconciler.ops import identity_of
     from reconciler.plan import fetch_live
     from reconciler.render import drift as render
-    from reconciler.state import StateFile
+    from reconciler.state.manager import check_identity
 
     config = _load_config(g, var_files, var_args, allow_insecure_http)
-    state = StateFile(g.state_path).read()
+    with _state(g, config) as manager:
+        state = manager.load()
+        where = manager.describe()
     req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
 
-    async def go() -> Any:
+    async def go() -> list[DriftEntry]:
         async with _connect(g, config, req) as client:
+            identity = identity_of(config.provider, client.project_id, os.environ)
+            warning = check_identity(state, identity, where)
+            if warning:
+                g.say(warning, err=True)
             pools = {r.pool for r in state.resources.values()}
             return drift_report(state, await fetch_live(client, pools, parallelism))
 
@@ -763,27 +802,62 @@ def drift(
 @_with_globals
 def force_unlock(g: Globals, lock_id: str, force: bool) -> None:
     """Remove a stale lock (only the one with this ID)."""
-    from reconciler.errors import NpError
-    from reconciler.lock import force_unlock as unlock
-    from reconciler.lock import read_lock
+    from reconciler.ops import force_unlock as unlock
+    from reconciler.state.protocols import LockInfo
 
-    held = read_lock(g.state_path)
-    if held is None:
-        raise NpError(f"no lock is held on {g.state_path}")
-    if held.id != lock_id:
-        raise NpError(
-            f"lock ID {lock_id} does not match the lock held on {g.state_path}: {held.id}"
-        )
-    if not force:
+    def confirm(held: LockInfo) -> bool:
+        from reconciler.errors import NpError
+
         g.say(held.describe())
         if not sys.stdin.isatty():
             raise NpError("no terminal to confirm: pass --force to remove the lock")
         g.say("\nnp will remove the lock. Only 'yes' will be accepted to confirm.\n")
-        if click.prompt("  Enter a value", default="", show_default=False).strip() != "yes":
-            g.say("Force-unlock cancelled.", err=True)
-            sys.exit(EXIT_ERROR)
-    info = unlock(g.state_path, lock_id)
+        return click.prompt("  Enter a value", default="", show_default=False).strip() == "yes"
+
+    with _state(g) as manager:
+        info = unlock(manager.backend.locker, lock_id, None if force else confirm)
+    if info is None:
+        g.say("Force-unlock cancelled.", err=True)
+        sys.exit(EXIT_ERROR)
     g.say(f"The lock {info.id} ({info.operation} by {info.user}@{info.host}) was removed.")
+
+
+@cli.group()
+def workspace() -> None:
+    """List or delete workspaces (select one with --workspace or NP_WORKSPACE)."""
+
+
+@workspace.command("list")
+@_with_globals
+def workspace_list(g: Globals) -> None:
+    """List the workspaces; * marks the current one."""
+    from reconciler.ops import workspaces
+
+    with _state(g) as manager:
+        for name in workspaces(manager):
+            g.say(f"{'*' if name == g.workspace else ' '} {name}")
+
+
+@workspace.command("delete")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Delete it even while it manages node pools.")
+@_LOCK_TIMEOUT
+@_with_globals
+def workspace_delete(g: Globals, name: str, force: bool, lock_timeout: str) -> None:
+    """Delete a workspace's state (its node pools are not touched)."""
+    from dataclasses import replace
+
+    from reconciler.ops import delete_workspace
+
+    with _state(g) as manager:
+        delete_workspace(
+            manager,
+            name,
+            lambda other: _state(replace(g, workspace=other)),
+            force=force,
+            timeout=_timeout(lock_timeout),
+        )
+    g.say(f"Deleted workspace {name}.")
 
 
 @cli.command()

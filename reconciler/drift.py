@@ -11,7 +11,7 @@ from typing import Literal
 
 from reconciler.diff import DriftChange, drift_of
 from reconciler.plan import LiveWorld
-from reconciler.state import State
+from reconciler.state.document import State
 
 DriftStatus = Literal["in-sync", "drifted", "missing"]
 

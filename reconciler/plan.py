@@ -23,7 +23,7 @@ from reconciler.model import WIRE_NAMES, check_nodepool, check_pool, desired_to_
 
 if TYPE_CHECKING:
     from reconciler.api.client import ModelArtsClient
-    from reconciler.state import State
+    from reconciler.state.document import State
 
 Action = Literal["no-op", "create", "update", "delete"]
 

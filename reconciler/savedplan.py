@@ -26,7 +26,7 @@ from reconciler import __version__
 from reconciler.errors import NpError
 from reconciler.fsutil import atomic_write
 from reconciler.plan import LiveWorld, Plan, ResourceChange, fingerprint
-from reconciler.state import State
+from reconciler.state.document import State
 
 FORMAT_VERSION = "1"
 

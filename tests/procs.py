@@ -23,7 +23,9 @@ from typing import Any
 import httpx
 from support import Workspace
 
-from reconciler.state import State, StateFile
+from reconciler.state.document import State
+from reconciler.state.local import open_local
+from reconciler.state.manager import StateManager
 
 LAUNCH = "from reconciler.sim.cli import sim_group; sim_group(prog_name='np sim')"
 NP = shutil.which("np", path=str(Path(sys.executable).parent))
@@ -157,10 +159,10 @@ def config_of(
 
 
 def read_state(ws: Workspace) -> State | None:
-    """The state as np would read it (validated), or None before the first write."""
-    if not ws.state_path.exists():
-        return None
-    return StateFile(ws.state_path).read()
+    """The state as np would read it (validated, journal replayed), or None before the first
+    change was recorded."""
+    state = StateManager(open_local(ws.state_path, "default")).load()
+    return None if state.serial == 0 else state
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from procs import Fleet, fleet, sent_changes
 
-from reconciler.lock import read_lock
+from reconciler.state.local_lock import LocalLocker
 
 SLOW_SERVER = ("--latency-ms", "300")
 NAMES = ("a", "b")
@@ -50,14 +50,14 @@ def test_two_applies_at_once_exactly_one_proceeds(tmp_path: Path) -> None:
             assert state.serial == 2 * (count - 1)  # one journal write per node pool and round
             patches = sent_changes(f.settle(0.05)[before:])
             assert [(m, s) for m, _, s in patches] == [("PATCH", 200)] * len(NAMES)
-            assert read_lock(f.ws.state_path) is None
+            assert LocalLocker(f.ws.state_path).read() is None
 
 
 def test_a_run_with_lock_timeout_waits_for_the_holder(tmp_path: Path) -> None:
     with fleet(tmp_path, *SLOW_SERVER, live=dict.fromkeys(NAMES, 1)) as f:
         f.configure(dict.fromkeys(NAMES, 2))
         applying = f.start("apply", "--auto-approve", "--no-wait")
-        while read_lock(f.ws.state_path) is None:
+        while LocalLocker(f.ws.state_path).read() is None:
             assert applying.poll() is None
             time.sleep(0.01)
         waited = f.np("plan", "--detailed-exitcode", "--lock-timeout", "30s")

@@ -147,9 +147,11 @@ def test_a_held_lock_stops_a_second_run(ws: Workspace, tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from reconciler.lock import StateLock;"
-            "l = StateLock(__import__('pathlib').Path(sys.argv[1]), 'apply'); l.acquire();"
-            "print(l.id, flush=True); time.sleep(60)",
+            "import sys, time; from pathlib import Path;"
+            "from reconciler.state.local_lock import LocalLocker;"
+            "from reconciler.state.locking import holder_info;"
+            "i = holder_info('apply'); LocalLocker(Path(sys.argv[1])).acquire(i, 0);"
+            "print(i.id, flush=True); time.sleep(60)",
             str(ws.state_path),
         ],
         stdout=subprocess.PIPE,

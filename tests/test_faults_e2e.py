@@ -33,8 +33,9 @@ FAULTS = {
 
 
 def adopt(f: Fleet, live: dict[str, int]) -> None:
-    """Put every live node pool into state through the in-process simulator (no faults)."""
-    f.ws.write("main.hcl", config_of({POOL: live}, endpoint="sim://world.json"))
+    """Put every live node pool into state through the in-process simulator (no faults), for
+    the project the served simulator is then reached with (state records which one)."""
+    f.ws.write("main.hcl", config_of({POOL: live}, endpoint="sim://world.json", project="proj"))
     adopted = f.ws.np("apply", "--auto-approve")
     assert adopted.code == 0, adopted.stderr
     assert len(f.ws.state()["resources"]) == len(live)

@@ -20,7 +20,7 @@ from reconciler.savedplan import (
     load_plan,
     save_plan,
 )
-from reconciler.state import ResourceState, State
+from reconciler.state.document import ResourceState, State
 
 FLAVOR = "modelarts.vm.gpu.t4u8"
 TRAIN_LIVE = {"flavor": FLAVOR, "count": 2, "maxCount": 2, "labels": {"team": "ml"}}

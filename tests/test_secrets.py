@@ -24,7 +24,7 @@ from procs import NP, Fleet, Result, clean_env, fleet
 from support import PROVIDER, Workspace, pool_world
 
 from reconciler.cli import cli
-from reconciler.lock import lock_path
+from reconciler.state.local_lock import LocalLocker
 
 AK = "AKSENTINEL0000000000"
 SK = "SKSENTINEL-9f8e7d6c5b4a39281706"
@@ -56,7 +56,7 @@ def mode(path: Path) -> int:
 
 def catch_lock(f: Fleet, run: subprocess.Popen[str]) -> tuple[bytes, int]:
     """The lock file's bytes and mode, read while `run` holds it."""
-    path = lock_path(f.ws.state_path)
+    path = LocalLocker(f.ws.state_path).path
     while run.poll() is None:
         try:
             data, seen_mode = path.read_bytes(), mode(path)

@@ -37,6 +37,7 @@ class ModelArtsClient:
         self, http: httpx.AsyncClient, project_id: str, *, retry: RetryPolicy | None = None
     ) -> None:
         self._http = http
+        self.project_id = project_id
         self._prefix = f"/v2/{_segment(project_id)}/pools"
         policy = retry or RetryPolicy()
         self._retrier = Retrier(policy, Pacer(policy.clock, policy.sleep))

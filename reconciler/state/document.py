@@ -14,6 +14,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Any, NoReturn
 
 from reconciler.errors import StateError
@@ -171,6 +172,11 @@ class State:
             },
             identity=None if identity is None else Identity.from_json(identity, source),
         )
+
+
+def utc_now() -> str:
+    """A timestamp as state and locks record it (``updated_at``, ``created``)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render(state: State) -> str:

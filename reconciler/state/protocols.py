@@ -38,6 +38,7 @@ class Version:
 
 
 NOTHING_STORED = Version(lineage=None, serial=0)
+DEFAULT_WORKSPACE = "default"
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,10 @@ class StateStore(Protocol):
 
 class JournalStore(Protocol):
     """Append-only records of the changes since the checkpoint of the same workspace."""
+
+    def describe(self) -> str:
+        """Where the journal lives, as messages name it: ``state/np.state.json.journal``."""
+        ...
 
     def append(self, records: Sequence[JournalRecord]) -> None:
         """Add ``records`` after every record already there; durable when this returns.

@@ -35,6 +35,7 @@ from psycopg.conninfo import conninfo_to_dict
 from reconciler.errors import LockError, StateError
 from reconciler.state.document import State
 from reconciler.state.protocols import (
+    DEFAULT_WORKSPACE,
     NOTHING_STORED,
     Backend,
     JournalRecord,
@@ -393,7 +394,7 @@ class PgWorkspaces:
         return s.run("cannot list the workspaces", names)
 
     def delete(self, name: str) -> None:
-        if name == "default":
+        if name == DEFAULT_WORKSPACE:
             raise StateError(f"{self._s.where}: the default workspace cannot be deleted")
         s = self._s
 

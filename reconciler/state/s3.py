@@ -44,6 +44,7 @@ import httpx
 from reconciler.errors import LockError, StateError
 from reconciler.state.document import State, parse, render
 from reconciler.state.protocols import (
+    DEFAULT_WORKSPACE,
     NOTHING_STORED,
     Backend,
     JournalRecord,
@@ -57,7 +58,6 @@ from reconciler.state.protocols import (
 from reconciler.state.sigv4 import Credentials, encode_path, sign
 
 SETTINGS = ("bucket", "key", "region", "endpoint")
-DEFAULT_WORKSPACE = "default"
 WORKSPACE_PREFIX = "env:/"
 DEFAULT_SIGNING_REGION = "us-east-1"
 """What S3-compatible stores expect in the signature when no region is configured."""

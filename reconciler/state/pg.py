@@ -344,14 +344,16 @@ class PgJournal:
         if not records:
             return
         s = self._s
-        insert = sql.SQL("INSERT INTO {} (workspace, record) VALUES (%s, %s)").format(
-            s.table("journal")
-        )
-        rows = [(s.workspace, json.dumps(r.to_json(), ensure_ascii=False)) for r in records]
+        # One statement, so one round trip and one (implicit) transaction per batch: the rows
+        # take their sequence numbers in the batch's order, all or none of them.
+        insert = sql.SQL(
+            "INSERT INTO {} (workspace, record) SELECT %s, r.value "
+            "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS r ORDER BY r.ordinality"
+        ).format(s.table("journal"))
+        batch = json.dumps([r.to_json() for r in records], ensure_ascii=False)
 
         def append(conn: psycopg.Connection[Any]) -> None:
-            with s.transaction(conn) as cur:
-                cur.executemany(insert, rows)
+            conn.execute(insert, (s.workspace, batch))
 
         s.run("cannot append to the journal", append)
 

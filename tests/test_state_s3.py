@@ -5,10 +5,12 @@ endpoint is the operator's decision, and the secret key never shows."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from urllib.parse import urlsplit
 
 import httpx
@@ -279,3 +281,26 @@ def test_credentials_never_appear_in_a_lock_or_state(place: Place, s3_url: str) 
             S3_SECRET.encode()
             not in httpx.get(f"{s3_url}/{place.settings['bucket']}/{key}").content
         )
+
+
+def test_a_lock_not_refreshed_for_long_is_reported_stale() -> None:
+    """Judged by the store's own clock (Date against Last-Modified), not this machine's."""
+    settings = {"bucket": "np-state", "key": "k", "region": "cn-north-4"}
+    base = "https://np-state.obs.cn-north-4.myhuaweicloud.com"
+    lock = json.dumps(asdict(holder(1))).encode()
+    dates = {
+        "date": "Tue, 01 Dec 2026 10:17:00 GMT",
+        "last-modified": "Tue, 01 Dec 2026 10:00:00 GMT",
+    }
+    with respx.mock() as mock:
+        mock.route(method="PUT", url__regex=r".*/k\.probe-.*").side_effect = [
+            httpx.Response(200, headers={"etag": '"p"'}),
+            httpx.Response(412),
+            httpx.Response(412),
+        ]
+        mock.delete(url__startswith=f"{base}/k.probe-").respond(204)
+        mock.put(f"{base}/k.lock").respond(412)
+        mock.get(f"{base}/k.lock").respond(200, content=lock, headers={"etag": '"l"', **dates})
+        with pytest.raises(LockHeldError) as err:
+            Place("s3", settings, S3_ENV).open().locker.acquire(holder(2), timeout=0)
+    assert err.value.stale == "its holder has not refreshed it for 17 minutes"

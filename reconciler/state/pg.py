@@ -442,7 +442,7 @@ class PgLocker:
         deadline = time.monotonic() + timeout
         while not s.run("cannot take the state lock", try_lock):
             if time.monotonic() >= deadline:
-                holder = self._holder(settle=True)
+                holder = self._holder()
                 if holder is not None:  # else it was released just now: try once more
                     raise LockHeldError(holder, self.describe())
             else:
@@ -482,12 +482,12 @@ class PgLocker:
             s.run("cannot release the state lock", unlock)
 
     def read(self) -> LockInfo | None:
-        return self._holder(settle=False)
+        return self._holder()
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         """End the holder's database session, if it holds ``lock_id``: the server then frees
         the lock, and the holder, should it still run, can write nothing more."""
-        holder = self._holder(settle=False)
+        holder = self._holder()
         if holder is None:
             raise LockError(f"{self.describe()}: the state is not locked; nothing to unlock")
         if holder.id != lock_id:
@@ -516,9 +516,12 @@ class PgLocker:
 
         return self._s.run("cannot read the state lock", pid)
 
-    def _holder(self, settle: bool) -> LockInfo | None:
-        """Who holds the lock: what its holder recorded, if the lock really is that session's;
-        else (a holder that has not recorded itself yet) what the server knows of the session.
+    def _holder(self) -> LockInfo | None:
+        """Who holds the lock: what its holder recorded, if the lock really is that session's.
+
+        A holder records itself in the transaction that takes the lock, and the lock shows in
+        ``pg_locks`` before that commits: give it a moment, then say what the server knows of
+        the session (an older np, or one stuck right there).
         """
         s = self._s
         recorded = sql.SQL("SELECT lock_info FROM {} WHERE workspace = %s").format(
@@ -535,7 +538,7 @@ class PgLocker:
                 return _lock_info(record), True
             return _session_info(*session), False
 
-        deadline = time.monotonic() + (_HOLDER_SETTLE if settle else 0.0)
+        deadline = time.monotonic() + _HOLDER_SETTLE
         while True:
             holder, known = s.run("cannot read the state lock", look)
             if known or time.monotonic() >= deadline:

@@ -70,7 +70,7 @@ def config_fields(spec: dict[str, Any], count: int) -> dict[str, Any]:
         "flavor": spec["flavor"],
         "count": count,
         "max_count": max(count, spec["maxCount"]),
-        "azs": spec["azs"],
+        "azs": [{**spec["azs"][0], "count": count}],  # the AZ spread adds up to count
         "labels": spec["labels"],
         "taints": spec["taints"],
         "tags": {t["key"]: t["value"] for t in spec["tags"]},
@@ -143,8 +143,8 @@ class Fleet:
     def hcl_files(
         self, *, endpoint: str | None, changed_every: int = 0, one_file: bool = False
     ) -> dict[str, str]:
-        """File name → HCL: the provider in `main.hcl` and one file per resource pool (np
-        refuses files over 1 MiB, and that is how a large fleet is kept), or all in one."""
+        """File name → HCL: the provider in `main.hcl` and one file per resource pool (how a
+        large fleet is kept), or all in one."""
         files = {"main.hcl": provider_hcl(endpoint)}
         for n, fields in self.desired(changed_every):
             name = "main.hcl" if one_file else f"{n.pool}.hcl"

@@ -21,10 +21,11 @@ from reconciler import __version__
 
 if TYPE_CHECKING:
     from reconciler.api.client import ModelArtsClient
+    from reconciler.apply import Outcome, Rebuild
     from reconciler.config.types import Configuration
+    from reconciler.live import LiveWorld
     from reconciler.plan import Plan
-    from reconciler.savedplan import SavedPlan
-    from reconciler.state.document import State
+    from reconciler.savedplan import PlanTarget, SavedPlan
     from reconciler.state.manager import Session, StateManager
 
 T = TypeVar("T")
@@ -39,6 +40,11 @@ class Globals:
     color: bool
     verbose: bool
     workspace: str = "default"
+
+    def path(self, given: Path) -> Path:
+        """A path the user typed, resolved from the configuration directory, as
+        ``terraform -chdir`` does: ``np -C infra plan -out p.plan`` writes infra/p.plan."""
+        return given if given.is_absolute() else self.chdir / given
 
     def say(self, text: str = "", err: bool = False) -> None:
         click.echo(text, err=err, color=self.color)
@@ -184,14 +190,24 @@ def _var_options(f: Callable[..., T]) -> Callable[..., T]:
 _INSECURE_HELP = "Allow plain http:// to a non-loopback endpoint (credentials in clear text)."
 
 
-def _plan_options(f: Callable[..., T]) -> Callable[..., T]:
-    f = _var_options(f)
+def _targeting_options(f: Callable[..., T]) -> Callable[..., T]:
     for decl, help_text in (
         ("--target", "Only this address (repeatable)."),
         ("--exclude", "Everything but this address (repeatable)."),
     ):
         f = click.option(decl, multiple=True, metavar="ADDR", help=help_text)(f)
-    f = click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)(f)
+    return f
+
+
+def _plan_options(f: Callable[..., T]) -> Callable[..., T]:
+    f = _targeting_options(_var_options(f))
+    f = click.option(
+        "--parallelism",
+        type=click.IntRange(1, 256),
+        default=10,
+        show_default=True,
+        help="How many requests np sends at once.",
+    )(f)
     f = click.option(
         "--lock-timeout",
         default="0s",
@@ -233,12 +249,22 @@ def _load_config(
 ) -> Configuration:
     """The validated configuration, its endpoint checked too, before any lock or request.
 
-    ``offline`` (validate) checks an endpoint only when one is set: none is plan's concern.
+    ``offline`` (validate) checks an endpoint only when one is set: none is plan's concern;
+    and it checks that block labels used as names are valid names for new node pools, which
+    plan checks only for the node pools it creates.
     """
     from reconciler.config import load_config
     from reconciler.endpoint import check_endpoint
 
-    config = load_config(g.chdir, var_files=var_files, var_args=var_args, environ=os.environ)
+    config = load_config(
+        g.chdir,
+        var_files=[g.path(f) for f in var_files],
+        var_args=var_args,
+        environ=os.environ,
+        new_names=offline,
+    )
+    for warning in config.warnings:
+        g.say(f"Warning: {warning}", err=True)
     # The configuration lives for the whole run: freeze it (and the imported modules) out of
     # the cyclic collector's sight, so planning 2,000 node pools does not rescan it (-25 %).
     gc.freeze()
@@ -265,13 +291,35 @@ class PlanRequest:
     allow_insecure_http: bool
 
 
-async def _compute_plan(
-    config: Configuration, state: State, client: ModelArtsClient, req: PlanRequest
-) -> Plan:
-    from reconciler.plan import fetch_live, make_plan, pools_of
+async def _plan_live(
+    g: Globals, config: Configuration, session: Session, req: PlanRequest
+) -> tuple[Plan, LiveWorld, PlanTarget]:
+    """Read live, plan; also where this plan applies, for a saved plan to record."""
+    from reconciler.live import fetch_live
+    from reconciler.plan import make_plan, managed_nodepools, pools_of
 
-    live = await fetch_live(client, pools_of(config, state), req.parallelism)
-    return make_plan(config, state, live, targets=req.target, excludes=req.exclude)
+    state = session.state
+    async with _connect(g, config, req) as client:
+        _identify(g, config, session, client)
+        live = await fetch_live(
+            client,
+            pools_of(config, state),
+            req.parallelism,
+            workspace_id=config.provider.workspace_id,
+            managed=managed_nodepools(state),
+        )
+        target = _target(g, config, client.project_id)
+    the_plan = make_plan(config, state, live, targets=req.target, excludes=req.exclude)
+    return the_plan, live, target
+
+
+def _target(g: Globals, config: Configuration, project_id: str) -> PlanTarget:
+    from reconciler.endpoint import resolve_endpoint
+    from reconciler.savedplan import PlanTarget
+
+    p = config.provider
+    endpoint = resolve_endpoint(p.endpoint, p.region, os.environ)
+    return PlanTarget(endpoint=endpoint, project_id=project_id, workspace=g.workspace)
 
 
 def _connect(
@@ -295,13 +343,14 @@ def _state(g: Globals, config: Configuration | None = None) -> StateManager:
     from reconciler.ops import open_state
 
     if config is None:
-        from reconciler.config.sources import CONFIG_SUFFIXES
+        from reconciler.config.files import CONFIG_SUFFIXES, ignored
 
-        if any(p.suffix.lower() in CONFIG_SUFFIXES for p in g.chdir.iterdir()):
+        names = [p.name for p in g.chdir.iterdir()] if g.chdir.is_dir() else []
+        if any(not ignored(n) and n.lower().endswith(CONFIG_SUFFIXES) for n in names):
             config = _load_config(g, (), (), offline=True)
     return open_state(
         None if config is None else config.backend,
-        state_option=g.state,
+        state_option=None if g.state is None else g.path(g.state),
         default_path=g.chdir / "state" / "np.state.json",
         workspace=g.workspace,
         environ=os.environ,
@@ -358,6 +407,7 @@ def validate(
     type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
+    help="Output format (markdown: for a pull-request comment).",
 )
 @_with_globals
 def plan(
@@ -374,17 +424,12 @@ def plan(
     config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
     manager = _state(g, config)
     with manager, manager.locked("plan", _timeout(req.lock_timeout)) as session:
-
-        async def go() -> Plan:
-            async with _connect(g, config, req) as client:
-                _identify(g, config, session, client)
-                return await _compute_plan(config, session.state, client, req)
-
-        the_plan = _run(go())
+        the_plan, _live, target = _run(_plan_live(g, config, session, req))
     if out is not None:
-        from reconciler.savedplan import config_digest, save_plan
+        from reconciler.savedplan import save_plan
 
-        save_plan(out, the_plan, config_digest=config_digest(g.chdir / f for f in config.files))
+        out = g.path(out)
+        save_plan(out, the_plan, config_digest=_config_digest(g, config), target=target)
     _show_plan(g, the_plan, "json" if as_json else fmt)
     if out is not None and fmt == "text" and not as_json:
         g.say(f"\nSaved the plan to {out}. To apply exactly this plan, run: np apply {out}")
@@ -433,65 +478,118 @@ def apply(
 
     With PLANFILE, apply exactly that saved plan (no prompt) if nothing moved since.
     """
-    from reconciler.apply import WaitPolicy, apply_plan
-    from reconciler.render.progress import WaitProgress
-    from reconciler.state.locking import keep_fresh
+    from reconciler.errors import NpError
 
     req = PlanRequest(**options)
-    wait = WaitPolicy(0 if no_wait else parse_duration(wait_timeout, "--wait-timeout"))
+    wait = 0 if no_wait else parse_duration(wait_timeout, "--wait-timeout")
     saved = None
     if planfile is not None:
         from reconciler.savedplan import load_plan
 
-        saved = load_plan(planfile)
+        if req.var_args or req.var_files:
+            raise NpError(
+                "--var and --var-file cannot be used with a saved plan: it holds the values it "
+                "was made with; run np plan -out again to change them"
+            )
+        saved = load_plan(g.path(planfile))
     config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
     manager = _state(g, config)
     with manager, manager.locked("apply", _timeout(req.lock_timeout)) as session:
-        state = session.state
+        job = _ApplyJob(g, config, session, req, wait)
+        if saved is None:
+            the_plan, live, _ = _run(_plan_live(g, config, session, req))
+            _show_plan(g, the_plan, "text")
+            if not the_plan.applyable:
+                sys.exit(EXIT_OK)
+            if the_plan.has_changes and not auto_approve:
+                _approve(g)
+            outcomes = _run(job.reviewed(the_plan, live))
+        else:
+            outcomes = _run(job.saved(saved))
+    from reconciler.apply import summarise
 
-        async def go() -> int:
-            async with _connect(g, config, req) as client:
-                _identify(g, config, session, client)
-                if saved is None:
-                    the_plan = await _compute_plan(config, state, client, req)
-                    _show_plan(g, the_plan, "text")
-                else:
-                    the_plan = await _checked_saved_plan(saved, state, client, req)
-                if not the_plan.applyable:
-                    return EXIT_OK
-                if saved is None and the_plan.has_changes and not auto_approve:
-                    _approve(g)
-                progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
-                with _graceful_interrupt(g) as stop:
-                    async with keep_fresh(session.locker, lambda text: g.say(text, err=True)):
-                        try:
-                            outcomes = await apply_plan(
-                                the_plan,
-                                client,
-                                session,
-                                parallelism=req.parallelism,
-                                wait=wait,
-                                progress=progress,
-                                stop=stop,
-                            )
-                        finally:
-                            progress.close()
-                return _summarise(g, the_plan, outcomes)
-
-        code = _run(go())
-    sys.exit(code)
+    summary = summarise(outcomes)
+    for problem in summary.problems:
+        g.say(problem, err=True)
+    g.say(f"\n{summary.verdict}")
+    sys.exit(EXIT_OK if summary.ok else EXIT_ERROR)
 
 
-async def _checked_saved_plan(
-    saved: SavedPlan, state: State, client: ModelArtsClient, req: PlanRequest
-) -> Plan:
-    """Refuse a saved plan that no longer describes the world: nothing is sent then."""
-    from reconciler.plan import fetch_live
-    from reconciler.savedplan import check_still_valid
+@dataclass
+class _ApplyJob:
+    """The apply after approval, on a fresh connection: each node pool is read again right
+    before its request (a reviewed change is rebuilt from that read, a saved plan is exact)."""
 
-    pools = {r.pool for r in saved.plan.resources}
-    check_still_valid(saved, state, await fetch_live(client, pools, req.parallelism))
-    return saved.plan
+    g: Globals
+    config: Configuration
+    session: Session
+    req: PlanRequest
+    wait_seconds: float
+
+    async def reviewed(self, the_plan: Plan, live: LiveWorld) -> list[Outcome]:
+        from reconciler.plan import ResourceChange, replan
+
+        state = self.session.state
+
+        def rebuild(change: ResourceChange, fresh: dict[str, Any]) -> ResourceChange | None:
+            return replan(self.config, state, live, change, fresh)
+
+        async with _connect(self.g, self.config, self.req) as client:
+            return await self._apply(client, the_plan, rebuild)
+
+    async def saved(self, saved: SavedPlan) -> list[Outcome]:
+        async with _connect(self.g, self.config, self.req) as client:
+            _identify(self.g, self.config, self.session, client)
+            the_plan = await self._checked(saved, client)
+            return await self._apply(client, the_plan, None)
+
+    async def _checked(self, saved: SavedPlan, client: ModelArtsClient) -> Plan:
+        """Refuse a saved plan that no longer describes the world: nothing is sent then."""
+        from reconciler.live import fetch_live
+        from reconciler.savedplan import check_still_valid, check_target, touched
+
+        check_target(saved, _target(self.g, self.config, client.project_id))
+        changes = touched(saved.plan)
+        live = await fetch_live(
+            client,
+            {r.pool for r in changes},
+            self.req.parallelism,
+            workspace_id=self.config.provider.workspace_id,
+            managed={(r.pool, r.name) for r in changes},
+        )
+        check_still_valid(saved, self.session.state, live)
+        return saved.plan
+
+    async def _apply(
+        self, client: ModelArtsClient, the_plan: Plan, rebuild: Rebuild | None
+    ) -> list[Outcome]:
+        from reconciler.apply import WaitPolicy, apply_plan
+        from reconciler.render.progress import WaitProgress
+        from reconciler.state.locking import keep_fresh
+
+        g = self.g
+        progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
+        with _graceful_interrupt(g) as stop:
+            async with keep_fresh(self.session.locker, lambda text: g.say(text, err=True)):
+                try:
+                    return await apply_plan(
+                        the_plan,
+                        client,
+                        self.session,
+                        parallelism=self.req.parallelism,
+                        wait=WaitPolicy(self.wait_seconds),
+                        progress=progress,
+                        stop=stop,
+                        rebuild=rebuild,
+                    )
+                finally:
+                    progress.close()
+
+
+def _config_digest(g: Globals, config: Configuration) -> str:
+    from reconciler.savedplan import config_digest
+
+    return config_digest(g.chdir / name for name in config.files)
 
 
 @contextmanager
@@ -519,6 +617,21 @@ def _graceful_interrupt(g: Globals) -> Iterator[Any]:
         loop.remove_signal_handler(signal.SIGINT)
 
 
+def _ask() -> str:
+    """The answer typed at ``Enter a value:``; Ctrl-C or end of input is no answer.
+
+    A plain read, not readline (``input``): readline can catch a Ctrl-C typed while it sets the
+    terminal up and act on it only at the next key, so an interrupt would wait for Enter.
+    No event loop runs here either, so the interrupt arrives at once."""
+    try:
+        click.echo("  Enter a value: ", nl=False)
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:
+        click.echo()
+        return ""
+    return line.strip()
+
+
 def _approve(g: Globals) -> None:
     from reconciler.errors import NpError
 
@@ -528,37 +641,14 @@ def _approve(g: Globals) -> None:
             "`np plan -out FILE` and apply it with `np apply FILE`"
         )
     g.say("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n")
-    answer = click.prompt("  Enter a value", default="", show_default=False, prompt_suffix=": ")
-    if answer.strip() != "yes":
+    if _ask() != "yes":
         g.say("\nApply cancelled.", err=True)
         sys.exit(EXIT_ERROR)
 
 
-def _summarise(g: Globals, the_plan: Plan, outcomes: list[Any]) -> int:
-    skipped = [o for o in outcomes if not o.started]
-    failed = [o for o in outcomes if not o.ok and o.started]
-    applied = [o for o in outcomes if o.applied]
-    if skipped:
-        g.say(
-            f"Interrupted: {len(applied)} done, {len(failed)} failed, {len(skipped)} not started "
-            f"({', '.join(o.address for o in skipped)}). Run np apply again to continue.",
-            err=True,
-        )
-    counts = {a: sum(1 for o in applied if o.action == a) for a in ("create", "update", "delete")}
-    for outcome in failed:
-        g.say(f"Error: {outcome.address}: {outcome.error}", err=True)
-    verdict = "Apply failed" if failed else "Apply interrupted" if skipped else "Apply complete"
-    tail = f", {len(failed)} failed ({', '.join(o.address for o in failed)})." if failed else "."
-    g.say(
-        f"\n{verdict}! Resources: {counts['create']} added, {counts['update']} changed, "
-        f"{counts['delete']} destroyed{tail}"
-    )
-    return EXIT_ERROR if failed or skipped else EXIT_OK
-
-
 @cli.command()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
 @_with_globals
 def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
     """Show the state (or a saved plan)."""
@@ -704,7 +794,7 @@ def import_(
         async def go() -> None:
             async with _connect(g, config, req) as client:
                 _identify(g, config, session, client)
-                await import_nodepool(session, wanted, client)
+                await import_nodepool(session, wanted, client, config.provider.workspace_id)
 
         _run(go())
     g.say(
@@ -743,9 +833,17 @@ cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))
     type=click.Choice(["text", "json", "markdown", "junit"]),
     default="text",
     show_default=True,
+    help="Output format.",
 )
 @_var_options
-@click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)
+@_targeting_options
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 256),
+    default=10,
+    show_default=True,
+    help="How many requests np sends at once.",
+)
 @click.option("--allow-insecure-http", is_flag=True, help=_INSECURE_HELP)
 @_with_globals
 def drift(
@@ -754,6 +852,8 @@ def drift(
     fmt: str,
     var_files: tuple[Path, ...],
     var_args: tuple[str, ...],
+    target: tuple[str, ...],
+    exclude: tuple[str, ...],
     parallelism: int,
     allow_insecure_http: bool,
 ) -> None:
@@ -761,8 +861,10 @@ def drift(
     import json
 
     from reconciler.drift import DriftEntry, drift_report
+    from reconciler.errors import NpError
+    from reconciler.live import fetch_live
     from reconciler.ops import identity_of
-    from reconciler.plan import fetch_live
+    from reconciler.plan import managed_nodepools, select
     from reconciler.render import drift as render
     from reconciler.state.manager import check_identity
 
@@ -771,6 +873,11 @@ def drift(
         state = manager.load()
         where = manager.describe()
     req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
+    known = {np.address for np in config.nodepools} | set(state.resources)
+    unknown = [a for a in (*target, *exclude) if a not in known]
+    if unknown:
+        raise NpError(f"{unknown[0]}: no such address in the configuration or state")
+    chosen = select(known, target, exclude)
 
     async def go() -> list[DriftEntry]:
         async with _connect(g, config, req) as client:
@@ -778,8 +885,14 @@ def drift(
             warning = check_identity(state, identity, where)
             if warning:
                 g.say(warning, err=True)
-            pools = {r.pool for r in state.resources.values()}
-            return drift_report(state, await fetch_live(client, pools, parallelism))
+            live = await fetch_live(
+                client,
+                {r.pool for r in state.resources.values()},
+                parallelism,
+                workspace_id=config.provider.workspace_id,
+                managed=managed_nodepools(state),
+            )
+        return drift_report(state, live, config.nodepools, chosen)
 
     entries = _run(go())
     if fmt == "json":
@@ -812,7 +925,7 @@ def force_unlock(g: Globals, lock_id: str, force: bool) -> None:
         if not sys.stdin.isatty():
             raise NpError("no terminal to confirm: pass --force to remove the lock")
         g.say("\nnp will remove the lock. Only 'yes' will be accepted to confirm.\n")
-        return click.prompt("  Enter a value", default="", show_default=False).strip() == "yes"
+        return _ask() == "yes"
 
     with _state(g) as manager:
         info = unlock(manager.backend.locker, lock_id, None if force else confirm)

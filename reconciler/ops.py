@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from reconciler.config.types import Backend as BackendBlock
 from reconciler.config.types import Configuration, DesiredNodePool, Provider
-from reconciler.diff import adopted_applied
 from reconciler.endpoint import resolve_endpoint
 from reconciler.errors import NpError, StateError
-from reconciler.model import check_nodepool, desired_to_wire
+from reconciler.live import fetch_live
+from reconciler.plan import adoption
 from reconciler.state.backends import open_backend
 from reconciler.state.document import Identity, ResourceState, State, parse, render, utc_now
 from reconciler.state.manager import Session, StateManager, check_identity
@@ -99,7 +99,10 @@ def declared_block(config: Configuration, address: str, pool: str, name: str) ->
 
 
 async def import_nodepool(
-    session: Session, wanted: DesiredNodePool, client: ModelArtsClient
+    session: Session,
+    wanted: DesiredNodePool,
+    client: ModelArtsClient,
+    workspace_id: str | None = None,
 ) -> None:
     """Adopt a live node pool: last-applied is what is live for the fields the block manages,
     so that np never "removes" a value it did not apply, and nothing shows as drift."""
@@ -113,16 +116,15 @@ async def import_nodepool(
                 f"{address}: {target} is already managed as {other}; to manage it under the "
                 f"new address, run: np state mv {other} {address}"
             )
-    live = check_nodepool(await client.get_nodepool(wanted.pool, wanted.name), target)
-    lifecycle = wanted.lifecycle
-    desired = desired_to_wire(wanted.fields, frozenset(lifecycle.ignore_changes))
+    live = await fetch_live(
+        client, {wanted.pool}, 1, workspace_id=workspace_id, managed={(wanted.pool, wanted.name)}
+    )
+    applied = adoption(wanted, live)
+    spec = live.nodepool(wanted.pool, wanted.name)
+    if applied is None or spec is None:
+        raise NpError(f"{address}: node pool {target} does not exist; nothing to import")
     resource = ResourceState(
-        wanted.pool,
-        wanted.name,
-        adopted_applied(desired, live),
-        live,
-        utc_now(),
-        lifecycle.prevent_destroy,
+        wanted.pool, wanted.name, applied, spec, utc_now(), wanted.lifecycle.prevent_destroy
     )
     session.record({address: resource})
 

@@ -3,6 +3,7 @@ test modules, so that test modules never import each other."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -69,3 +70,21 @@ def pg_url() -> Iterator[str]:
 def s3_url() -> Iterator[str]:
     """The http:// address of an S3 server on loopback (any credentials are accepted)."""
     yield from _server(servers.S3_URL_VARIABLE, servers.start_moto)
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The usual umask: a file np did not make private on purpose would come out 0644."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.fixture
+def world_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The test module's ``WORLD`` written to ``world.json`` in the test's directory."""
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps(request.module.WORLD))
+    return path

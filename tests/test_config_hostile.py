@@ -18,7 +18,7 @@ POOL = b'nodepool "a" {\n  pool = "p"\n'
     [
         ("bin.hcl", b"a = 1\n\xff\xfe\x00", "bin.hcl:2: file is not UTF-8 text (binary file?)"),
         ("nul.yaml", b"a: 1\nb: \x00\n", "nul.yaml:2: file is not text (it contains NUL bytes)"),
-        ("big.hcl", b"#" * (1024 * 1024 + 1), "big.hcl:1: file is larger than 1 MiB"),
+        ("big.hcl", b"#" * (64 * 1024 * 1024 + 1), "big.hcl:1: file is larger than 64 MiB"),
         (
             "deep.hcl",
             POOL + b"  labels = " + b"[" * 100_000 + b"]" * 100_000 + b"\n}\n",

@@ -274,7 +274,7 @@ CASES = [
     (
         {"main.hcl": 'region = "x"\n'},
         "main.hcl:1: unexpected attribute 'region' at top level; expected blocks provider,"
-        " variable or nodepool",
+        " backend, variable or nodepool",
     ),
     (
         {"main.hcl": 'nodepool {\n  pool = "p"\n}\n'},
@@ -307,7 +307,7 @@ CASES = [
     ),
     (
         {"main.yaml": "- a\n"},
-        "main.yaml:1: expected a mapping with provider, variables and nodepools",
+        "main.yaml:1: expected a mapping with provider, backend, variables and nodepools",
     ),
     (
         {"main.yaml": "nodepools: {}\nnodepools: {}\n"},

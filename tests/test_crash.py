@@ -113,7 +113,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
             assert state.serial >= serial
             serial = state.serial
             # every new node pool was created exactly once, by the killed run or by the rerun
-            assert created(f.settle(0.05)[before:]) == 3
+            assert created(f.settle()[before:]) == 3
         assert f.np("plan", "--detailed-exitcode").code == 0
         drift = f.np("drift")
         assert drift.code == 0, drift.stdout

@@ -34,7 +34,7 @@ def seeded(ws: Workspace) -> Workspace:
         (("state", "rm", "nodepool.nope"), "not in state: nodepool.nope"),
         (("state", "show", "nodepool.nope"), "nodepool.nope: not in state"),
         (("force-unlock", "abc", "--force"), "no lock is held on"),
-        (("apply", "missing.plan"), "cannot read plan file missing.plan"),
+        (("apply", "missing.plan"), "missing.plan: No such file or directory"),
     ],
 )
 def test_error_is_one_line_and_changes_nothing(

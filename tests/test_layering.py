@@ -14,7 +14,7 @@ RANKS = {
     "jsonmerge": 0,
     "fsutil": 0,
     "signer": 0,
-    "endpoint": 1,
+    "endpoint": 0.5,  # below state: the s3 backend checks its endpoint with it
     "model": 1,
     "state": 1,
     "api": 2,
@@ -22,6 +22,7 @@ RANKS = {
     "config": 2,
     "diff": 3,
     "connect": 3,
+    "live": 3,
     "plan": 4,
     "drift": 5,
     "apply": 5,

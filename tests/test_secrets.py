@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import shutil
 import ssl
 import stat
@@ -38,16 +37,6 @@ SENTINEL_ENV = {
     "HUAWEICLOUD_SDK_PROJECT_ID": "proj",
 }
 PRIVATE = 0o600
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    """The usual umask: files np did not protect on purpose would come out 0644."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def mode(path: Path) -> int:
@@ -250,7 +239,8 @@ def test_a_self_signed_endpoint_is_refused_even_with_allow_insecure_http(tmp_pat
     assert (run.returncode, run.stdout) == (1, "")
     [line] = run.stderr.splitlines()
     assert line.startswith(
-        "Error: GET /v2/proj/pools: TLS verification failed ([SSL: "
+        f"Error: GET /v2/proj/pools: TLS verification of 127.0.0.1:{server.server_address[1]} "
+        "failed ([SSL: "
         "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate"
     )
     assert line.endswith("np always verifies certificates")

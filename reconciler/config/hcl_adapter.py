@@ -14,6 +14,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, Unex
 
 from reconciler.config.nodes import (
     MAX_DEPTH,
+    MAX_STRING,
     Attribute,
     BareName,
     Block,
@@ -47,13 +48,18 @@ _DIRECTIVES = {"template_if_start", "template_else", "template_endif"}
 _DIRECTIVES |= {"template_for_start", "template_endfor"}
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.DOTALL)
-_STRUCTURE = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|//[^\n]*|/\*.*?\*/|[\[\](){}]', re.DOTALL)
+# Possessive quantifiers: a 10 MB string is scanned in milliseconds, not seconds.
+_STRUCTURE = re.compile(
+    r'"(?:[^"\\\n]++|\\.)*+"|#[^\n]*+|//[^\n]*+|/\*.*?\*/|[\[\](){}]', re.DOTALL
+)
+_TOO_LONG = "\x00"
+"""Stands in for an overlong string: no NUL survives reading a file, so it is never the user's."""
 _TOKEN_NAMES = {"$END": "end of file", "NL_OR_COMMENT": "end of line", "DBLQUOTE": "'\"'"}
 
 
 def parse_hcl(text: str, file: str) -> Body:
     """Parse one HCL file; raise ``SourceError`` for anything that is not well-formed HCL."""
-    _check_nesting(text)
+    text = _prepare(text)
     try:
         tree = parses_to_tree(text)
     except UnexpectedInput as exc:
@@ -63,19 +69,27 @@ def parse_hcl(text: str, file: str) -> Body:
     return _Walker(file).body(_children(tree)[0], 1, 0)
 
 
-def _check_nesting(text: str) -> None:
+def _prepare(text: str) -> str:
     """Refuse deep bracket nesting before lark spends time on it (strings and comments
-    skipped); the walker enforces the exact limit on what survives."""
+    skipped; the walker enforces the exact limit on what survives), and put a marker in place
+    of each string longer than ``MAX_STRING``: lark takes seconds to lex a 10 MB string, the
+    marker no time, and the walker reports it as too long where it is used."""
     depth = 0
+    pieces: list[str] = []
+    start = 0
     for match in _STRUCTURE.finditer(text):
-        char = match.group(0)
-        if char in "{[(":
+        token = match.group(0)
+        if token in "{[(":
             depth += 1
             if depth > 2 * MAX_DEPTH:
                 line = text.count("\n", 0, match.start()) + 1
                 raise SourceError(f"values are nested deeper than {MAX_DEPTH} levels", line)
-        elif char in "}])":
+        elif token in "}])":
             depth -= 1
+        elif token[0] == '"' and len(token) > MAX_STRING + 2:
+            pieces += [text[start : match.start()], f'"{_TOO_LONG}"']
+            start = match.end()
+    return "".join([*pieces, text[start:]]) if pieces else text
 
 
 def _reason(exc: UnexpectedInput) -> str:
@@ -230,6 +244,8 @@ class _Walker:
 
     def string(self, tree: Tree[Token], line: int, depth: int = 0) -> Node:
         pos = self.pos(line)
+        if _is_too_long(tree):
+            return Invalid(f"string is longer than {MAX_STRING} characters", pos)
         parts: list[str | VarRef] = []
         for part in _children(tree):
             piece = part.children[0]
@@ -250,6 +266,11 @@ class _Walker:
                     return unsupported("an interpolation other than ${var.NAME}", pos)
                 parts.append(inner)
         return make_template(parts, pos)
+
+
+def _is_too_long(tree: Tree[Token]) -> bool:
+    parts = tree.children[1:-1]
+    return len(parts) == 1 and isinstance(parts[0], Tree) and parts[0].children == [_TOO_LONG]
 
 
 def _heredoc(token: str, trim: bool, pos: Pos) -> Node:

@@ -61,6 +61,12 @@ def describe(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
+def listing(names: Iterable[str], last: str = "or") -> str:
+    """``a, b or c``."""
+    items = list(names)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}" if len(items) > 1 else "".join(items)
+
+
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
     """The candidate the user most likely meant: snake_case of a camelCase spelling, a case
     slip, or a near miss."""

@@ -13,8 +13,12 @@ from reconciler.errors import Pos
 MAX_DEPTH = 32
 """Deepest nesting of lists, objects and blocks a configuration may use (hostile-input guard)."""
 
-MAX_FILE_BYTES = 1024 * 1024
-"""Largest configuration or variable file np reads."""
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""Largest configuration or variable file np reads: far above any real configuration (a
+5,000-node-pool file is under 3 MB); hostile content is caught by the rules of each field."""
+
+MAX_STRING = 64 * 1024
+"""Longest string (in characters) a configuration may hold."""
 
 
 class SourceError(Exception):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from reconciler.config.messages import FieldPath, did_you_mean, format_path, pydantic_problems
 from reconciler.config.nodes import (
+    MAX_STRING,
     BareName,
     Mapping,
     Node,
@@ -24,9 +25,6 @@ from reconciler.config.nodes import (
     duplicates,
 )
 from reconciler.errors import Diagnostic, Pos
-
-MAX_STRING = 64 * 1024
-"""Longest string (in characters) a configuration may hold."""
 
 _Model = TypeVar("_Model", bound=BaseModel)
 

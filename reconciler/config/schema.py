@@ -79,6 +79,29 @@ def _check_endpoint(url: str) -> str:
     return url
 
 
+def _check_s3_endpoint(url: str) -> str:
+    """An http(s) URL without credentials; whether np may connect to it is decided when it
+    connects, where the operator's settings are known."""
+    problem = endpoint_problem(url, allow_insecure_http=True)
+    if problem is None and url.startswith("sim://"):
+        problem = "endpoint must be https://HOST or http://127.0.0.1:PORT"
+    if problem:
+        raise ValueError(problem.replace("sim://PATH, ", ""))
+    return url
+
+
+_SCHEMA_NAME = r"[a-z_][a-z0-9_]{0,62}"
+
+
+def _check_schema_name(name: str) -> str:
+    if not re.fullmatch(_SCHEMA_NAME, name):
+        raise ValueError(
+            f"{name!r} is not a schema name np uses: lowercase letters, digits and _, starting "
+            "with a letter or _, at most 63 characters"
+        )
+    return name
+
+
 NonEmpty = Annotated[str, Field(min_length=1)]
 MAX_COUNT = 2_147_483_647
 """The API's counts are 32-bit integers."""
@@ -87,6 +110,12 @@ LabelKey = Annotated[str, _qualified_name("label key")]
 LabelValue = Annotated[str, _label_value("label value")]
 TagKey = Annotated[str, AfterValidator(_check_tag_key)]
 Endpoint = Annotated[str, AfterValidator(_check_endpoint)]
+S3Endpoint = Annotated[str, AfterValidator(_check_s3_endpoint)]
+SchemaName = Annotated[
+    str,
+    AfterValidator(_check_schema_name),
+    Field(json_schema_extra={"pattern": f"^{_SCHEMA_NAME}$"}),
+]
 
 
 class _Strict(BaseModel):
@@ -214,16 +243,84 @@ class ProviderSpec(_Strict):
     endpoint: Endpoint | None = Field(
         default=None, description="sim://PATH, https://HOST, or http:// to a loopback host."
     )
+    workspace_id: NonEmpty | None = Field(
+        default=None,
+        description="The ModelArts workspace whose pools np manages; default: the default one.",
+    )
 
     @staticmethod
     def secret_hint(field: str) -> str | None:
         """For a field that holds a credential: the environment variables to use instead."""
-        squashed = re.sub(r"[^a-z0-9]", "", field.lower())
+        squashed = _squash(field)
         if "securitytoken" in squashed:
             return f"HUAWEICLOUD_SDK_SECURITY_TOKEN (with {_AKSK})"
         if "token" in squashed:
             return "HW_AUTH_TOKEN"
         return _AKSK if _SECRET_LOOKING.search(squashed) else None
+
+
+def _squash(field: str) -> str:
+    """``Secret_Key`` → ``secretkey``: how fields are compared with secret-looking names."""
+    return re.sub(r"[^a-z0-9]", "", field.lower())
+
+
+_PG_CONN_STR = "NP_PG_CONN_STR (a libpq URI or key=value string; PG* variables work too)"
+_PG_SECRET = re.compile(r"conn|dsn|uri|url")
+"""A connection string or URI may carry the password."""
+_PG_CONNECTION = re.compile(r"host|port|user|db|database|ssl|options")
+_AWS_KEYS = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+
+
+class PgBackendSpec(_Strict):
+    """``backend "pg"``: state in PostgreSQL. The connection comes from the environment."""
+
+    schema_name: SchemaName | None = Field(
+        default=None,
+        description="The database schema that holds np's table (default: np); lowercase "
+        "letters, digits and _, at most 63 characters.",
+    )
+
+    @staticmethod
+    def secret_hint(field: str) -> str | None:
+        secret = ProviderSpec.secret_hint(field) or _PG_SECRET.search(_squash(field))
+        return _PG_CONN_STR if secret else None
+
+    @staticmethod
+    def environment_hint(field: str) -> str | None:
+        """Connection settings (host, user, ...) are not secrets, but belong with them."""
+        return _PG_CONN_STR if _PG_CONNECTION.search(_squash(field)) else None
+
+
+class S3BackendSpec(_Strict):
+    """``backend "s3"``: state in an S3-compatible object store. Keys come from the
+    environment."""
+
+    bucket: NonEmpty = Field(description="The bucket that holds the state object.")
+    key: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
+        description="The state object's key, e.g. modelarts/np.state.json."
+    )
+    region: NonEmpty | None = Field(default=None, description="The store's region.")
+    endpoint: S3Endpoint | None = Field(
+        default=None,
+        description="The store's URL, e.g. https://obs.cn-north-4.myhuaweicloud.com.",
+    )
+
+    @staticmethod
+    def secret_hint(field: str) -> str | None:
+        squashed = _squash(field)
+        if "token" in squashed:
+            return f"AWS_SESSION_TOKEN (with {_AWS_KEYS})"
+        return _AWS_KEYS if _SECRET_LOOKING.search(squashed) else None
+
+    @staticmethod
+    def environment_hint(field: str) -> str | None:
+        return None
+
+
+BACKENDS: dict[str, type[PgBackendSpec] | type[S3BackendSpec]] = {
+    "pg": PgBackendSpec,
+    "s3": S3BackendSpec,
+}
 
 
 VariableType = Literal["string", "number", "bool", "list", "map"]
@@ -237,12 +334,22 @@ class VariableSpec(_Strict):
     description: str | None = None
 
 
+class BackendChoice(_Strict):
+    """Where state lives: exactly one of pg or s3 (none: the local state file)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
+    pg: PgBackendSpec | None = None
+    s3: S3BackendSpec | None = None
+
+
 class ConfigFile(_Strict):
     """A YAML configuration file (HCL files carry the same blocks)."""
 
     model_config = ConfigDict(title="np configuration")
 
     provider: ProviderSpec | None = None
+    backend: BackendChoice | None = None
     variables: dict[str, VariableSpec] | None = None
     nodepools: dict[str, NodePoolSpec] | None = None
 

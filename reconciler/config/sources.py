@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.config.cache import parse_cache
+from reconciler.config.files import is_yaml
 from reconciler.config.nodes import MAX_FILE_BYTES, Body, Node, SourceError
-
-YAML_SUFFIXES = (".yaml", ".yml")
-CONFIG_SUFFIXES = (".hcl", *YAML_SUFFIXES)
 
 
 def read_text(path: Path) -> str:
@@ -35,7 +33,7 @@ def parse_file(path: Path, display: str) -> Body | Node | None:
     """HCL files give a body; YAML files a node (None when empty). Unchanged files come from
     the parse cache; only files that parse cleanly are cached."""
     text = read_text(path)
-    language = "yaml" if path.suffix in YAML_SUFFIXES else "hcl"
+    language = "yaml" if is_yaml(path) else "hcl"
     cached = parse_cache().get(text, language, display)
     if cached is not None:
         return cached

@@ -87,5 +87,10 @@ class Configuration:
     provider: Provider
     nodepools: tuple[DesiredNodePool, ...]
     files: tuple[str, ...] = ()
+    """The configuration files read, by name inside the configuration directory."""
     backend: Backend | None = None
     moved: tuple[Moved, ...] = ()
+    var_files: tuple[str, ...] = ()
+    """Variable files that loaded by themselves (``np.npvars``, ``*.auto.npvars``), by name."""
+    warnings: tuple[str, ...] = ()
+    """Problems that do not stop np (an undeclared variable in a var file), one line each."""

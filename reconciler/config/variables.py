@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.config.files import is_json
 from reconciler.config.messages import describe, did_you_mean, format_path
 from reconciler.config.nodes import (
     MAX_DEPTH,
+    MAX_STRING,
     BareName,
     Body,
     Entry,
@@ -23,7 +25,7 @@ from reconciler.config.nodes import (
     Scalar,
     SourceError,
 )
-from reconciler.config.resolve import MAX_STRING, Problem, Scope, resolve, validate
+from reconciler.config.resolve import Problem, Scope, resolve, validate
 from reconciler.config.schema import VariableSpec, VariableType
 from reconciler.config.sources import parse_file, read_text
 from reconciler.errors import Diagnostic, Pos
@@ -114,6 +116,7 @@ class VariableValues:
         self.values = {v.name: v.default for v in variables.values() if v.has_default}
         self.broken = set(broken)
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[str] = []
 
     def scope(self) -> Scope:
         return Scope(self.variables, self.values, self.broken)
@@ -132,6 +135,7 @@ class VariableValues:
     def from_args(self, args: Iterable[str]) -> None:
         for arg in args:
             name, equals, text = arg.partition("=")
+            name, text = name.strip(), text.strip()
             if not equals:
                 self._error(Diagnostic(f"--var {name!r} must look like NAME=VALUE"))
             elif name not in self.variables:
@@ -141,11 +145,12 @@ class VariableValues:
             else:
                 self._set_text(self.variables[name], text, f"--var {name}")
 
-    def from_file(self, path: Path) -> None:
-        """A var file: HCL ``name = value`` lines, or a YAML or JSON mapping."""
-        display = str(path)
+    def from_file(self, path: Path, display: str | None = None) -> None:
+        """A var file: HCL ``name = value`` lines, or a YAML or JSON mapping. A value for an
+        undeclared variable is a warning: teams share one file among configurations."""
+        display = display or str(path)
         try:
-            if path.suffix == ".json":
+            if is_json(path):
                 entries = _json_entries(read_text(path), display)
             else:
                 entries = self._node_entries(parse_file(path, display), display)
@@ -176,11 +181,12 @@ class VariableValues:
 
     def _set(self, name: str, value: Any, pos: Pos) -> None:
         variable = self.variables.get(name)
-        problem = (
-            f"variable {name} is not declared{did_you_mean(name, self.variables)}"
-            if variable is None
-            else variable.mismatch(value)
-        )
+        if variable is None:
+            hint = did_you_mean(name, self.variables)
+            message = f"variable {name} is not declared, so this value is ignored{hint}"
+            self.warnings.append(str(Diagnostic(message, pos)))
+            return
+        problem = _too_long(value) or variable.mismatch(value)
         if problem:
             self._error(Diagnostic(problem, pos, f"variable.{name}"), name)
         else:
@@ -227,6 +233,20 @@ def _json_entries(text: str, display: str) -> list[tuple[str, Any, Pos]]:
 def _key_line(text: str, key: str) -> int:
     found = re.search(re.escape(json.dumps(key, ensure_ascii=False)) + r"\s*:", text)
     return text.count("\n", 0, found.start()) + 1 if found else 1
+
+
+def _too_long(value: Any) -> str | None:
+    """Refuse any string (or key) over ``MAX_STRING`` inside a value from a file."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and len(item) > MAX_STRING:
+            return f"string is longer than {MAX_STRING} characters"
+        if isinstance(item, dict):
+            pending += [*item, *item.values()]
+        elif isinstance(item, list):
+            pending += item
+    return None
 
 
 def _too_deep(value: Any) -> str | None:

@@ -18,7 +18,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from reconciler.errors import StateError
-from reconciler.fsutil import PRIVATE_MODE, atomic_write, fsync_dir
+from reconciler.fsutil import PRIVATE_MODE, atomic_write, fsync_dir, private_dirs
 from reconciler.state.document import State, parse, render
 from reconciler.state.local_lock import LocalLocker
 from reconciler.state.protocols import (
@@ -80,7 +80,7 @@ class LocalStore:
                 f"{_version(current)}): another run wrote it; nothing more was written"
             )
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dirs(self.path.parent)
             if not self._backed_up:
                 self._backup()
                 self._backed_up = True
@@ -195,7 +195,7 @@ class LocalJournal:
     def _open(self) -> int:
         if self._fd is not None:
             return self._fd
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dirs(self.path.parent)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         fd = os.open(self.path, flags, PRIVATE_MODE)
         try:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from reconciler.errors import LockError
-from reconciler.fsutil import write_new
+from reconciler.fsutil import private_dirs, write_new
 from reconciler.state.protocols import LockHeldError, LockInfo, LockLostError
 
 _POLL_SECONDS = 0.1
@@ -49,7 +49,7 @@ class LocalLocker:
         deadline = time.monotonic() + timeout
         body = json.dumps(_holder_doc(info), indent=2) + "\n"
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dirs(self.path.parent)
         except OSError as exc:
             raise LockError(f"cannot create lock file {self.path}: {exc.strerror}") from exc
         while True:

@@ -266,27 +266,30 @@ class Session:
     def flush(self) -> None:
         """Make everything staged so far durable: one journal append (nothing if no change)."""
         with self._writing:
-            if self._broken is not None:
-                raise self._broken
-            with self._mutex:
-                batch, self._pending = self._pending, []
-            records = self._effective(batch)
-            try:
-                if records:
-                    self._journal.append(records)
-            except NpError as exc:
-                self._broken = exc  # what was staged is lost: never claim it durable later
-                raise
-            for record in records:
-                if record.resource is None:
-                    self._resources.pop(record.address, None)
-                else:
-                    self._resources[record.address] = record.resource
-            self._serial += len(records)
-            self._since_checkpoint += len(records)
+            self._flush()
             due = time.monotonic() - self._checkpointed_at >= CHECKPOINT_SECONDS
             if self._since_checkpoint >= CHECKPOINT_RECORDS or (self._since_checkpoint and due):
                 self._checkpoint()
+
+    def _flush(self) -> None:
+        if self._broken is not None:
+            raise self._broken
+        with self._mutex:
+            batch, self._pending = self._pending, []
+        records = self._effective(batch)
+        try:
+            if records:
+                self._journal.append(records)
+        except NpError as exc:
+            self._broken = exc  # what was staged is lost: never claim it durable later
+            raise
+        for record in records:
+            if record.resource is None:
+                self._resources.pop(record.address, None)
+            else:
+                self._resources[record.address] = record.resource
+        self._serial += len(records)
+        self._since_checkpoint += len(records)
 
     def record(self, changes: Mapping[str, ResourceState | None]) -> None:
         """Stage and flush: ``changes`` are durable when this returns."""
@@ -310,9 +313,12 @@ class Session:
             self._durable = upto
 
     def checkpoint(self) -> None:
-        """Fold the journal into the state now (nothing to do if nothing was recorded)."""
-        self.flush()
+        """Fold the journal into the state now (nothing to do if nothing was recorded). After a
+        failed append it folds what was recorded before: staged changes it lost were never
+        reported durable."""
         with self._writing:
+            if self._broken is None:
+                self._flush()
             self._checkpoint()
 
     def fold(self) -> None:

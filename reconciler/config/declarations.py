@@ -1,0 +1,184 @@
+"""Parsed files → language-neutral declarations (provider, backend, variables, node pools).
+
+From here on HCL and YAML take the same path; structural mistakes (an unknown block type, a
+block without its label, a YAML section of the wrong shape) become diagnostics here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.config.messages import did_you_mean, listing, suggest
+from reconciler.config.nodes import Block, Body, Entry, Mapping, Node, SourceError, duplicates
+from reconciler.config.schema import REPEATED_BLOCKS
+from reconciler.config.sources import parse_file
+from reconciler.errors import Diagnostic, Pos
+
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_BACKENDS = ("pg", "s3")
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    block: str
+    """The HCL block type."""
+    section: str
+    """The YAML top-level key."""
+    usage: str
+    """How the HCL block is written, for messages."""
+
+
+_KINDS = {
+    kind.block: kind
+    for kind in (
+        _Kind("provider", "provider", 'provider "modelarts" { ... }'),
+        _Kind("backend", "backend", 'backend "pg" { ... } or backend "s3" { ... }'),
+        _Kind("variable", "variables", 'variable "NAME" { ... }'),
+        _Kind("nodepool", "nodepools", 'nodepool "NAME" { ... }'),
+    )
+}
+_SECTIONS = {kind.section: kind for kind in _KINDS.values()}
+_OTHER_TOOL = (
+    "if this file belongs to another tool, keep np's files in a directory of their own and "
+    "run np -C DIR"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """One block, whichever language it was written in."""
+
+    kind: str
+    """``provider``, ``backend``, ``variable`` or ``nodepool``."""
+    label: str
+    """The block's name (``modelarts`` for the provider, ``pg``/``s3`` for a backend)."""
+    body: Mapping
+    pos: Pos
+
+    @property
+    def address(self) -> str:
+        """How messages name the block: ``provider``, ``backend.s3``, ``nodepool.train``."""
+        return "provider" if self.kind == "provider" else f"{self.kind}.{self.label}"
+
+
+class DeclarationReader:
+    """Parses files and lists their declarations, collecting every structural problem."""
+
+    def __init__(self) -> None:
+        self.declarations: list[Declaration] = []
+        self.diagnostics: list[Diagnostic] = []
+
+    def read(self, path: Path) -> None:
+        try:
+            parsed = parse_file(path, path.name)
+        except SourceError as exc:
+            self.error(exc.message, Pos(path.name, exc.line))
+            return
+        if isinstance(parsed, Body):
+            self.hcl(parsed, path.name)
+        elif parsed is not None:
+            self.yaml(parsed, path.name)
+
+    def error(self, message: str, pos: Pos | None, address: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(message, pos, address))
+
+    def unknown(self, what: str, name: str, known: Iterable[str], pos: Pos) -> None:
+        """An unknown block type or section: a near miss gets a did-you-mean, anything else
+        may be another tool's file among np's."""
+        hint = did_you_mean(name, known) or f"; {_OTHER_TOOL}"
+        self.error(f"unknown {what} {name!r}{hint}", pos)
+
+    def foreign(self, names: list[str], known: Iterable[str]) -> bool:
+        """Whether a file holds nothing of np's, not even a near miss (then it is reported
+        once, as most likely another tool's file)."""
+        return bool(names) and not any(
+            name in known or suggest(name, known) is not None for name in names
+        )
+
+    def foreign_file(self, file: str, found: str, known: Iterable[str]) -> None:
+        message = f"not an np configuration file: it has {found}, np's are {listing(known, 'and')}"
+        self.error(f"{message}; {_OTHER_TOOL}", Pos(file, 1))
+
+    def hcl(self, body: Body, file: str) -> None:
+        types = [item.type for item in body.items if isinstance(item, Block)]
+        if len(types) == len(body.items) and self.foreign(types, _KINDS):
+            self.foreign_file(file, f"block type {types[0]!r}", _KINDS)
+            return
+        for item in body.items:
+            if not isinstance(item, Block):
+                message = f"unexpected attribute {item.name!r} at top level; expected blocks"
+                self.error(f"{message} {listing(_KINDS)}", item.pos)
+            elif item.type not in _KINDS:
+                self.unknown("block type", item.type, _KINDS, item.pos)
+            else:
+                self.hcl_block(item)
+
+    def hcl_block(self, block: Block) -> None:
+        kind = _KINDS[block.type]
+        if len(block.labels) != 1:
+            self.error(f"a {block.type} block needs exactly one label: {kind.usage}", block.pos)
+            return
+        label = block.labels[0]
+        if block.type == "provider" and label != "modelarts":
+            message = f'unknown provider {label!r}; only "modelarts" is supported'
+            self.error(message, block.pos)
+            return
+        repeated = REPEATED_BLOCKS if block.type == "nodepool" else frozenset()
+        self.declare(block.type, label, block.body.to_mapping(repeated), block.pos)
+
+    def yaml(self, node: Node, file: str) -> None:
+        if not isinstance(node, Mapping):
+            self.error(f"expected a mapping with {listing(_SECTIONS, 'and')}", node.pos)
+            return
+        if self.foreign([entry.key for entry in node.entries], _SECTIONS):
+            self.foreign_file(file, f"top-level key {node.entries[0].key!r}", _SECTIONS)
+            return
+        for later, first in duplicates(node.entries):
+            message = f"{later.key} is set more than once (first at {first.key_pos})"
+            self.error(message, later.key_pos)
+        seen: set[str] = set()
+        for entry in node.entries:
+            if entry.key in seen:
+                continue
+            seen.add(entry.key)
+            kind = _SECTIONS.get(entry.key)
+            if kind is None:
+                self.unknown("top-level key", entry.key, _SECTIONS, entry.key_pos)
+            elif kind.block == "provider":
+                self.yaml_block(kind.block, Entry("modelarts", entry.key_pos, entry.value))
+            elif isinstance(entry.value, Mapping):
+                self.yaml_section(kind, entry.value)
+            else:
+                message = f"{entry.key} must be a mapping of names to blocks"
+                if kind.block == "backend":
+                    message = "backend must be a mapping with one key, pg or s3"
+                self.error(message, entry.key_pos)
+
+    def yaml_section(self, kind: _Kind, section: Mapping) -> None:
+        if kind.block == "backend" and len(section.entries) != 1:
+            pos = section.entries[1].key_pos if section.entries else section.pos
+            self.error("backend must be a mapping with one key, pg or s3", pos)
+            return
+        for item in section.entries:
+            self.yaml_block(kind.block, item)
+
+    def yaml_block(self, kind: str, entry: Entry) -> None:
+        if isinstance(entry.value, Mapping):
+            self.declare(kind, entry.key, entry.value, entry.key_pos)
+        else:
+            address = Declaration(kind, entry.key, Mapping((), entry.key_pos), entry.key_pos)
+            self.error("expected a mapping of fields", entry.key_pos, address.address)
+
+    def declare(self, kind: str, label: str, body: Mapping, pos: Pos) -> None:
+        if kind == "backend" and label not in _BACKENDS:
+            hint = did_you_mean(label, _BACKENDS)
+            self.error(f"unknown backend {label!r}; np offers pg and s3{hint}", pos)
+            return
+        if kind in ("variable", "nodepool") and not _LABEL.fullmatch(label):
+            message = f"{kind} name {label!r} must start with a letter or _ and contain only"
+            self.error(f"{message} letters, digits, _ and -", pos)
+            return
+        self.declarations.append(Declaration(kind, label, body, pos))

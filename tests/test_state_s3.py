@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ import respx
 from remote import S3_ENV, S3_KEY, S3_SECRET, Place, holder, s3_place
 from tcpproxy import TcpProxy
 
-from reconciler.errors import StateError
+from reconciler.errors import NpError, StateError
 from reconciler.state.document import ResourceState, State
 from reconciler.state.protocols import NOTHING_STORED, LockHeldError, LockInfo, Version
 
@@ -179,30 +180,43 @@ def test_a_write_whose_answer_was_lost_is_recognised_on_retry(s3_url: str) -> No
 @pytest.mark.parametrize(
     ("endpoint", "problem"),
     [
-        ("https://np-exfil.invalid", "'np-exfil.invalid' is not a Huawei Cloud OBS domain"),
+        ("https://np-exfil.invalid", "np-exfil.invalid is not a Huawei Cloud obs endpoint"),
         (
             "https://obs.cn-north-4.myhuaweicloud.com.evil.example",
-            "is not a Huawei Cloud OBS domain",
+            "obs.cn-north-4.myhuaweicloud.com.evil.example is not a Huawei Cloud obs endpoint",
         ),
+        ("https://modelarts.cn-north-4.myhuaweicloud.com", "is not a Huawei Cloud obs endpoint"),
         ("http://10.0.0.5:9000", "plain http is only allowed to a loopback host"),
         ("http://obs.cn-north-4.myhuaweicloud.com", "plain http is only allowed to a loopback"),
         ("https://user:pw@obs.cn-north-4.myhuaweicloud.com", "must not contain credentials"),
-        ("ftp://127.0.0.1", "is not an https://HOST[:PORT] address"),
     ],
 )
 def test_a_configured_endpoint_elsewhere_is_refused_before_any_connection(
     endpoint: str, problem: str
 ) -> None:
-    place = Place("s3", {"bucket": "b-1", "key": "k", "region": "r", "endpoint": endpoint}, S3_ENV)
-    with respx.mock(assert_all_mocked=True), pytest.raises(StateError) as err:
+    place = Place(
+        "s3", {"bucket": "b-1", "key": "k", "region": "cn-north-4", "endpoint": endpoint}, S3_ENV
+    )
+    with respx.mock(assert_all_mocked=True), pytest.raises(NpError) as err:
         place.open().store.read()
     assert str(err.value).startswith('main.hcl:1: backend "s3": endpoint: ')
     assert problem in str(err.value)
-    assert S3_SECRET not in str(err.value)
+    assert "pw" not in str(err.value) and S3_SECRET not in str(err.value)
+
+
+def test_a_region_that_is_no_region_is_refused() -> None:
+    place = Place("s3", {"bucket": "b-1", "key": "k", "region": "evil.example/x"}, S3_ENV)
+    with pytest.raises(NpError, match=re.escape('main.hcl:1: backend "s3": region: ')):
+        place.open()
 
 
 def test_the_operator_allows_another_host_from_the_environment() -> None:
-    settings = {"bucket": "np-state", "key": "k", "region": "r", "endpoint": "https://s3.example"}
+    settings = {
+        "bucket": "np-state",
+        "key": "k",
+        "region": "cn-north-4",
+        "endpoint": "https://s3.example",
+    }
     env = {**S3_ENV, "NP_ALLOWED_ENDPOINTS": "other.example, s3.example"}
     with respx.mock() as mock:
         route = mock.get("https://np-state.s3.example/k").respond(404)
@@ -253,18 +267,24 @@ def test_store_errors_are_one_clear_message(status: int, body: bytes, problem: s
 
 def test_missing_credentials_name_the_variables() -> None:
     with pytest.raises(StateError) as err:
-        Place("s3", {"bucket": "b-1", "key": "k", "region": "r"}, {}).open()
+        Place("s3", {"bucket": "b-1", "key": "k", "region": "cn-north-4"}, {}).open()
     assert "AWS_ACCESS_KEY_ID" in str(err.value) and "HUAWEICLOUD_SDK_AK" in str(err.value)
 
 
 @pytest.mark.parametrize(
     ("settings", "problem"),
     [
-        ({"key": "k", "region": "r"}, "bucket is required"),
+        ({"key": "k", "region": "cn-north-4"}, "bucket is required"),
         ({"bucket": "b-1", "key": "k"}, "region is required"),
-        ({"bucket": "B_1", "key": "k", "region": "r"}, "bucket: 'B_1' is not a valid bucket name"),
-        ({"bucket": "b-1", "key": "env:/x/k", "region": "r"}, "must be an object name"),
-        ({"bucket": "b-1", "key": "k", "region": "r", "acl": "x"}, "unknown setting 'acl'"),
+        (
+            {"bucket": "B_1", "key": "k", "region": "cn-north-4"},
+            "bucket: 'B_1' is not a valid bucket name",
+        ),
+        ({"bucket": "b-1", "key": "env:/x/k", "region": "cn-north-4"}, "must be an object name"),
+        (
+            {"bucket": "b-1", "key": "k", "region": "cn-north-4", "acl": "x"},
+            "unknown setting 'acl'",
+        ),
     ],
 )
 def test_bad_settings_are_refused(settings: dict[str, str], problem: str) -> None:

@@ -41,6 +41,7 @@ from xml.etree import ElementTree
 
 import httpx
 
+from reconciler.endpoint import check_config_endpoint, is_loopback
 from reconciler.errors import LockError, StateError
 from reconciler.state.document import State, parse, render
 from reconciler.state.protocols import (
@@ -95,9 +96,10 @@ def open_backend(
             f"not under {WORKSPACE_PREFIX})"
         )
     endpoint = settings.get("endpoint") or f"https://obs.{region}.myhuaweicloud.com"
-    problem = endpoint_problem(endpoint, environ)
-    if problem:
-        raise StateError(f"{where}: endpoint: {problem}")
+    # The configuration may come from a pull request: the bucket's credentials only go to
+    # Huawei Cloud's OBS, a loopback test store, or a host the operator allowed.
+    setting = "endpoint" if settings.get("endpoint") else "region"
+    check_config_endpoint(endpoint, "obs", environ, where=f"{where}: {setting}")
     client = _Client(endpoint, bucket, region, _credentials(environ, where), where)
     objects = _Objects(client, key, workspace)
     locker = S3Locker(objects)
@@ -114,45 +116,6 @@ def open_backend(
         workspace=workspace,
         close=close,
     )
-
-
-def endpoint_problem(endpoint: str, environ: Mapping[str, str]) -> str | None:
-    """None when np may send the bucket's credentials to ``endpoint``; else why not.
-
-    A configuration file may come from a pull request, so it may only name Huawei Cloud's own
-    OBS domains or a loopback test server; the operator allows any other host through
-    ``NP_ALLOWED_ENDPOINTS`` in the environment.
-    """
-    try:
-        parts = urlsplit(endpoint)
-        host = (parts.hostname or "").lower()
-    except ValueError:
-        return "not a valid URL"
-    if parts.username or parts.password:
-        return "must not contain credentials"
-    if parts.scheme not in ("http", "https") or not host or parts.path not in ("", "/"):
-        return f"{endpoint!r} is not an https://HOST[:PORT] address"
-    allowed = {h.strip().lower() for h in environ.get("NP_ALLOWED_ENDPOINTS", "").split(",")}
-    if parts.scheme == "http":
-        if _is_loopback(host):
-            return None
-        return f"plain http is only allowed to a loopback host, not {host!r}; use https://"
-    if host.endswith(".myhuaweicloud.com") or host in allowed - {""}:
-        return None
-    return (
-        f"{host!r} is not a Huawei Cloud OBS domain (obs.REGION.myhuaweicloud.com); a "
-        "configuration file cannot send credentials elsewhere. The operator allows another "
-        f"host from the environment: NP_ALLOWED_ENDPOINTS={host}"
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _credentials(environ: Mapping[str, str], where: str) -> Credentials:
@@ -201,7 +164,7 @@ class _Client:
         host = parts.netloc.lower()
         # Virtual-hosted style (bucket.host) where DNS can carry it, as current stores prefer;
         # path style (host/bucket) for IP addresses, localhost and dotted bucket names.
-        hosted = "." not in bucket and not _is_loopback(parts.hostname or "")
+        hosted = "." not in bucket and not is_loopback(parts.hostname or "")
         hosted = hosted and not _is_ip(parts.hostname or "")
         self.host = f"{bucket}.{host}" if hosted else host
         self._prefix = "" if hosted else f"/{bucket}"

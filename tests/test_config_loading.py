@@ -219,7 +219,14 @@ def test_no_configuration_files(tmp_path: Path) -> None:
 def test_json_schema_comes_from_the_validating_models() -> None:
     schema = config_json_schema()
     json.dumps(schema)
-    assert set(schema["properties"]) == {"provider", "backend", "variables", "nodepools", "moved"}
+    assert set(schema["properties"]) == {
+        "provider",
+        "backend",
+        "variables",
+        "locals",
+        "nodepools",
+        "moved",
+    }
     assert schema["additionalProperties"] is False
     pool = schema["$defs"]["NodePoolSpec"]
     assert pool["required"] == ["pool"]

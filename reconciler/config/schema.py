@@ -372,14 +372,12 @@ BACKENDS: dict[str, type[PgBackendSpec] | type[S3BackendSpec]] = {
 }
 
 
-VariableType = Literal["string", "number", "bool", "list", "map"]
-
-
 class VariableSpec(_Strict):
     """An input variable, used as var.NAME."""
 
-    type: VariableType | None = None
-    """Values are checked against it; any type when left out."""
+    type: str | None = None
+    """Values are checked against it: string, number, bool, any, list(T), set(T), map(T) or
+    object({name = T, other = optional(T, default)}); any type when left out."""
     default: Any = None
     """The value when no other source sets one."""
     description: str | None = None
@@ -417,6 +415,8 @@ class ConfigFile(_Strict):
     """Where state lives (none: the local file state/np.state.json)."""
     variables: dict[str, VariableSpec] | None = None
     """Input variables by name."""
+    locals: dict[str, Any] | None = None
+    """Named values (local.NAME): any value or ${...} expression."""
     nodepools: dict[str, NodePoolSpec] | None = None
     """Node pools by block label (the address is nodepool.LABEL)."""
     moved: list[MovedSpec] | None = None

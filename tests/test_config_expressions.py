@@ -460,7 +460,7 @@ def deep(n: int) -> str:
         ("a = range(200000)", "range(): a collection would hold more than 100,000 elements"),
         (
             "a = [for x in range(1000) : [for y in range(1000) : [for z in range(10) : 1]]]",
-            "evaluation needs more than 2,000,000 steps; simplify the expressions",
+            "evaluation needs more than 1,000,000 steps; simplify the expressions",
         ),
         (
             'a = join("", [for x in range(70) : format("%1000s", "")])',

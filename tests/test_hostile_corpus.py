@@ -146,6 +146,64 @@ CASES: dict[str, list[tuple[int, str]]] = {
             "local.NAME, each.key and each.value",
         )
     ],
+    # expressions: bounded, pure, typed
+    "expr-nested-calls.hcl": [(4, "values are nested deeper than 32 levels")],
+    "expr-huge-for-each.hcl": [
+        (2, "nodepool.train: for_each makes 100,000 instances; at most 10,000 per block")
+    ],
+    "expr-step-bomb.hcl": [
+        (2, "local.grid: evaluation needs more than 1,000,000 steps; simplify the expressions")
+    ],
+    "expr-doubling.hcl": [(7, "local.l5: a value holds more than 1,000,000 elements in all")],
+    "expr-string-bomb.yaml": [
+        (3, "local.bigger: join(): a string would be longer than 65536 characters")
+    ],
+    "expr-local-cycle.hcl": [
+        (2, "local.a: local values refer to each other in a cycle: local.a, local.b, local.c")
+    ],
+    "expr-bad-type.hcl": [
+        (4, 'variable.specs: default.small.count: expected a number, got string "two"')
+    ],
+    "expr-impure-file.hcl": [(5, "nodepool.train: labels.key: " + IMPURE % "file")],
+    "expr-impure-templatefile.yaml": [
+        (6, "nodepool.train: extend_params.script: " + IMPURE % "templatefile")
+    ],
+    "expr-unknown-function.yaml": [
+        (
+            4,
+            "nodepool.train: flavor: unknown function sha256(); np offers abs, ceil, coalesce, "
+            "concat, contains, distinct, flatten, floor, format, join, keys, length, lookup, "
+            "lower, max, merge, min, range, replace, split, tobool, tolist, tomap, tonumber, "
+            "toset, tostring, trimspace, upper, values, zipmap",
+        )
+    ],
+    "expr-for-each-list.hcl": [
+        (
+            2,
+            "nodepool.train: for_each needs a map or a set of strings, got a list; use toset(...)",
+        )
+    ],
+    "expr-overflow.hcl": [
+        (
+            8,
+            "nodepool.train: count: the result is out of range (at most 9223372036854775807 in "
+            "magnitude)",
+        )
+    ],
+    "expr-regex-replace.hcl": [
+        (
+            3,
+            "nodepool.train: flavor: replace(): regular expressions (/.../) are not supported: "
+            "give the literal text",
+        )
+    ],
+    "expr-each-outside.yaml": [
+        (
+            4,
+            "nodepool.train: name: each.key and each.value exist only in a nodepool block with "
+            "for_each",
+        )
+    ],
     "undeclared-variable.hcl": [(4, "nodepool.train: count: undeclared variable var.missing")],
     "variable-without-value.hcl": [
         (

@@ -34,6 +34,7 @@ from reconciler.config.nodes import (
 )
 from reconciler.config.values import (
     EvalError,
+    Quiet,
     describe,
     equal,
     is_number,
@@ -44,11 +45,6 @@ from reconciler.config.values import (
 )
 
 _ROOTS = ("var", "local", "each")
-
-
-class Quiet(Exception):
-    """A reference to something already reported (a broken variable or local): the use says
-    nothing more, so each mistake is reported once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +110,16 @@ class Evaluator:
         raise EvalError(node.message, node.pos)
 
     def sequence(self, node: Sequence) -> list[Any]:
-        return self.budget.made([self.evaluate(item) for item in node.items])  # type: ignore[no-any-return]
+        made = [self.evaluate(item) for item in node.items]
+        self.budget.made(made)
+        return made
 
     def mapping(self, node: Mapping) -> dict[str, Any]:
         for later, first in duplicates(node.entries):
             raise EvalError(f"{later.key} is set more than once (first at {first.key_pos})")
         made = {entry.key: self.evaluate(entry.value) for entry in node.entries}
-        return self.budget.made(made)  # type: ignore[no-any-return]
+        self.budget.made(made)
+        return made
 
     def template(self, node: Template) -> str:
         pieces: list[str] = []

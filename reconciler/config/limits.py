@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.config.nodes import MAX_DEPTH, MAX_STRING
-from reconciler.config.values import EvalError
+from reconciler.config.values import EvalError, Quiet
 
-MAX_STEPS = 2_000_000
+MAX_STEPS = 1_000_000
 """Evaluation steps per configuration (a 10,000-instance fleet needs well under a million)."""
 MAX_ELEMENTS = 100_000
 """Elements in one list, set or map."""
@@ -28,6 +28,9 @@ class Budget:
         unique while it is known here."""
 
     def charge(self, units: int) -> None:
+        """Spend steps; the first evaluation that runs out is told, the later ones are quiet."""
+        if self.left < 0:
+            raise Quiet
         self.left -= units
         if self.left < 0:
             raise EvalError(

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.config.declarations import Declaration
-from reconciler.config.expr import Context, Evaluator, Names, Quiet
+from reconciler.config.expr import Context, Evaluator, Names
 from reconciler.config.limits import Budget
 from reconciler.config.nodes import BareName, GetAttr, Node, subnodes
-from reconciler.config.values import EvalError
+from reconciler.config.values import EvalError, Quiet
 from reconciler.errors import Diagnostic, Pos
 
 

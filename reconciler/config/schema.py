@@ -213,6 +213,9 @@ class LifecycleSpec(_Strict):
 class NodePoolSpec(_Strict):
     """One ``nodepool`` block. Only ``pool`` is required; a field left out is not managed."""
 
+    for_each: Annotated[dict[str, Any] | list[str], EXPR] | None = None
+    """One node pool per key of a map or element of a set of strings, addressed
+    nodepool.NAME["KEY"]; each.key and each.value inside the block."""
     pool: NonEmpty
     """The resource pool that holds the node pool."""
     name: NonEmpty | None = None
@@ -281,7 +284,9 @@ def _repeats(
 
 
 MANAGED_FIELDS = tuple(
-    name for name in NodePoolSpec.model_fields if name not in ("pool", "name", "lifecycle")
+    name
+    for name in NodePoolSpec.model_fields
+    if name not in ("for_each", "pool", "name", "lifecycle")
 )
 """Top-level fields np manages (what ``lifecycle.ignore_changes`` may name)."""
 

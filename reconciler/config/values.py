@@ -27,6 +27,11 @@ class EvalError(Exception):
         self.pos = pos
 
 
+class Quiet(Exception):
+    """A reference to something already reported (a broken variable or local, a spent
+    budget): the use says nothing more, so each mistake is reported once."""
+
+
 def is_number(value: Any) -> bool:
     return type(value) in (int, float)
 

@@ -18,10 +18,11 @@ from typing import Any
 from workload import Fleet
 
 from reconciler.config.types import Configuration, DesiredNodePool, Provider
-from reconciler.plan import LivePool, LiveWorld, make_plan
+from reconciler.live import LivePool, LiveWorld
+from reconciler.plan import make_plan
 from reconciler.render.plan_json import plan_document
 from reconciler.render.text import Painter, render_plan
-from reconciler.state import State
+from reconciler.state.document import State
 
 
 def best_cpu(action: Callable[[], Any], repeat: int) -> float:

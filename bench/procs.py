@@ -6,14 +6,11 @@ loading) is part of what a user waits for.
     done = run([NP, "validate"], cwd=workspace)
     done.wall, done.cpu, done.max_rss_mb
 
-    with SimServer(world, log, "--latency-ms", "50") as url:
-        ...
-    requests = read_request_log(log)
+The simulator process and its request log come from reconciler.sim.launch, as in the tests.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -22,10 +19,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 PYTHON = sys.executable
 NP = str(Path(sys.executable).with_name("np"))
@@ -98,53 +93,3 @@ def run(
 
 def median_wall(runs: Sequence[Finished]) -> float:
     return statistics.median(r.wall for r in runs)
-
-
-class SimServer:
-    """`np sim serve` on a free port for the duration of a `with` block; yields its URL."""
-
-    def __init__(self, world: Path, request_log: Path, *options: str) -> None:
-        self._argv = [NP, "sim", "serve", "--world", str(world), "--port", "0"]
-        self._argv += ["--request-log", str(request_log), *options]
-        self._resources = ExitStack()
-
-    def __enter__(self) -> str:
-        with ExitStack() as starting:
-            starting.push(self._resources)  # unwound right here if the server fails to start
-            stderr = self._resources.enter_context(tempfile.TemporaryFile())
-            proc = subprocess.Popen(
-                self._argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr
-            )
-            self._resources.callback(_stop, proc)
-            assert proc.stdout is not None
-            line = proc.stdout.readline().decode().strip()
-            prefix = "np sim listening on "
-            if not line.startswith(prefix):
-                _stop(proc)
-                stderr.seek(0)
-                problem = stderr.read().decode(errors="replace").strip()
-                raise BenchError(f"np sim serve did not start: {problem or line!r}")
-            starting.pop_all()
-        return line.removeprefix(prefix)
-
-    def __exit__(self, *exc: object) -> None:
-        self._resources.close()
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
-
-
-def read_request_log(path: Path) -> list[dict[str, Any]]:
-    """The simulator's request log: one dict per request (`method`, `path`, `status`, `ms`)."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -25,8 +25,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from procs import NP, PYTHON, BenchError, Finished, SimServer, median_wall, read_request_log, run
+from procs import NP, PYTHON, BenchError, Finished, median_wall, run
 from workload import Fleet
+
+from reconciler.sim.launch import LaunchError, RequestLog, SimServer
 
 HERE = Path(__file__).resolve().parent
 HTTP_ENV = {"HW_AUTH_TOKEN": "bench-token", "HW_PROJECT_ID": "bench-project"}
@@ -162,12 +164,15 @@ class Bench:
         np_runs: list[Finished] = []
         base_runs: list[Finished] = []
         per_run_requests: list[int] = []
-        with SimServer(root / "world.json", log, "--latency-ms", str(s.latency_ms)) as url:
+        requests = RequestLog(log)
+        latency = ("--latency-ms", str(s.latency_ms))
+        with SimServer(root / "world.json", *latency, request_log=log) as sim:
+            url = sim.url
             env = {**HTTP_ENV, "NP_ENDPOINT": url}
             for _ in range(s.plan_runs):
-                seen = len(read_request_log(log))
+                requests.take()
                 done = run([NP, "plan", "--json"], cwd=root, env=env).check()
-                per_run_requests.append(len(read_request_log(log)) - seen)
+                per_run_requests.append(len(requests.take()))
                 _expect_changes(done, len(fleet.changed(CHANGED_EVERY)))
                 np_runs.append(done)
                 base_runs.append(
@@ -335,9 +340,10 @@ class Bench:
         fleet.write(root, endpoint=None, changed_every=1)
         log = root / "requests.log"
         argv = [NP, "apply", "--no-wait", "--auto-approve"]
-        with SimServer(root / "world.json", log, "--rate-limit", str(s.rate_limit)) as url:
-            done = run(argv, cwd=root, env={**HTTP_ENV, "NP_ENDPOINT": url}).check()
-        requests = read_request_log(log)
+        rate = ("--rate-limit", str(s.rate_limit))
+        with SimServer(root / "world.json", *rate, request_log=log) as sim:
+            done = run(argv, cwd=root, env={**HTTP_ENV, "NP_ENDPOINT": sim.url}).check()
+        requests = RequestLog(log).read()
         throttled = sum(1 for r in requests if r["status"] == 429)
         patches = sum(1 for r in requests if r["method"] == "PATCH" and r["status"] == 200)
         if patches != len(fleet):
@@ -476,7 +482,7 @@ def main() -> int:
         try:
             for name in args.only:
                 bench.section(name, sections[name])
-        except BenchError as exc:
+        except (BenchError, LaunchError) as exc:
             print(f"bench: {exc}", file=sys.stderr)
             return 2
     elapsed = time.perf_counter() - started

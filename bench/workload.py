@@ -70,7 +70,7 @@ def config_fields(spec: dict[str, Any], count: int) -> dict[str, Any]:
         "flavor": spec["flavor"],
         "count": count,
         "max_count": max(count, spec["maxCount"]),
-        "azs": spec["azs"],
+        "azs": [{**spec["azs"][0], "count": count}],  # the AZ spread adds up to count
         "labels": spec["labels"],
         "taints": spec["taints"],
         "tags": {t["key"]: t["value"] for t in spec["tags"]},

@@ -1,10 +1,15 @@
 """Executing a plan: bounded concurrency, a journal entry per success, convergence waits.
 
-    outcomes = await apply_plan(plan, client, journal, parallelism=10, wait=WaitPolicy(600))
+    outcomes = await apply_plan(plan, client, session, parallelism=10, wait=WaitPolicy(600))
     failed = [o for o in outcomes if not o.ok]
 
-Each node pool is written to state as soon as its request succeeds, so a failure or a crash half
-way keeps what was done and a rerun continues from there.
+Each node pool is read again just before its request: a body is never built from a snapshot
+older than that read. If the node pool moved since the plan, the request is rebuilt from the
+fresh read when the reviewed change still applies unchanged (``rebuild``), else refused.
+
+Each node pool is recorded in the state's journal as soon as its request succeeds, so a failure
+or a crash half way keeps what was done and a rerun continues from there. If state cannot be
+recorded, nothing new is started: a change np cannot remember must not be followed by more.
 """
 
 from __future__ import annotations
@@ -12,14 +17,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
-from reconciler.errors import NpError
-from reconciler.model import FAILED_POOL_PHASES, pool_phase, status_counts
-from reconciler.plan import Plan, ResourceChange
-from reconciler.state import Journal, ResourceState
+from reconciler.api.errors import NotFoundError
+from reconciler.errors import NpError, StateError
+from reconciler.model import FAILED_POOL_PHASES, check_nodepool, pool_phase, status_counts
+from reconciler.plan import Plan, ResourceChange, fingerprint
+from reconciler.state.document import ResourceState, utc_now
+from reconciler.state.manager import Session
 
 if TYPE_CHECKING:
     from reconciler.api.client import ModelArtsClient
@@ -38,6 +45,10 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+Rebuild = Callable[[ResourceChange, dict[str, Any]], "ResourceChange | None"]
+"""Plan one node pool again against a fresh read of it (None: it no longer plans)."""
 
 
 class Progress(Protocol):
@@ -66,35 +77,43 @@ def encode_body(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 async def apply_plan(
     plan: Plan,
     client: ModelArtsClient,
-    journal: Journal,
+    session: Session,
     *,
     parallelism: int,
     wait: WaitPolicy,
     progress: Progress,
     stop: asyncio.Event | None = None,
+    rebuild: Rebuild | None = None,
 ) -> list[Outcome]:
-    """Apply every change; once ``stop`` is set, start nothing new and let in-flight finish."""
+    """Apply every change; once ``stop`` is set, start nothing new and let in-flight finish.
+
+    Without ``rebuild`` (a saved plan) a node pool that moved since the plan is refused."""
     gate = asyncio.Semaphore(max(1, parallelism))
     stop = stop or asyncio.Event()
-    commit = GroupCommit(journal)
+
+    async def record(change: ResourceChange, live: dict[str, Any] | None) -> None:
+        """Durable when it returns (group-committed with the successes that land with it)."""
+        try:
+            await session.commit(_records(change, live))
+        except StateError:
+            stop.set()
+            raise
 
     async def one(change: ResourceChange) -> Outcome:
         applied = False
         try:
             async with gate:
-                if stop.is_set():
+                if change.sends_request and not stop.is_set():
+                    change = await _reviewed(change, client, rebuild)
+                if stop.is_set():  # also after the read: its change was not started yet
                     return Outcome(
                         change.address, change.action, "not started (interrupted)", False
                     )
                 live = await _send(change, client)
-            await commit(change.address, _resource_state(change, live))
+            await record(change, live)
             applied = True
             if change.sends_request:
                 progress.line(f"{change.address}: {_DONE[change.action]}")
@@ -109,6 +128,33 @@ async def apply_plan(
 
 
 _DONE = {"create": "created", "update": "updated", "delete": "destroyed", "no-op": "recorded"}
+_STALE = "changed since the plan was shown; run np plan again"
+
+
+async def _reviewed(
+    change: ResourceChange, client: ModelArtsClient, rebuild: Rebuild | None
+) -> ResourceChange:
+    """The change to send now, checked against a fresh read of its node pool."""
+    try:
+        raw = await client.get_nodepool(change.pool, change.name)
+        fresh: dict[str, Any] | None = check_nodepool(raw, f"{change.pool}/{change.name}")
+    except NotFoundError:
+        fresh = None
+    if change.action == "create":
+        if fresh is not None:
+            raise NpError(f"node pool {change.pool}/{change.name} was created outside np; {_STALE}")
+        return change
+    if fresh is None:
+        if change.action == "delete":  # gone already: state forgets it, nothing is sent
+            return ResourceChange(change.address, change.pool, change.name, "no-op")
+        raise NpError(f"node pool {change.pool}/{change.name} no longer exists; {_STALE}")
+    if fingerprint(fresh) == fingerprint(change.before):
+        return change
+    if rebuild is not None and change.action == "update":
+        again = rebuild(change, fresh)
+        if again is not None and change.same_changes(again):
+            return again
+    raise NpError(_STALE)
 
 
 async def _send(change: ResourceChange, client: ModelArtsClient) -> dict[str, Any] | None:
@@ -135,43 +181,25 @@ def _resources_of(raw: Any, fallback: dict[str, Any] | None) -> dict[str, Any] |
     return resources if isinstance(resources, dict) else fallback
 
 
-def _resource_state(change: ResourceChange, live: dict[str, Any] | None) -> ResourceState | None:
-    """What state records after ``change`` succeeded; None drops the address."""
-    if change.applied is None:
-        return None
-    return ResourceState(
-        pool=change.pool,
-        name=change.name,
-        applied=change.applied,
-        live=live or {},
-        updated_at=utc_now(),
-        prevent_destroy=change.prevent_destroy,
-    )
-
-
-class GroupCommit:
-    """Journal writes off the event loop, each success durable before apply moves on.
-
-    Successes that land while a write is in flight share the next write: the fsyncs cost,
-    not the change, so 200 updates need far fewer than 200 writes of a growing file.
-    """
-
-    def __init__(self, journal: Journal) -> None:
-        self._journal = journal
-        self._writing = asyncio.Lock()
-        self._staged = 0
-        self._durable = 0
-
-    async def __call__(self, address: str, resource: ResourceState | None) -> None:
-        self._journal.stage(address, resource)
-        self._staged += 1
-        mine = self._staged
-        async with self._writing:
-            if self._durable >= mine:
-                return
-            upto = self._staged
-            await asyncio.to_thread(self._journal.flush)
-            self._durable = upto
+def _records(
+    change: ResourceChange, live: dict[str, Any] | None
+) -> dict[str, ResourceState | None]:
+    """What state records after ``change`` succeeded, in one atomic step: the address (None
+    drops it) and, for a move, the old address dropped."""
+    resource = None
+    if change.applied is not None:
+        resource = ResourceState(
+            pool=change.pool,
+            name=change.name,
+            applied=change.applied,
+            live=live or {},
+            updated_at=utc_now(),
+            prevent_destroy=change.prevent_destroy,
+        )
+    records: dict[str, ResourceState | None] = {change.address: resource}
+    if change.moved_from is not None:
+        records[change.moved_from] = None
+    return records
 
 
 def _scales(change: ResourceChange) -> bool:
@@ -223,3 +251,50 @@ async def wait_until_converged(
             raise NpError("interrupted while waiting for convergence; the change was recorded")
         await asyncio.sleep(min(delay, remaining))  # one last look at the deadline itself
         delay = min(policy.max_delay, delay * 1.5)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """How an apply ended, in words: ``problems`` for stderr, ``verdict`` for stdout."""
+
+    problems: tuple[str, ...]
+    verdict: str
+    ok: bool
+
+
+def summarise(outcomes: list[Outcome]) -> Summary:
+    """Each node pool counted once: a change that landed but did not converge is one changed
+    node pool that did not converge, not one changed and one failed."""
+    skipped = [o for o in outcomes if not o.started]
+    applied = [o for o in outcomes if o.applied]
+    unconverged = [o for o in applied if not o.ok]
+    failed = [o for o in outcomes if o.started and not o.ok and not o.applied]
+    problems: list[str] = []
+    if skipped:
+        problems.append(
+            f"Interrupted: {len(applied)} done, {len(failed)} failed, {len(skipped)} not started "
+            f"({', '.join(o.address for o in skipped)}). Run np apply again to continue."
+        )
+    problems += [f"Error: {o.address}: {o.error}" for o in failed + unconverged]
+    counts = {a: sum(1 for o in applied if o.action == a) for a in ("create", "update", "delete")}
+    verdict = (
+        "Apply failed"
+        if failed or unconverged
+        else "Apply interrupted"
+        if skipped
+        else "Apply complete"
+    )
+    tail = ""
+    if unconverged:
+        tail += f"; {len(unconverged)} of them did not converge ({_addresses(unconverged)})"
+    if failed:
+        tail += f"; {len(failed)} failed ({_addresses(failed)})"
+    text = (
+        f"{verdict}! Resources: {counts['create']} added, {counts['update']} changed, "
+        f"{counts['delete']} destroyed{tail}."
+    )
+    return Summary(tuple(problems), text, not (failed or unconverged or skipped))
+
+
+def _addresses(outcomes: list[Outcome]) -> str:
+    return ", ".join(o.address for o in outcomes)

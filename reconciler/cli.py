@@ -9,8 +9,8 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -21,9 +21,12 @@ from reconciler import __version__
 
 if TYPE_CHECKING:
     from reconciler.api.client import ModelArtsClient
+    from reconciler.apply import Outcome, Rebuild
     from reconciler.config.types import Configuration
+    from reconciler.live import LiveWorld
     from reconciler.plan import Plan
-    from reconciler.state import State
+    from reconciler.savedplan import PlanTarget, SavedPlan
+    from reconciler.state.manager import Session, StateManager
 
 T = TypeVar("T")
 
@@ -36,10 +39,12 @@ class Globals:
     state: Path | None
     color: bool
     verbose: bool
+    workspace: str = "default"
 
-    @property
-    def state_path(self) -> Path:
-        return self.state or self.chdir / "state" / "np.state.json"
+    def path(self, given: Path) -> Path:
+        """A path the user typed, resolved from the configuration directory, as
+        ``terraform -chdir`` does: ``np -C infra plan -out p.plan`` writes infra/p.plan."""
+        return given if given.is_absolute() else self.chdir / given
 
     def say(self, text: str = "", err: bool = False) -> None:
         click.echo(text, err=err, color=self.color)
@@ -109,15 +114,27 @@ def _fail(problems: list[str]) -> NoReturn:
     type=click.Path(dir_okay=False, path_type=Path),
     help="State file (default: state/np.state.json under the configuration directory).",
 )
+@click.option(
+    "--workspace",
+    envvar="NP_WORKSPACE",
+    default="default",
+    show_default=True,
+    help="Workspace: one state each (also NP_WORKSPACE).",
+)
 @click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
 @click.option("-v", "--verbose", is_flag=True, help="HTTP debug log on stderr, secrets redacted.")
 @click.pass_context
 def cli(
-    ctx: click.Context, chdir: Path, state_path: Path | None, no_color: bool, verbose: bool
+    ctx: click.Context,
+    chdir: Path,
+    state_path: Path | None,
+    workspace: str,
+    no_color: bool,
+    verbose: bool,
 ) -> None:
     """np: plan and apply Huawei Cloud ModelArts node pools declared in HCL or YAML."""
     color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-    ctx.obj = Globals(chdir, state_path, color, verbose)
+    ctx.obj = Globals(chdir, state_path, color, verbose, workspace)
 
 
 def main() -> None:
@@ -141,6 +158,7 @@ def _with_globals(f: Callable[..., T]) -> Callable[..., T]:
         (("-v", "--verbose"), "verbose", lambda _v: True, {"is_flag": True}),
         (("-C", "--chdir"), "chdir", Path, {"type": click.Path(file_okay=False)}),
         (("--state",), "state", Path, {"type": click.Path(dir_okay=False)}),
+        (("--workspace",), "workspace", str, {}),
     ):
         option = click.option(
             *decls,
@@ -172,14 +190,24 @@ def _var_options(f: Callable[..., T]) -> Callable[..., T]:
 _INSECURE_HELP = "Allow plain http:// to a non-loopback endpoint (credentials in clear text)."
 
 
-def _plan_options(f: Callable[..., T]) -> Callable[..., T]:
-    f = _var_options(f)
+def _targeting_options(f: Callable[..., T]) -> Callable[..., T]:
     for decl, help_text in (
         ("--target", "Only this address (repeatable)."),
         ("--exclude", "Everything but this address (repeatable)."),
     ):
         f = click.option(decl, multiple=True, metavar="ADDR", help=help_text)(f)
-    f = click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)(f)
+    return f
+
+
+def _plan_options(f: Callable[..., T]) -> Callable[..., T]:
+    f = _targeting_options(_var_options(f))
+    f = click.option(
+        "--parallelism",
+        type=click.IntRange(1, 256),
+        default=10,
+        show_default=True,
+        help="How many requests np sends at once.",
+    )(f)
     f = click.option(
         "--lock-timeout",
         default="0s",
@@ -229,8 +257,14 @@ def _load_config(
     from reconciler.endpoint import check_endpoint
 
     config = load_config(
-        g.chdir, var_files=var_files, var_args=var_args, environ=os.environ, new_names=offline
+        g.chdir,
+        var_files=[g.path(f) for f in var_files],
+        var_args=var_args,
+        environ=os.environ,
+        new_names=offline,
     )
+    for warning in config.warnings:
+        g.say(f"Warning: {warning}", err=True)
     # The configuration lives for the whole run: freeze it (and the imported modules) out of
     # the cyclic collector's sight, so planning 2,000 node pools does not rescan it (-25 %).
     gc.freeze()
@@ -257,13 +291,35 @@ class PlanRequest:
     allow_insecure_http: bool
 
 
-async def _compute_plan(
-    config: Configuration, state: State, client: ModelArtsClient, req: PlanRequest
-) -> Plan:
-    from reconciler.plan import fetch_live, make_plan, pools_of
+async def _plan_live(
+    g: Globals, config: Configuration, session: Session, req: PlanRequest
+) -> tuple[Plan, LiveWorld, PlanTarget]:
+    """Read live, plan; also where this plan applies, for a saved plan to record."""
+    from reconciler.live import fetch_live
+    from reconciler.plan import make_plan, managed_nodepools, pools_of
 
-    live = await fetch_live(client, pools_of(config, state), req.parallelism)
-    return make_plan(config, state, live, targets=req.target, excludes=req.exclude)
+    state = session.state
+    async with _connect(g, config, req) as client:
+        _identify(g, config, session, client)
+        live = await fetch_live(
+            client,
+            pools_of(config, state),
+            req.parallelism,
+            workspace_id=config.provider.workspace_id,
+            managed=managed_nodepools(state),
+        )
+        target = _target(g, config, client.project_id)
+    the_plan = make_plan(config, state, live, targets=req.target, excludes=req.exclude)
+    return the_plan, live, target
+
+
+def _target(g: Globals, config: Configuration, project_id: str) -> PlanTarget:
+    from reconciler.endpoint import resolve_endpoint
+    from reconciler.savedplan import PlanTarget
+
+    p = config.provider
+    endpoint = resolve_endpoint(p.endpoint, p.region, os.environ)
+    return PlanTarget(endpoint=endpoint, project_id=project_id, workspace=g.workspace)
 
 
 def _connect(
@@ -281,10 +337,41 @@ def _connect(
     )
 
 
-def _lock(g: Globals, operation: str, lock_timeout: str) -> Any:
-    from reconciler.lock import StateLock
+def _state(g: Globals, config: Configuration | None = None) -> StateManager:
+    """The workspace's state, in the configuration's backend. Commands that need no
+    configuration otherwise read it only for its backend block (none there: local files)."""
+    from reconciler.ops import open_state
 
-    return StateLock(g.state_path, operation, parse_duration(lock_timeout, "--lock-timeout"))
+    if config is None:
+        from reconciler.config.files import CONFIG_SUFFIXES, ignored
+
+        directory = g.chdir
+        names = [p.name for p in directory.iterdir()] if directory.is_dir() else []
+        if not directory.is_dir() or any(
+            not ignored(n) and n.lower().endswith(CONFIG_SUFFIXES) for n in names
+        ):
+            config = _load_config(g, (), (), offline=True)
+    return open_state(
+        None if config is None else config.backend,
+        state_option=None if g.state is None else g.path(g.state),
+        default_path=g.chdir / "state" / "np.state.json",
+        workspace=g.workspace,
+        environ=os.environ,
+    )
+
+
+def _timeout(lock_timeout: str) -> float:
+    return parse_duration(lock_timeout, "--lock-timeout")
+
+
+def _identify(g: Globals, config: Configuration, session: Session, client: ModelArtsClient) -> None:
+    """Refuse a state written for another project (nothing is sent); warn on another endpoint."""
+    from reconciler.ops import adopt_identity, identity_of
+
+    identity = identity_of(config.provider, client.project_id, os.environ)
+    warning = adopt_identity(session, identity)
+    if warning:
+        g.say(warning, err=True)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -299,8 +386,6 @@ def validate(
 ) -> None:
     """Parse and validate the configuration; no network."""
     config = _load_config(g, var_files, var_args, allow_insecure_http, offline=True)
-    for warning in config.warnings:
-        g.say(f"Warning: {warning}", err=True)
     count = len(config.nodepools)
     g.say(
         f"Success! The configuration is valid ({count} node pool{'s' if count != 1 else ''} "
@@ -325,6 +410,7 @@ def validate(
     type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
+    help="Output format (markdown: for a pull-request comment).",
 )
 @_with_globals
 def plan(
@@ -339,20 +425,14 @@ def plan(
     """Compute and show what apply would change."""
     req = PlanRequest(**options)
     config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
-    from reconciler.state import StateFile
-
-    with _lock(g, "plan", req.lock_timeout):
-        state = StateFile(g.state_path).read()
-
-        async def go() -> Plan:
-            async with _connect(g, config, req) as client:
-                return await _compute_plan(config, state, client, req)
-
-        the_plan = _run(go())
+    manager = _state(g, config)
+    with manager, manager.locked("plan", _timeout(req.lock_timeout)) as session:
+        the_plan, _live, target = _run(_plan_live(g, config, session, req))
     if out is not None:
-        from reconciler.savedplan import config_digest, save_plan
+        from reconciler.savedplan import save_plan
 
-        save_plan(out, the_plan, config_digest=config_digest(g.chdir / f for f in config.files))
+        out = g.path(out)
+        save_plan(out, the_plan, config_digest=_config_digest(g, config), target=target)
     _show_plan(g, the_plan, "json" if as_json else fmt)
     if out is not None and fmt == "text" and not as_json:
         g.say(f"\nSaved the plan to {out}. To apply exactly this plan, run: np apply {out}")
@@ -401,66 +481,118 @@ def apply(
 
     With PLANFILE, apply exactly that saved plan (no prompt) if nothing moved since.
     """
-    from reconciler.apply import WaitPolicy, apply_plan
-    from reconciler.render.progress import WaitProgress
-    from reconciler.state import Journal, StateFile
+    from reconciler.errors import NpError
 
     req = PlanRequest(**options)
-    wait = WaitPolicy(0 if no_wait else parse_duration(wait_timeout, "--wait-timeout"))
+    wait = 0 if no_wait else parse_duration(wait_timeout, "--wait-timeout")
     saved = None
     if planfile is not None:
         from reconciler.savedplan import load_plan
 
-        saved = load_plan(planfile)
+        if req.var_args or req.var_files:
+            raise NpError(
+                "--var and --var-file cannot be used with a saved plan: it holds the values it "
+                "was made with; run np plan -out again to change them"
+            )
+        saved = load_plan(g.path(planfile))
     config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
-    store = StateFile(g.state_path)
-    with _lock(g, "apply", req.lock_timeout) as lock:
-        state = store.read()
+    manager = _state(g, config)
+    with manager, manager.locked("apply", _timeout(req.lock_timeout)) as session:
+        job = _ApplyJob(g, config, session, req, wait)
+        if saved is None:
+            the_plan, live, _ = _run(_plan_live(g, config, session, req))
+            _show_plan(g, the_plan, "text")
+            if not the_plan.applyable:
+                sys.exit(EXIT_OK)
+            if the_plan.has_changes and not auto_approve:
+                _approve(g)
+            outcomes = _run(job.reviewed(the_plan, live))
+        else:
+            outcomes = _run(job.saved(saved))
+    from reconciler.apply import summarise
 
-        async def go() -> int:
-            async with _connect(g, config, req) as client:
-                if saved is None:
-                    the_plan = await _compute_plan(config, state, client, req)
-                    _show_plan(g, the_plan, "text")
-                else:
-                    the_plan = await _checked_saved_plan(saved, state, client, req)
-                if not the_plan.applyable:
-                    return EXIT_OK
-                if saved is None and the_plan.has_changes and not auto_approve:
-                    _approve(g)
-                journal = Journal(store, state)
-                progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
-                with _graceful_interrupt(g) as stop:
-                    async with _keep_fresh(lock, lambda text: g.say(text, err=True)):
-                        try:
-                            outcomes = await apply_plan(
-                                the_plan,
-                                client,
-                                journal,
-                                parallelism=req.parallelism,
-                                wait=wait,
-                                progress=progress,
-                                stop=stop,
-                            )
-                        finally:
-                            progress.close()
-                return _summarise(g, the_plan, outcomes)
-
-        code = _run(go())
-    sys.exit(code)
+    summary = summarise(outcomes)
+    for problem in summary.problems:
+        g.say(problem, err=True)
+    g.say(f"\n{summary.verdict}")
+    sys.exit(EXIT_OK if summary.ok else EXIT_ERROR)
 
 
-async def _checked_saved_plan(
-    saved: Any, state: State, client: ModelArtsClient, req: PlanRequest
-) -> Plan:
-    """Refuse a saved plan that no longer describes the world: nothing is sent then."""
-    from reconciler.plan import fetch_live
-    from reconciler.savedplan import check_still_valid
+@dataclass
+class _ApplyJob:
+    """The apply after approval, on a fresh connection: each node pool is read again right
+    before its request (a reviewed change is rebuilt from that read, a saved plan is exact)."""
 
-    pools = {r.pool for r in saved.plan.resources}
-    check_still_valid(saved, state, await fetch_live(client, pools, req.parallelism))
-    plan: Plan = saved.plan
-    return plan
+    g: Globals
+    config: Configuration
+    session: Session
+    req: PlanRequest
+    wait_seconds: float
+
+    async def reviewed(self, the_plan: Plan, live: LiveWorld) -> list[Outcome]:
+        from reconciler.plan import ResourceChange, replan
+
+        state = self.session.state
+
+        def rebuild(change: ResourceChange, fresh: dict[str, Any]) -> ResourceChange | None:
+            return replan(self.config, state, live, change, fresh)
+
+        async with _connect(self.g, self.config, self.req) as client:
+            return await self._apply(client, the_plan, rebuild)
+
+    async def saved(self, saved: SavedPlan) -> list[Outcome]:
+        async with _connect(self.g, self.config, self.req) as client:
+            _identify(self.g, self.config, self.session, client)
+            the_plan = await self._checked(saved, client)
+            return await self._apply(client, the_plan, None)
+
+    async def _checked(self, saved: SavedPlan, client: ModelArtsClient) -> Plan:
+        """Refuse a saved plan that no longer describes the world: nothing is sent then."""
+        from reconciler.live import fetch_live
+        from reconciler.savedplan import check_still_valid, check_target, touched
+
+        check_target(saved, _target(self.g, self.config, client.project_id))
+        changes = touched(saved.plan)
+        live = await fetch_live(
+            client,
+            {r.pool for r in changes},
+            self.req.parallelism,
+            workspace_id=self.config.provider.workspace_id,
+            managed={(r.pool, r.name) for r in changes},
+        )
+        check_still_valid(saved, self.session.state, live)
+        return saved.plan
+
+    async def _apply(
+        self, client: ModelArtsClient, the_plan: Plan, rebuild: Rebuild | None
+    ) -> list[Outcome]:
+        from reconciler.apply import WaitPolicy, apply_plan
+        from reconciler.render.progress import WaitProgress
+        from reconciler.state.locking import keep_fresh
+
+        g = self.g
+        progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
+        with _graceful_interrupt(g) as stop:
+            async with keep_fresh(self.session.locker, lambda text: g.say(text, err=True)):
+                try:
+                    return await apply_plan(
+                        the_plan,
+                        client,
+                        self.session,
+                        parallelism=self.req.parallelism,
+                        wait=WaitPolicy(self.wait_seconds),
+                        progress=progress,
+                        stop=stop,
+                        rebuild=rebuild,
+                    )
+                finally:
+                    progress.close()
+
+
+def _config_digest(g: Globals, config: Configuration) -> str:
+    from reconciler.savedplan import config_digest
+
+    return config_digest(g.chdir / name for name in config.files)
 
 
 @contextmanager
@@ -488,30 +620,19 @@ def _graceful_interrupt(g: Globals) -> Iterator[Any]:
         loop.remove_signal_handler(signal.SIGINT)
 
 
-@asynccontextmanager
-async def _keep_fresh(
-    lock: Any, warn: Callable[[str], None], every: float = 30.0
-) -> AsyncIterator[None]:
-    """Touch the lock while a long apply runs, so others see it is alive; if it was taken away
-    (someone ran force-unlock), say so once: the apply itself goes on and journals as before."""
-    import asyncio
+def _ask() -> str:
+    """The answer typed at ``Enter a value:``; Ctrl-C or end of input is no answer.
 
-    from reconciler.errors import LockError
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(every)
-            try:
-                lock.refresh()
-            except LockError as exc:
-                warn(f"Warning: {exc}; another run may now change the same state")
-                return
-
-    task = asyncio.create_task(beat())
+    A plain read, not readline (``input``): readline can catch a Ctrl-C typed while it sets the
+    terminal up and act on it only at the next key, so an interrupt would wait for Enter.
+    No event loop runs here either, so the interrupt arrives at once."""
     try:
-        yield
-    finally:
-        task.cancel()
+        click.echo("  Enter a value: ", nl=False)
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:
+        click.echo()
+        return ""
+    return line.strip()
 
 
 def _approve(g: Globals) -> None:
@@ -523,50 +644,26 @@ def _approve(g: Globals) -> None:
             "`np plan -out FILE` and apply it with `np apply FILE`"
         )
     g.say("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n")
-    answer = click.prompt("  Enter a value", default="", show_default=False, prompt_suffix=": ")
-    if answer.strip() != "yes":
+    if _ask() != "yes":
         g.say("\nApply cancelled.", err=True)
         sys.exit(EXIT_ERROR)
 
 
-def _summarise(g: Globals, the_plan: Plan, outcomes: list[Any]) -> int:
-    skipped = [o for o in outcomes if not o.started]
-    failed = [o for o in outcomes if not o.ok and o.started]
-    applied = [o for o in outcomes if o.applied]
-    if skipped:
-        g.say(
-            f"Interrupted: {len(applied)} done, {len(failed)} failed, {len(skipped)} not started "
-            f"({', '.join(o.address for o in skipped)}). Run np apply again to continue.",
-            err=True,
-        )
-    counts = {a: sum(1 for o in applied if o.action == a) for a in ("create", "update", "delete")}
-    for outcome in failed:
-        g.say(f"Error: {outcome.address}: {outcome.error}", err=True)
-    verdict = "Apply failed" if failed else "Apply interrupted" if skipped else "Apply complete"
-    tail = f", {len(failed)} failed ({', '.join(o.address for o in failed)})." if failed else "."
-    g.say(
-        f"\n{verdict}! Resources: {counts['create']} added, {counts['update']} changed, "
-        f"{counts['delete']} destroyed{tail}"
-    )
-    return EXIT_ERROR if failed or skipped else EXIT_OK
-
-
 @cli.command()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
 @_with_globals
 def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
     """Show the state (or a saved plan)."""
     import json
-
-    from reconciler.state import StateFile
 
     if planfile is not None:
         from reconciler.savedplan import load_plan
 
         _show_plan(g, load_plan(planfile).plan, "json" if as_json else "text")
         return
-    state = StateFile(g.state_path).read()
+    with _state(g) as manager:
+        state = manager.load()
     if as_json:
         g.say(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
         return
@@ -584,14 +681,18 @@ def state() -> None:
     """Inspect or edit the state."""
 
 
+_LOCK_TIMEOUT = click.option(
+    "--lock-timeout", default="0s", show_default=True, help="How long to wait for the state lock."
+)
+
+
 @state.command("list")
 @_with_globals
 def state_list(g: Globals) -> None:
     """List the addresses np manages."""
-    from reconciler.state import StateFile
-
-    for address in StateFile(g.state_path).read().resources:
-        g.say(address)
+    with _state(g) as manager:
+        for address in manager.load().resources:
+            g.say(address)
 
 
 @state.command("show")
@@ -602,41 +703,79 @@ def state_show(g: Globals, address: str) -> None:
     import json
 
     from reconciler.errors import NpError
-    from reconciler.state import StateFile
 
-    resource = StateFile(g.state_path).read().resources.get(address)
-    if resource is None:
-        raise NpError(f"{address}: not in state ({g.state_path})")
+    with _state(g) as manager:
+        resource = manager.load().resources.get(address)
+        if resource is None:
+            raise NpError(f"{address}: not in state ({manager.describe()})")
     g.say(json.dumps({address: resource.to_json()}, indent=2, ensure_ascii=False))
 
 
 @state.command("rm")
 @click.argument("addresses", nargs=-1, required=True)
-@click.option("--lock-timeout", default="0s")
+@_LOCK_TIMEOUT
 @_with_globals
 def state_rm(g: Globals, addresses: tuple[str, ...], lock_timeout: str) -> None:
     """Stop managing node pools without deleting them."""
-    from reconciler.errors import NpError
-    from reconciler.state import StateFile
+    from reconciler.ops import remove
 
-    store = StateFile(g.state_path)
-    with _lock(g, "state rm", lock_timeout):
-        current = store.read()
-        missing = [a for a in addresses if a not in current.resources]
-        if missing:
-            raise NpError(f"not in state: {', '.join(missing)}")
-        for address in addresses:
-            del current.resources[address]
-        store.write(current)
+    with _state(g) as manager, manager.locked("state rm", _timeout(lock_timeout)) as session:
+        remove(session, addresses)
     for address in addresses:
         g.say(f"Removed {address} from state (the node pool itself is untouched).")
+
+
+@state.command("mv")
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@_LOCK_TIMEOUT
+@_with_globals
+def state_mv(g: Globals, source: str, destination: str, lock_timeout: str) -> None:
+    """Manage a node pool under another address (no request is sent)."""
+    from reconciler.ops import move
+
+    with _state(g) as manager, manager.locked("state mv", _timeout(lock_timeout)) as session:
+        move(session, source, destination)
+    g.say(f"Moved {source} to {destination}.")
+
+
+@state.command("pull")
+@_with_globals
+def state_pull(g: Globals) -> None:
+    """Print the state document (what a local state file holds)."""
+    from reconciler.ops import pull
+
+    with _state(g) as manager:
+        text = pull(manager)
+        if text is None:
+            g.say(f"No state is stored yet ({manager.describe()}).", err=True)
+            return
+    click.echo(text, nl=False)
+
+
+@state.command("push")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace another lineage or a newer serial too.")
+@_LOCK_TIMEOUT
+@_with_globals
+def state_push(g: Globals, file: Path, force: bool, lock_timeout: str) -> None:
+    """Write a state document (from np state pull) to the configured backend."""
+    from reconciler.ops import push
+
+    with _state(g) as manager:
+        written = push(manager, file, force=force, timeout=_timeout(lock_timeout))
+        where = manager.describe()
+    if written is None:
+        g.say(f"{where} already holds this state; nothing was written.")
+    else:
+        g.say(f"Pushed {file} to {where} (lineage {written.lineage}, serial {written.serial}).")
 
 
 @cli.command("import")
 @click.argument("address")
 @click.argument("target", metavar="POOL/NODEPOOL")
 @_var_options
-@click.option("--lock-timeout", default="0s")
+@_LOCK_TIMEOUT
 @_with_globals
 def import_(
     g: Globals,
@@ -647,40 +786,20 @@ def import_(
     lock_timeout: str,
 ) -> None:
     """Adopt an existing node pool into state without changing it."""
-    from reconciler.errors import NpError
+    from reconciler.ops import declared_block, import_nodepool, import_target
 
-    pool, _, name = target.partition("/")
-    if not pool or not name:
-        raise NpError(f"{target}: expected POOL/NODEPOOL")
+    pool, name = import_target(target)
     config = _load_config(g, var_files, var_args)
-    declared = {np.address: np for np in config.nodepools}
-    if address not in declared:
-        raise NpError(f"{address}: not declared in the configuration; write its block first")
-    if (declared[address].pool, declared[address].name) != (pool, name):
-        d = declared[address]
-        raise NpError(f"{address}: the configuration declares {d.pool}/{d.name}, not {target}")
-    from reconciler.apply import utc_now
-    from reconciler.model import check_nodepool, desired_to_wire
-    from reconciler.state import ResourceState, StateFile
-
-    store = StateFile(g.state_path)
+    wanted = declared_block(config, address, pool, name)
     req = PlanRequest(var_files, var_args, (), (), 1, lock_timeout, False)
-    with _lock(g, "import", lock_timeout):
-        current = store.read()
-        if address in current.resources:
-            raise NpError(f"{address}: already managed (np state rm it first to re-import)")
+    with _state(g, config) as manager, manager.locked("import", _timeout(lock_timeout)) as session:
 
-        async def fetch() -> dict[str, Any]:
+        async def go() -> None:
             async with _connect(g, config, req) as client:
-                return check_nodepool(await client.get_nodepool(pool, name), target)
+                _identify(g, config, session, client)
+                await import_nodepool(session, wanted, client, config.provider.workspace_id)
 
-        live = _run(fetch())
-        wanted = declared[address]
-        applied = desired_to_wire(wanted.fields, frozenset(wanted.lifecycle.ignore_changes))
-        current.resources[address] = ResourceState(
-            pool, name, applied, live, utc_now(), wanted.lifecycle.prevent_destroy
-        )
-        store.write(current)
+        _run(go())
     g.say(
         f"Imported {target} as {address}. Run np plan to see how it differs from the configuration."
     )
@@ -717,9 +836,17 @@ cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))
     type=click.Choice(["text", "json", "markdown", "junit"]),
     default="text",
     show_default=True,
+    help="Output format.",
 )
 @_var_options
-@click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)
+@_targeting_options
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 256),
+    default=10,
+    show_default=True,
+    help="How many requests np sends at once.",
+)
 @click.option("--allow-insecure-http", is_flag=True, help=_INSECURE_HELP)
 @_with_globals
 def drift(
@@ -728,25 +855,47 @@ def drift(
     fmt: str,
     var_files: tuple[Path, ...],
     var_args: tuple[str, ...],
+    target: tuple[str, ...],
+    exclude: tuple[str, ...],
     parallelism: int,
     allow_insecure_http: bool,
 ) -> None:
     """Read-only: live vs last-applied for every managed node pool (exit 2 when drifted)."""
     import json
 
-    from reconciler.drift import drift_report
-    from reconciler.plan import fetch_live
+    from reconciler.drift import DriftEntry, drift_report
+    from reconciler.errors import NpError
+    from reconciler.live import fetch_live
+    from reconciler.ops import identity_of
+    from reconciler.plan import managed_nodepools, select
     from reconciler.render import drift as render
-    from reconciler.state import StateFile
+    from reconciler.state.manager import check_identity
 
     config = _load_config(g, var_files, var_args, allow_insecure_http)
-    state = StateFile(g.state_path).read()
+    with _state(g, config) as manager:
+        state = manager.load()
+        where = manager.describe()
     req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
+    known = {np.address for np in config.nodepools} | set(state.resources)
+    unknown = [a for a in (*target, *exclude) if a not in known]
+    if unknown:
+        raise NpError(f"{unknown[0]}: no such address in the configuration or state")
+    chosen = select(known, target, exclude)
 
-    async def go() -> Any:
+    async def go() -> list[DriftEntry]:
         async with _connect(g, config, req) as client:
-            pools = {r.pool for r in state.resources.values()}
-            return drift_report(state, await fetch_live(client, pools, parallelism))
+            identity = identity_of(config.provider, client.project_id, os.environ)
+            warning = check_identity(state, identity, where)
+            if warning:
+                g.say(warning, err=True)
+            live = await fetch_live(
+                client,
+                {r.pool for r in state.resources.values()},
+                parallelism,
+                workspace_id=config.provider.workspace_id,
+                managed=managed_nodepools(state),
+            )
+        return drift_report(state, live, config.nodepools, chosen)
 
     entries = _run(go())
     if fmt == "json":
@@ -769,27 +918,62 @@ def drift(
 @_with_globals
 def force_unlock(g: Globals, lock_id: str, force: bool) -> None:
     """Remove a stale lock (only the one with this ID)."""
-    from reconciler.errors import NpError
-    from reconciler.lock import force_unlock as unlock
-    from reconciler.lock import read_lock
+    from reconciler.ops import force_unlock as unlock
+    from reconciler.state.protocols import LockInfo
 
-    held = read_lock(g.state_path)
-    if held is None:
-        raise NpError(f"no lock is held on {g.state_path}")
-    if held.id != lock_id:
-        raise NpError(
-            f"lock ID {lock_id} does not match the lock held on {g.state_path}: {held.id}"
-        )
-    if not force:
+    def confirm(held: LockInfo) -> bool:
+        from reconciler.errors import NpError
+
         g.say(held.describe())
         if not sys.stdin.isatty():
             raise NpError("no terminal to confirm: pass --force to remove the lock")
         g.say("\nnp will remove the lock. Only 'yes' will be accepted to confirm.\n")
-        if click.prompt("  Enter a value", default="", show_default=False).strip() != "yes":
-            g.say("Force-unlock cancelled.", err=True)
-            sys.exit(EXIT_ERROR)
-    info = unlock(g.state_path, lock_id)
+        return _ask() == "yes"
+
+    with _state(g) as manager:
+        info = unlock(manager.backend.locker, lock_id, None if force else confirm)
+    if info is None:
+        g.say("Force-unlock cancelled.", err=True)
+        sys.exit(EXIT_ERROR)
     g.say(f"The lock {info.id} ({info.operation} by {info.user}@{info.host}) was removed.")
+
+
+@cli.group()
+def workspace() -> None:
+    """List or delete workspaces (select one with --workspace or NP_WORKSPACE)."""
+
+
+@workspace.command("list")
+@_with_globals
+def workspace_list(g: Globals) -> None:
+    """List the workspaces; * marks the current one."""
+    from reconciler.ops import workspaces
+
+    with _state(g) as manager:
+        for name in workspaces(manager):
+            g.say(f"{'*' if name == g.workspace else ' '} {name}")
+
+
+@workspace.command("delete")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Delete it even while it manages node pools.")
+@_LOCK_TIMEOUT
+@_with_globals
+def workspace_delete(g: Globals, name: str, force: bool, lock_timeout: str) -> None:
+    """Delete a workspace's state (its node pools are not touched)."""
+    from dataclasses import replace
+
+    from reconciler.ops import delete_workspace
+
+    with _state(g) as manager:
+        delete_workspace(
+            manager,
+            name,
+            lambda other: _state(replace(g, workspace=other)),
+            force=force,
+            timeout=_timeout(lock_timeout),
+        )
+    g.say(f"Deleted workspace {name}.")
 
 
 @cli.command()

@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from reconciler.model import REQUIRED_WIRE_FIELDS
+from reconciler.model import REQUIRED_WIRE_FIELDS, RESERVED_TAG_PREFIXES
 
-Reason = Literal["config", "drift", "removed-from-config"]
+Reason = Literal["config", "drift", "removed-from-config", "default"]
+"""Why a patch key is there; ``default`` marks a value np chose where the config is silent."""
 
 
 class _Missing:
@@ -39,9 +40,10 @@ _ENTRY_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # What a user reads as the value of a keyed entry (``tags.owner: "a" -> "b"``).
 _ENTRY_VALUE: dict[str, str] = {"tags": "value", "azs": "count"}
-# Patched key by key; removing the whole field from config nulls only the keys np managed.
+# Patched key by key; removing the whole field from config nulls only the keys np applied.
 _MAPS = frozenset({"labels", "extendParams"})
-# Patched key by key; removing the whole field from config nulls the field.
+# Single objects, patched like maps: removing the block nulls only the sub-keys np applied, so
+# a vpc or subnet np never managed survives.
 _OBJECTS = frozenset({"network", "creatingStep", "os"})
 
 
@@ -154,11 +156,6 @@ def _diff_field(
     """Return the patch value for one top-level field, or MISSING when it does not change."""
     if field in _ENTRY_KEYS:
         return _diff_keyed(field, d, lv, a, adopting, changes)
-    if field in _OBJECTS and d is MISSING:
-        if a is MISSING or lv is MISSING or lv is None:
-            return MISSING
-        changes.append(FieldChange(field, "removed-from-config", lv, None))
-        return None
     if field in _MAPS or field in _OBJECTS:
         return _diff_map(field, d, lv, a, adopting, changes)
     if d is MISSING:
@@ -229,6 +226,30 @@ def _diff_keyed(
             result.append(desired[key])
             want_entry(key, None)
     return result if len(changes) > before else MISSING
+
+
+def entry_count_total(azs: Any) -> int:
+    """The nodes an ``azs`` list spreads (entries without an integer count add nothing)."""
+    entries = azs if isinstance(azs, list) else []
+    return sum(
+        e["count"]
+        for e in entries
+        if isinstance(e, dict)
+        and isinstance(e.get("count"), int)
+        and not isinstance(e["count"], bool)
+    )
+
+
+def reserved_tag_keys(tags: Any) -> list[str]:
+    """Tag keys the service reserves (``CCE-…``, ``__type_baremetal…``): a request that carries
+    one is refused, so a tags patch cannot echo them back."""
+    entries = tags if isinstance(tags, list) else []
+    keys = {
+        str(e.get("key"))
+        for e in entries
+        if isinstance(e, dict) and str(e.get("key", "")).startswith(RESERVED_TAG_PREFIXES)
+    }
+    return sorted(keys)
 
 
 def _entry_key(field: str, entry: Any) -> str:

@@ -1,18 +1,55 @@
-"""Which endpoints np will talk to: ``sim://PATH``, ``https://HOST``, and ``http://`` only to
-loopback (credentials never cross a network in clear text unless the user insists).
+"""Which endpoints np will talk to, and who gets to say so.
 
-    endpoint_problem("http://10.0.0.5:8787")  # -> "plain http is only allowed to a loopback ..."
+Configuration files may come from a pull request, while credentials come from the environment
+of whoever runs np. So an endpoint written in a configuration file (or derived from its
+`region`) is limited to:
+
+- Huawei Cloud's own domains for the service: ``{service}.{region}.{suffix}`` with a suffix
+  from ``HUAWEI_CLOUD_SUFFIXES``, over https;
+- loopback hosts (127.0.0.0/8, ::1, localhost), where plain http is fine: simulators;
+- ``sim://PATH`` with PATH inside the configuration directory (relative, no ``..``, symbolic
+  links resolved), for the provider only.
+
+The operator widens this from the environment, never from a file: ``NP_ENDPOINT`` (used as
+it is, instead of the configuration's) and ``NP_ALLOWED_ENDPOINTS`` (comma-separated hosts,
+``host:port`` or ``sim://PATH`` entries). Everything is checked before any connection.
+
+Separately, plain ``http://`` only goes to loopback unless ``--allow-insecure-http`` is given:
+credentials never cross a network in clear text unless the user insists.
+
+    check_config_endpoint("https://obs.cn-north-4.myhuaweicloud.com", "obs", os.environ,
+                          where='main.hcl:9: backend "s3": endpoint')   # passes
+    check_config_endpoint("https://evil.example", "modelarts", {}, where="provider: endpoint")
+    # NpError: provider: endpoint: evil.example is not ... set NP_ALLOWED_ENDPOINTS=evil.example
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from reconciler.errors import NpError
 
 SIM_SCHEME = "sim://"
+ALLOW_VARIABLE = "NP_ALLOWED_ENDPOINTS"
+HUAWEI_CLOUD_SUFFIXES = (
+    "myhuaweicloud.com",
+    "myhuaweicloud.cn",
+    "huaweicloud.com",
+    "huaweicloud.cn",
+    "myhwclouds.com",
+    "myhwclouds.cn",
+)
+"""The domains of Huawei Cloud's service endpoints, as the official Python SDK
+(huaweicloudsdkcore 3.1.219) recognises them: ``DerivedCredentials._DEFAULT_ENDPOINT_REG`` in
+``huaweicloudsdkcore/auth/credentials.py``. Its region tables (``ModelArtsRegion`` in
+``huaweicloudsdkmodelarts/v1/region/modelarts_region.py``) use the first two."""
+_REGION = r"[a-z]{2,}-[a-z]+-\d{1,3}"
+"""A region id as the SDK's pattern writes it: ``cn-north-4``, ``ap-southeast-1``."""
+_SUFFIX = "(?:" + "|".join(map(re.escape, HUAWEI_CLOUD_SUFFIXES)) + ")"
 _NO_WORLD = "sim:// endpoint needs a world file path, e.g. sim://world.json"
 
 
@@ -26,12 +63,14 @@ def is_loopback(host: str) -> bool:
 
 
 def endpoint_problem(endpoint: str, allow_insecure_http: bool = False) -> str | None:
-    """None when np may use ``endpoint``; otherwise why not (never includes credentials)."""
+    """None when the endpoint's shape and transport are acceptable; otherwise why not (never
+    includes credentials). Whose host it is, is `check_config_endpoint`'s question."""
     if endpoint.startswith(SIM_SCHEME):
         return None if endpoint[len(SIM_SCHEME) :] else _NO_WORLD
     try:
         parts = urlsplit(endpoint)
         host = parts.hostname
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
     except ValueError:
         return "endpoint is not a valid URL"
     if parts.username or parts.password:
@@ -67,14 +106,125 @@ def check_endpoint(
     environ: Mapping[str, str],
     allow_insecure_http: bool = False,
     configured_at: str = "provider",
+    config_dir: Path | None = None,
 ) -> str:
-    """The endpoint np will use, or an error naming where it came from and what is wrong."""
+    """The provider endpoint np will use, or an error naming where it came from and what is
+    wrong. Without ``config_dir`` a ``sim://`` path is checked as written, not resolved."""
     endpoint = resolve_endpoint(configured, region, environ)
-    problem = endpoint_problem(endpoint, allow_insecure_http)
-    if problem:
-        where = "NP_ENDPOINT" if environ.get("NP_ENDPOINT") else f"{configured_at}: endpoint"
-        raise NpError(f"{where}: {redacted(endpoint)}: {problem}")
+    if environ.get("NP_ENDPOINT"):
+        problem = endpoint_problem(endpoint, allow_insecure_http)
+        if problem:
+            raise NpError(f"NP_ENDPOINT: {redacted(endpoint)}: {problem}")
+        return endpoint
+    where = f"{configured_at}: endpoint" if configured else f"{configured_at}: region"
+    check_config_endpoint(
+        endpoint,
+        "modelarts",
+        environ,
+        where=where,
+        config_dir=config_dir,
+        allow_insecure_http=allow_insecure_http,
+    )
     return endpoint
+
+
+def check_config_endpoint(
+    url: str,
+    service: str,
+    environ: Mapping[str, str],
+    *,
+    where: str,
+    config_dir: Path | None = None,
+    allow_insecure_http: bool = False,
+) -> None:
+    """Refuse (NpError, before any connection) an endpoint from a configuration file that is
+    not one of `service`'s own Huawei Cloud endpoints, a loopback host, a ``sim://`` path inside
+    `config_dir` (provider only), or allowed by the operator in ``NP_ALLOWED_ENDPOINTS``.
+
+    `service` is the endpoint's first label: ``modelarts`` for the provider, ``obs`` for the
+    s3 state backend. `where` names the setting in messages (``main.hcl:3: provider:
+    endpoint``). The message names the host and how to allow it, never credentials.
+    """
+    problem = endpoint_problem(url, allow_insecure_http)
+    if problem:
+        raise NpError(f"{where}: {redacted(url)}: {problem}")
+    hosts, worlds = _allowed(environ)
+    if url.startswith(SIM_SCHEME):
+        _check_sim_path(url[len(SIM_SCHEME) :], service, worlds, where, config_dir)
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if is_loopback(host) or (host, None) in hosts or (host, port) in hosts:
+        return
+    if re.fullmatch(rf"{re.escape(service)}\.{_REGION}\.{_SUFFIX}", host):
+        return
+    raise NpError(
+        f"{where}: {host} is not a Huawei Cloud {service} endpoint "
+        f"({service}.REGION.myhuaweicloud.com or another official domain) nor a loopback host. "
+        "np does not take other endpoints from configuration files, so that a change to a "
+        "configuration cannot send credentials somewhere new; to allow this one, set "
+        f"{ALLOW_VARIABLE}={_host_entry(host)} (or NP_ENDPOINT) in the environment"
+    )
+
+
+def _check_sim_path(
+    path: str, service: str, worlds: list[str], where: str, config_dir: Path | None
+) -> None:
+    """A world file the configuration may name: inside its directory, or allowed by path."""
+    shown = f"{SIM_SCHEME}{path}"
+    if service != "modelarts":
+        raise NpError(f"{where}: {shown}: sim:// is only for the provider's endpoint")
+    if _world_key(path, config_dir) in {_world_key(world, config_dir) for world in worlds}:
+        return
+    how = f"; to allow it, set {ALLOW_VARIABLE}={shown} (or NP_ENDPOINT={shown}) in the environment"
+    pure = PurePosixPath(path)
+    if pure.is_absolute():
+        raise NpError(
+            f"{where}: {shown}: a world file path must be relative to the configuration "
+            f"directory{how}"
+        )
+    if ".." in pure.parts:
+        raise NpError(
+            f"{where}: {shown}: a world file path must not leave the configuration directory "
+            f"with ..{how}"
+        )
+    if config_dir is not None:
+        root = config_dir.resolve()
+        if not (root / path).resolve().is_relative_to(root):
+            raise NpError(
+                f"{where}: {shown}: the world file resolves (through a symbolic link) to a file "
+                f"outside the configuration directory{how}"
+            )
+
+
+def _allowed(environ: Mapping[str, str]) -> tuple[set[tuple[str, int | None]], list[str]]:
+    """NP_ALLOWED_ENDPOINTS: (host, port) pairs (port None: any port; an entry may also be a
+    whole URL), and sim:// paths."""
+    hosts: set[tuple[str, int | None]] = set()
+    worlds: list[str] = []
+    for raw in environ.get(ALLOW_VARIABLE, "").split(","):
+        entry = raw.strip()
+        if entry.startswith(SIM_SCHEME):
+            worlds.append(entry[len(SIM_SCHEME) :])
+            continue
+        try:
+            parts = urlsplit(entry if "://" in entry else f"//{entry}")
+            port = parts.port
+        except ValueError:
+            continue  # not a host: it allows nothing
+        if parts.hostname:
+            hosts.add((parts.hostname, port))
+    return hosts, worlds
+
+
+def _world_key(path: str, config_dir: Path | None) -> str:
+    """How sim:// paths compare: resolved from the configuration directory when known."""
+    return str((config_dir / path).resolve()) if config_dir is not None else path
+
+
+def _host_entry(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def redacted(endpoint: str) -> str:

@@ -2,6 +2,7 @@
 
     atomic_write(Path("state/np.state.json"), text)   # readers see the old or the new file, whole
     write_new(Path("state/np.state.json.lock"), data) # FileExistsError if it is already there
+    private_dirs(Path("state/np.state.d/staging"))     # every missing level 0700
 
 State, backups, locks, saved plans and the simulator's world may hold infrastructure details,
 so every file np writes is created 0600 whatever the umask is.
@@ -35,6 +36,17 @@ def write_new(path: Path, data: bytes | str) -> None:
         raise
 
 
+def private_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parent as 0700 (``mkdir(parents=True)`` would give
+    the parents the umask's default mode)."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
     """Replace ``path`` with ``data`` (0600): the old or the new content, never a partial file.
 
@@ -48,10 +60,10 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Flush a directory entry change (create, rename, unlink) to disk."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:

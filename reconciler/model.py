@@ -124,15 +124,17 @@ _NESTED_CONFIG_NAMES = {
 
 # The API requires these three in every PATCH.
 REQUIRED_WIRE_FIELDS = ("flavor", "count", "maxCount")
+# Tag keys the service sets and refuses in requests.
+RESERVED_TAG_PREFIXES = ("CCE-", "__type_baremetal")
 
 
 def desired_to_wire(
     fields: Mapping[str, Any], ignore: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
-    """Map config fields to the wire ``PoolResource`` np manages, minus ignored fields.
+    """Map config fields to the wire ``PoolResource`` they describe, minus ignored fields.
 
-    ``max_count`` defaults to ``count``; when ``count`` is ignored and ``max_count`` is not
-    written, neither is managed (on physical pools the two move together).
+    No defaults here: ``maxCount`` when ``max_count`` is left out depends on the pool's type and
+    on live, which the planner knows.
     """
     wire: dict[str, Any] = {}
     for name, value in fields.items():
@@ -146,9 +148,50 @@ def desired_to_wire(
             wire[wire_name] = {renames.get(k, k): v for k, v in value.items()}
         else:
             wire[wire_name] = value
-    if "count" in wire and "max_count" not in fields and "max_count" not in ignore:
-        wire["maxCount"] = wire["count"]
     return _ordered(wire)
+
+
+def without_keys(wire: dict[str, Any], keys: set[tuple[str, str]]) -> dict[str, Any]:
+    """``wire`` minus single map keys (``("labels", "team")``, ``("tags", "owner")``), as
+    ``lifecycle.ignore_changes = [labels["team"]]`` asks; a field left empty is dropped."""
+    if not keys:
+        return wire
+    out = dict(wire)
+    for field, key in keys:
+        value = out.get(field)
+        if isinstance(value, list):  # tags: [{key, value}]
+            kept: Any = [e for e in value if not (isinstance(e, dict) and e.get("key") == key)]
+        elif isinstance(value, dict):
+            sub = _NESTED_WIRE_NAMES.get(CONFIG_NAMES.get(field, field), {}).get(key, key)
+            kept = {k: v for k, v in value.items() if k != sub}
+        else:
+            continue
+        if kept:
+            out[field] = kept
+        else:
+            del out[field]
+    return out
+
+
+def wire_value_to_config(field: str, value: Any) -> Any:
+    """A wire field's value in the configuration's shape: tags as a map, object keys in
+    snake_case; anything np does not know stays as the API wrote it."""
+    if field == "tags" and isinstance(value, list):
+        if all(isinstance(e, dict) and isinstance(e.get("key"), str) for e in value):
+            return {e["key"]: e.get("value") for e in value}
+        return value
+    renames = _NESTED_CONFIG_NAMES.get(CONFIG_NAMES.get(field, field))
+    if renames and isinstance(value, dict):
+        return {renames.get(k, k): v for k, v in value.items()}
+    return value
+
+
+def wire_to_config(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """A wire ``PoolResource`` as a user writes it in a block (``maxCount`` → ``max_count``)."""
+    return {
+        CONFIG_NAMES.get(field, field): wire_value_to_config(field, value)
+        for field, value in resources.items()
+    }
 
 
 def wire_path_to_config(path: str) -> str:

@@ -1,12 +1,14 @@
 """Saved plans (``np plan -out FILE``, ``np apply FILE``): the reviewed plan, applied exactly.
 
-    save_plan(Path("p.plan"), plan, config_digest=config_digest(paths))
+    save_plan(Path("p.plan"), plan, config_digest=config_digest(paths), target=target)
     saved = load_plan(Path("p.plan"))         # NpError when unreadable or modified
+    check_target(saved, target)               # NpError for another endpoint, project, workspace
     check_still_valid(saved, state, live)     # NpError when state or live moved on
 
 The file is JSON (0600) holding everything apply needs to rebuild the ``Plan`` (the exact
-request bodies included), the state lineage and serial it was made against, a fingerprint of
-each touched node pool's live spec and a sha256 checksum of all of that. It holds no
+request bodies included), where it applies (endpoint, project, workspace), the digest of the
+configuration it was made from, the state lineage and serial it was made against, a fingerprint
+of each touched node pool's live spec and a sha256 checksum of all of that. It holds no
 credentials: a plan never sees them.
 """
 
@@ -25,10 +27,22 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from reconciler import __version__
 from reconciler.errors import NpError
 from reconciler.fsutil import atomic_write
-from reconciler.plan import LiveWorld, Plan, ResourceChange, fingerprint
-from reconciler.state import State
+from reconciler.live import LiveWorld
+from reconciler.plan import Plan, ResourceChange, fingerprint
+from reconciler.state.document import State
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+
+
+class PlanTarget(BaseModel):
+    """Where a plan applies: a reviewed plan is never sent to another endpoint, project or
+    workspace (say, through a variable that names the endpoint)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    endpoint: str
+    project_id: str
+    workspace: str
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,7 @@ class SavedPlan:
     config_digest: str
     np_version: str
     created_at: str
+    target: PlanTarget
 
     @property
     def lineage(self) -> str:
@@ -58,6 +73,7 @@ class _Content(BaseModel):
     np_version: str
     created_at: str
     config_digest: str
+    target: PlanTarget
     fingerprints: dict[str, str]
     plan: Plan
 
@@ -76,12 +92,13 @@ def touched(plan: Plan) -> list[ResourceChange]:
     return [r for r in plan.resources if r.sends_request or r.records_state]
 
 
-def save_plan(path: Path, plan: Plan, *, config_digest: str) -> None:
+def save_plan(path: Path, plan: Plan, *, config_digest: str, target: PlanTarget) -> None:
     content = _Content(
         format_version=FORMAT_VERSION,
         np_version=__version__,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         config_digest=config_digest,
+        target=target,
         fingerprints={r.address: fingerprint(r.before) for r in touched(plan)},
         plan=plan,
     )
@@ -130,7 +147,24 @@ def load_plan(path: Path) -> SavedPlan:
         config_digest=content.config_digest,
         np_version=content.np_version,
         created_at=content.created_at,
+        target=content.target,
     )
+
+
+def check_target(saved: SavedPlan, target: PlanTarget) -> None:
+    """Refuse a plan made for another endpoint, project or workspace.
+
+    The configuration's own digest is recorded but not enforced: the plan holds every request
+    body, and the state serial and live fingerprints already refuse a plan that the world moved
+    past; a configuration change merged since (another pull request) is that change's own plan."""
+    for what in ("endpoint", "project_id", "workspace"):
+        was, now = getattr(saved.target, what), getattr(target, what)
+        if was != now:
+            label = what.replace("_", " ")
+            raise NpError(
+                f"the saved plan was made for {label} {was}, but this run uses {label} {now}; "
+                "nothing was sent. Run np plan again for this target"
+            )
 
 
 def check_still_valid(saved: SavedPlan, state: State, live: LiveWorld) -> None:

@@ -1,15 +1,13 @@
-"""Process-level test support: `np sim serve` and the installed `np` script run as real
-subprocesses, and the simulator-plus-workspace `fleet` the crash, concurrency, fault and
-secrets tests share. In-process helpers (the CLI through CliRunner) live in support.py."""
+"""Process-level test support: the installed `np` script run as a real subprocess, and the
+simulator-plus-workspace `fleet` the crash, concurrency, fault and secrets tests share. The
+simulator process itself (`SimServer`, `RequestLog`) comes from reconciler.sim.launch, which the
+benchmark uses too. In-process helpers (the CLI through CliRunner) live in support.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,15 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-import httpx
 from support import Workspace
 
-from reconciler.state import State, StateFile
+from reconciler.sim.launch import RequestLog, SimServer
+from reconciler.state.document import State
+from reconciler.state.local import open_local
+from reconciler.state.manager import StateManager
 
-LAUNCH = "from reconciler.sim.cli import sim_group; sim_group(prog_name='np sim')"
 NP = shutil.which("np", path=str(Path(sys.executable).parent))
 FLAVOR = "modelarts.vm.cpu.8u"
 # Set in the parent environment, these would leak into (or shadow) what a test passes to np.
@@ -34,55 +32,6 @@ TOKEN_ENV = {"HW_AUTH_TOKEN": "unchecked", "HW_PROJECT_ID": "proj"}
 POOL = "pool-prod"
 UPDATED = [f"np-{i:02d}" for i in range(17)]
 CHANGES = ("PATCH", "POST", "DELETE")
-
-
-class SimServer:
-    """`np sim serve --port 0 ...` in a subprocess, via the click command; SIGTERM on exit."""
-
-    def __init__(
-        self,
-        world: Path,
-        *args: str,
-        env: dict[str, str] | None = None,
-        stop: signal.Signals = signal.SIGTERM,
-    ) -> None:
-        self.stop = stop
-        self.argv = [sys.executable, "-c", LAUNCH, "serve", "--world", str(world), "--port", "0"]
-        self.argv += args
-        self.env = {**os.environ, **(env or {})}
-        self.url = ""
-        self.returncode: int | None = None
-
-    def __enter__(self) -> SimServer:
-        self.proc = subprocess.Popen(
-            self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env
-        )
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
-        line = self.proc.stdout.readline() if ready else ""
-        match = re.fullmatch(r"np sim listening on (http://127\.0\.0\.1:\d+)\n", line)
-        if match is None:
-            self.proc.kill()
-            _, err = self.proc.communicate()
-            raise AssertionError(f"no announcement, got {line!r}; stderr: {err}")
-        self.url = match[1]
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.proc.send_signal(self.stop)
-        self.returncode = self.proc.wait(10)
-        assert self.proc.stderr is not None
-        self.stderr = self.proc.stderr.read()
-        self.proc.stdout.close()  # type: ignore[union-attr]
-        self.proc.stderr.close()
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=5, **kwargs)
 
 
 def clean_env(extra: dict[str, str]) -> dict[str, str]:
@@ -157,10 +106,10 @@ def config_of(
 
 
 def read_state(ws: Workspace) -> State | None:
-    """The state as np would read it (validated), or None before the first write."""
-    if not ws.state_path.exists():
-        return None
-    return StateFile(ws.state_path).read()
+    """The state as np would read it (validated, journal replayed), or None before the first
+    change was recorded."""
+    state = StateManager(open_local(ws.state_path, "default")).load()
+    return None if state.serial == 0 else state
 
 
 @dataclass
@@ -169,7 +118,7 @@ class Fleet:
 
     ws: Workspace
     server: SimServer
-    log: Path
+    log: RequestLog
     env: dict[str, str] = field(default_factory=lambda: dict(TOKEN_ENV))
 
     def configure(self, want: dict[str, int]) -> None:
@@ -192,20 +141,17 @@ class Fleet:
         )
 
     def requests(self) -> list[dict[str, Any]]:
-        text = self.log.read_text() if self.log.exists() else ""
-        return [json.loads(line) for line in text.splitlines()]
+        """The request log as it is now (a request's line is there before its answer)."""
+        return self.log.read()
 
-    def settle(self, quiet: float = 0.25) -> list[dict[str, Any]]:
-        """Wait until the server has answered everything in flight (the log stops growing)."""
-        seen = self.requests()
-        while True:
-            time.sleep(quiet)
-            now = self.requests()
-            if len(now) == len(seen):
-                return now
-            seen = now
+    def settle(self) -> list[dict[str, Any]]:
+        """The request log once the server has answered everything in flight (a killed np
+        may have left requests behind) and written its world file."""
+        self.server.flush()
+        return self.log.read()
 
     def live(self) -> dict[str, dict[str, Any]]:
+        self.server.flush()
         nodepools: dict[str, dict[str, Any]] = self.ws.world()["pools"][POOL]["nodepools"]
         return nodepools
 
@@ -234,9 +180,8 @@ def fleet(
     ws = Workspace(root)
     ws.world(world_of({POOL: live if live is not None else dict.fromkeys(UPDATED, 1)}))
     log = root / "requests.jsonl"
-    args = ("--request-log", str(log), *server_args)
-    with SimServer(ws.world_path, *args, env=server_env) as server:
-        yield Fleet(ws, server, log)
+    with SimServer(ws.world_path, *server_args, request_log=log, env=server_env) as server:
+        yield Fleet(ws, server, RequestLog(log))
 
 
 def sent_changes(entries: list[dict[str, Any]]) -> list[tuple[str, str, int]]:

@@ -13,7 +13,15 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from reconciler.api import ApiError, ModelArtsClient, NotFoundError, RetryPolicy, build_http_client
+from reconciler.api import (
+    ApiError,
+    HttpError,
+    ModelArtsClient,
+    NotFoundError,
+    RetryPolicy,
+    TransportError,
+    build_http_client,
+)
 from reconciler.api.auth import AkSkAuth, TokenAuth
 from reconciler.signer import verify
 
@@ -151,6 +159,19 @@ def test_create_posts_json_and_delete_returns_the_node_pool() -> None:
     ]
     assert recorder.requests[0].headers["Content-Type"] == "application/json;charset=utf-8"
     assert recorder.requests[0].content == body
+
+
+def test_list_pools_asks_for_one_workspace_only_when_given() -> None:
+    recorder = Recorder(respond(200, {"items": []}))
+    client = make_client(recorder)
+    run(client.list_pools())
+    run(client.list_pools(workspace_id="ws-1"))
+    run(client.list_pools(workspace_id="0"))
+    assert [list(r.url.params.multi_items()) for r in recorder.requests] == [
+        [],
+        [("workspaceId", "ws-1")],
+        [("workspaceId", "0")],
+    ]
 
 
 def test_list_nodes_follows_continue_tokens() -> None:
@@ -301,23 +322,47 @@ def test_backoff_is_capped() -> None:
     [
         (
             httpx.ConnectError("connection refused"),
-            "connection failed (ConnectError: connection refused)",
+            "connection to sim failed (ConnectError: connection refused)",
         ),
-        (httpx.ReadTimeout("read timed out"), "timed out (ReadTimeout: read timed out)"),
+        (
+            httpx.ReadTimeout("read timed out"),
+            "request to sim timed out (ReadTimeout: read timed out)",
+        ),
         (
             httpx.RemoteProtocolError("peer closed"),
-            "connection failed (RemoteProtocolError: peer closed)",
+            "connection to sim failed (RemoteProtocolError: peer closed)",
         ),
-        (ConnectionResetError(), "connection failed (ConnectionResetError)"),
+        (ConnectionResetError(), "connection to sim failed (ConnectionResetError)"),
     ],
 )
-def test_network_failures_are_retried_then_status_0(exc: Exception, text: str) -> None:
+def test_network_failures_are_retried_then_a_transport_error_naming_the_host(
+    exc: Exception, text: str
+) -> None:
     recorder = Recorder(exc)
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(TransportError) as caught:
         run(make_client(recorder).get_nodepool("x", "y"))
     assert len(recorder.requests) == 6
-    assert caught.value.status == 0
+    assert caught.value.host == "sim"
     assert str(caught.value) == f"GET {BASE}/x/nodepools/y: {text} after 6 attempts"
+
+
+def test_a_transport_error_names_host_and_port_never_credentials() -> None:
+    http = build_http_client(
+        "http://127.0.0.1:8787",
+        transport=httpx.MockTransport(Recorder(httpx.ConnectError("refused"))),
+        auth=TokenAuth(TOKEN),
+        max_connections=1,
+        timeout=1.0,
+        verbose_log=None,
+    )
+    time = FakeTime()
+    retry = RetryPolicy(sleep=time.sleep, clock=time.clock, max_attempts=1)
+    with pytest.raises(TransportError) as caught:
+        run(ModelArtsClient(http, "proj", retry=retry).list_pools())
+    assert str(caught.value) == (
+        f"GET {BASE}: connection to 127.0.0.1:8787 failed (ConnectError: refused)"
+    )
+    assert TOKEN not in str(caught.value)
 
 
 def test_a_network_failure_then_success_recovers() -> None:
@@ -326,14 +371,15 @@ def test_a_network_failure_then_success_recovers() -> None:
     assert len(recorder.requests) == 2
 
 
-def test_exhausted_time_budget_is_status_0_with_the_last_error() -> None:
+def test_exhausted_time_budget_reports_the_last_error_as_it_was() -> None:
     time = FakeTime()
     recorder = Recorder(
         INTERNAL, error(429, "APIGW.0308", "throttled", "r2", Retry_After="30"), respond(200, {})
     )
     with pytest.raises(ApiError) as caught:
         run(make_client(recorder, time, budget_seconds=10).list_pools())
-    assert caught.value.status == 0
+    assert isinstance(caught.value, HttpError)
+    assert (caught.value.status, caught.value.error_code) == (429, "APIGW.0308")
     assert str(caught.value) == (
         f"GET {BASE}: retry budget of 10s exhausted; last error: HTTP 429 APIGW.0308: throttled "
         "(request id r2) after 2 attempts"
@@ -469,7 +515,8 @@ def test_verbose_log_has_one_line_each_way_and_redacts_secrets(auth: httpx.Auth)
     for secret in (SK, TOKEN):
         assert secret not in everything
     assert "Signature=" not in everything
-    assert "count" not in everything  # bodies are never logged
+    assert request_line.endswith(f" body: {body.decode()}")  # request bodies hold no secrets
+    assert "count" not in response_line  # response bodies are not logged
     redacted = [
         h
         for h in ("Authorization", "X-Auth-Token", "X-Security-Token")

@@ -57,7 +57,9 @@ def test_acceptance_adopt_update_remove_and_drift(ws: Workspace) -> None:
             }
         }
     }
-    assert change["reasons"] == {"count": "config", "maxCount": "config", "labels.stage": "config"}
+    # max_count is not written and the Logical pool's live maximum (2) is below the new count:
+    # np raises it to count, and says that this is its default, not the configuration.
+    assert change["reasons"] == {"count": "config", "maxCount": "default", "labels.stage": "config"}
     assert doc["summary"] == {"add": 0, "change": 1, "destroy": 0, "drift": 0}
 
     applied = ws.np("apply", "--auto-approve")
@@ -72,10 +74,9 @@ def test_acceptance_adopt_update_remove_and_drift(ws: Workspace) -> None:
     assert state["version"] == 1 and state["serial"] == 1
     resource = state["resources"]["nodepool.train"]
     assert resource["pool"] == "pool-prod" and resource["name"] == "train"
-    assert resource["applied"] == {
+    assert resource["applied"] == {  # maxCount was np's default on a Logical pool: not owned
         "flavor": "modelarts.vm.gpu.t4u8",
         "count": 3,
-        "maxCount": 3,
         "labels": {"team": "ml", "stage": "dev"},
     }
     assert ws.np("plan", "--detailed-exitcode").code == 0

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from support import PROVIDER, Workspace, pool_world
 
-from reconciler.lock import StateLock
+from reconciler.state.local_lock import LocalLocker
+from reconciler.state.locking import holder_info
 
 CONFIG = PROVIDER + 'nodepool "train" {\n  pool  = "pool-prod"\n  count = 2\n}\n'
 LIVE = {"train": {"flavor": "f", "count": 2, "maxCount": 2}}
@@ -33,7 +34,7 @@ def seeded(ws: Workspace) -> Workspace:
         (("state", "rm", "nodepool.nope"), "not in state: nodepool.nope"),
         (("state", "show", "nodepool.nope"), "nodepool.nope: not in state"),
         (("force-unlock", "abc", "--force"), "no lock is held on"),
-        (("apply", "missing.plan"), "cannot read plan file missing.plan"),
+        (("apply", "missing.plan"), "missing.plan: No such file or directory"),
     ],
 )
 def test_error_is_one_line_and_changes_nothing(
@@ -62,14 +63,13 @@ def test_a_configuration_without_an_endpoint_says_where_to_set_one(ws: Workspace
 
 def test_force_unlock_without_a_terminal_needs_force(ws: Workspace) -> None:
     seeded(ws)
-    lock = StateLock(ws.state_path, "apply")
-    lock.acquire()
-    assert lock.id is not None
-    run = ws.np("force-unlock", lock.id)
+    lock, info = LocalLocker(ws.state_path), holder_info("apply")
+    lock.acquire(info, 0)
+    run = ws.np("force-unlock", info.id)
     assert run.code == 1
     assert "no terminal to confirm: pass --force to remove the lock" in run.stderr
     assert lock.path.exists()
     mismatch = ws.np("force-unlock", "not-the-id", "--force")
     assert mismatch.code == 1 and "does not match the lock held" in mismatch.stderr
-    assert ws.np("force-unlock", lock.id, "--force").code == 0
+    assert ws.np("force-unlock", info.id, "--force").code == 0
     assert not lock.path.exists()

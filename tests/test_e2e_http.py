@@ -4,55 +4,36 @@ the loopback rule (issue 3 acceptance). Also the wait-progress display in plain 
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from procs import FLAVOR, SimServer, config_of, np, world_of
+from procs import FLAVOR, config_of, np, world_of
 from support import Workspace
 
 from reconciler.api.auth import AkSkAuth
+from reconciler.sim.launch import RequestLog, SimServer
 
 AK, SK, TOKEN = "SIMAK0000000000000", "sim-secret-key-3f9a", "sim-token-77c1"
 
 
-class RequestLog:
-    """The simulator's `--request-log`, read in slices: what each np run sent."""
+class Requests(RequestLog):
+    """The simulator's `--request-log`, read in slices of (method, path, status): what each np
+    run sent. A line is written before its answer, so np's exit means its lines are there."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._seen = 0
-
-    def take(self) -> list[tuple[str, str, int]]:
-        """(method, path, status) of the requests logged since the previous take.
-
-        The simulator writes a request's line just after answering it, so this first waits
-        until the log stops growing."""
-        lines = self._read()
-        while True:
-            time.sleep(0.05)
-            again = self._read()
-            if again == lines:
-                break
-            lines = again
-        fresh, self._seen = lines[self._seen :], len(lines)
-        return [(e["method"], e["path"], e["status"]) for e in map(json.loads, fresh)]
-
-    def _read(self) -> list[str]:
-        return self.path.read_text().splitlines() if self.path.exists() else []
+    def calls(self) -> list[tuple[str, str, int]]:
+        return [(e["method"], e["path"], e["status"]) for e in self.take()]
 
 
 @contextmanager
-def sim(ws: Workspace, *args: str) -> Iterator[tuple[SimServer, RequestLog]]:
+def sim(ws: Workspace, *args: str) -> Iterator[tuple[SimServer, Requests]]:
     """`np sim serve` on the workspace's world; it must stop cleanly and say nothing."""
-    log = RequestLog(ws.root / "requests.jsonl")
-    server = SimServer(ws.world_path, "--request-log", str(log.path), *args)
+    log = Requests(ws.root / "requests.jsonl")
+    server = SimServer(ws.world_path, *args, request_log=log.path)
     with server:
         yield server, log
     assert (server.returncode, server.stderr) == (0, "")
@@ -64,6 +45,12 @@ def seed(ws: Workspace, live: dict[str, dict[str, int]]) -> None:
 
 def applied(count: int) -> dict[str, Any]:
     return {"flavor": FLAVOR, "count": count, "maxCount": count}
+
+
+def recorded(count: int) -> dict[str, Any]:
+    """Last-applied in state: max_count is not written, and on a Logical pool np does not own
+    its default (it only keeps maxCount ≥ count)."""
+    return {"flavor": FLAVOR, "count": count}
 
 
 def patch_body(count: int) -> dict[str, Any]:
@@ -97,7 +84,9 @@ class AuthCase:
 
 
 AUTH_CASES = {
-    # Without auth on the server np still needs some credential, as for any http(s) endpoint.
+    # No credential variables at all: loopback plain http goes unauthenticated, any project.
+    "none, no credentials": AuthCase((), {}, "sim-project"),
+    # Credentials in the environment are sent (and ignored by the server) as anywhere else.
     "none": AuthCase(
         (),
         {"HW_AUTH_TOKEN": "unchecked", "HW_PROJECT_ID": "p-none"},
@@ -133,7 +122,7 @@ def test_plan_and_apply_in_every_auth_mode(ws: Workspace, mode: str) -> None:
         assert (change["address"], change["actions"]) == ("nodepool.train", ["update"])
         assert change["patch"] == patch_body(4)
         prefix = f"/v2/{case.project}/pools"
-        assert log.take() == [("GET", prefix, 200), ("GET", f"{prefix}/pool-prod/nodepools", 200)]
+        assert log.calls() == [("GET", prefix, 200), ("GET", f"{prefix}/pool-prod/nodepools", 200)]
         assert not ws.state_path.exists()
 
         apply = np(ws, "apply", "--auto-approve", env=env)
@@ -142,16 +131,17 @@ def test_plan_and_apply_in_every_auth_mode(ws: Workspace, mode: str) -> None:
             "\nApply complete! Resources: 0 added, 1 changed, 0 destroyed.\n"
         )
         assert apply.stderr == "nodepool.train: updated\nnodepool.train: 4 node(s) available\n"
-        assert log.take() == [
+        assert log.calls() == [
             ("GET", prefix, 200),
             ("GET", f"{prefix}/pool-prod/nodepools", 200),
+            ("GET", f"{prefix}/pool-prod/nodepools/train", 200),  # read again, just before
             ("PATCH", f"{prefix}/pool-prod/nodepools/train", 200),
-            ("GET", f"{prefix}/pool-prod/nodepools/train", 200),
+            ("GET", f"{prefix}/pool-prod/nodepools/train", 200),  # the convergence wait
         ]
     assert ws.nodepool("pool-prod", "train") == applied(4)
     state = ws.state()
     assert (state["serial"], list(state["resources"])) == (1, ["nodepool.train"])
-    assert state["resources"]["nodepool.train"]["applied"] == applied(4)
+    assert state["resources"]["nodepool.train"]["applied"] == recorded(4)
 
 
 # --- 2. convergence waits ---------------------------------------------------------------------
@@ -159,7 +149,7 @@ def test_plan_and_apply_in_every_auth_mode(ws: Workspace, mode: str) -> None:
 
 def buckets(server: SimServer, pool: str, name: str) -> dict[str, int]:
     """Node counts per status bucket, read over HTTP with an AK/SK signature."""
-    with server.client(auth=AkSkAuth(AK, SK, "proj")) as client:
+    with httpx.Client(base_url=server.url, timeout=5, auth=AkSkAuth(AK, SK, "proj")) as client:
         answer = client.get(f"/v2/proj/pools/{pool}/nodepools/{name}")
     assert answer.status_code == 200, answer.text
     resources = answer.json()["status"]["resources"]
@@ -185,16 +175,18 @@ def test_apply_returns_only_once_the_nodes_are_available(ws: Workspace) -> None:
             "nodepool.train: waiting for 4 node(s): 3 available, 1 creating, 0 deleting\n"
             "nodepool.train: 4 node(s) available\n"
         )
-        requests = log.take()
+        requests = log.calls()
         assert buckets(server, "pool-prod", "train") == {
             "available": 4,
             "creating": 0,
             "deleting": 0,
         }
-    assert requests[2] == ("PATCH", "/v2/proj/pools/pool-prod/nodepools/train", 200)
-    assert_polls(requests[3:], "train")
+    # Read again just before the request (the body is never older than that read), then PATCH.
+    assert requests[2] == ("GET", "/v2/proj/pools/pool-prod/nodepools/train", 200)
+    assert requests[3] == ("PATCH", "/v2/proj/pools/pool-prod/nodepools/train", 200)
+    assert_polls(requests[4:], "train")
     assert ws.nodepool("pool-prod", "train") == applied(4)
-    assert ws.state()["resources"]["nodepool.train"]["applied"] == applied(4)
+    assert ws.state()["resources"]["nodepool.train"]["applied"] == recorded(4)
 
 
 def test_no_wait_returns_at_once_and_wait_timeout_fails_but_keeps_state(
@@ -214,9 +206,10 @@ def test_no_wait_returns_at_once_and_wait_timeout_fails_but_keeps_state(
         assert no_wait.code == 0, no_wait.stderr
         assert no_wait.seconds < 10  # a wait would last the 60 s the nodes take
         assert no_wait.stderr == "nodepool.quick: updated\n"
-        assert log.take() == [  # no polling
+        assert log.calls() == [  # no polling
             ("GET", "/v2/proj/pools", 200),
             ("GET", "/v2/proj/pools/pool-prod/nodepools", 200),
+            ("GET", "/v2/proj/pools/pool-prod/nodepools/quick", 200),
             ("PATCH", "/v2/proj/pools/pool-prod/nodepools/quick", 200),
         ]
 
@@ -229,17 +222,18 @@ def test_no_wait_returns_at_once_and_wait_timeout_fails_but_keeps_state(
             "the change was applied and recorded in state"
         ]
         assert "Apply failed!" in timed_out.stdout
-        requests = log.take()
+        requests = log.calls()
         scaling = {"available": 3, "creating": 1, "deleting": 0}
         assert (
             buckets(server, "pool-prod", "quick") == buckets(server, "pool-prod", "slow") == scaling
         )
-    assert requests[2] == ("PATCH", "/v2/proj/pools/pool-prod/nodepools/slow", 200)
-    assert_polls(requests[3:], "slow")
+    assert requests[2] == ("GET", "/v2/proj/pools/pool-prod/nodepools/slow", 200)
+    assert requests[3] == ("PATCH", "/v2/proj/pools/pool-prod/nodepools/slow", 200)
+    assert_polls(requests[4:], "slow")
     assert server_ws.nodepool("pool-prod", "quick") == applied(4)
     assert server_ws.nodepool("pool-prod", "slow") == applied(4)
     for ws, address in ((quick, "nodepool.quick"), (slow, "nodepool.slow")):
-        assert ws.state()["resources"][address]["applied"] == applied(4)
+        assert ws.state()["resources"][address]["applied"] == recorded(4)
 
 
 # --- 3. wrong and missing credentials ---------------------------------------------------------
@@ -267,7 +261,7 @@ def test_a_wrong_secret_is_one_line_and_never_printed(ws: Workspace, mode: str) 
         ws.write("main.hcl", config_of({"pool-prod": {"train": 4}}, endpoint=server.url))
         quiet = np(ws, "apply", "--auto-approve", env=env)
         verbose = np(ws, "-v", "apply", "--auto-approve", env=env)
-        requests = log.take()
+        requests = log.calls()
     error = re.compile(
         r"Error: GET /v2/proj/pools: HTTP 401 APIGW\.0301: Incorrect IAM authentication "
         rf"information: {reason} \(request id [0-9a-f]{{32}}\)"
@@ -295,15 +289,50 @@ NO_CREDENTIALS = (
 )
 
 
-def test_missing_credentials_fail_before_any_request(ws: Workspace) -> None:
+def test_without_credentials_loopback_http_goes_unauthenticated_and_says_so(
+    ws: Workspace,
+) -> None:
     seed(ws, TRAIN)
     with sim(ws) as (server, log):
         ws.write("main.hcl", config_of({"pool-prod": {"train": 4}}, endpoint=server.url))
-        result = np(ws, "plan", env={"HUAWEICLOUD_SDK_PROJECT_ID": "proj"})
-        assert log.take() == []
+        result = np(ws, "-v", "plan", "--detailed-exitcode", env={})
+        requests = log.calls()
+    host = server.url.removeprefix("http://")
+    assert result.code == 2, result.stderr
+    assert result.stderr.startswith(
+        f"no credentials are set: sending requests to {host} without any (a loopback http "
+        "endpoint)\n"
+    )
+    assert "Authorization" not in result.stderr and "X-Auth-Token" not in result.stderr
+    assert requests[0] == ("GET", "/v2/sim-project/pools", 200)
+
+
+def test_a_401_without_credentials_names_the_variables_to_set(ws: Workspace) -> None:
+    seed(ws, TRAIN)
+    with sim(ws, "--auth", "token", "--token", TOKEN) as (server, log):
+        ws.write("main.hcl", config_of({"pool-prod": {"train": 4}}, endpoint=server.url))
+        result = np(ws, "apply", "--auto-approve", env={"HW_PROJECT_ID": "proj"})
+        requests = log.calls()
+    host = server.url.removeprefix("http://")
     assert (result.code, result.stdout) == (1, "")
-    assert result.stderr == NO_CREDENTIALS
+    assert result.stderr == (
+        f"Error: GET /v2/proj/pools: HTTP 401: {host} asks for credentials and none are set: "
+        "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or HW_ACCESS_KEY and HW_SECRET_KEY, or "
+        "HW_AUTH_TOKEN; and a project id in HUAWEICLOUD_SDK_PROJECT_ID or HW_PROJECT_ID\n"
+    )
+    assert requests == [("GET", "/v2/proj/pools", 401)]  # not retried
     assert ws.nodepool("pool-prod", "train") == applied(3)
+    assert not ws.state_path.exists()
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["https://modelarts.cn-north-4.myhuaweicloud.com", "https://127.0.0.1:1"],
+)
+def test_without_credentials_https_fails_before_any_request(ws: Workspace, endpoint: str) -> None:
+    ws.write("main.hcl", config_of({"pool-prod": {"train": 4}}, endpoint=endpoint))
+    result = np(ws, "plan", env={"HUAWEICLOUD_SDK_PROJECT_ID": "proj"})
+    assert (result.code, result.stdout, result.stderr) == (1, "", NO_CREDENTIALS)
     assert not ws.state_path.exists()
 
 
@@ -335,12 +364,12 @@ def test_a_twelve_nodepool_apply_survives_faults(ws: Workspace, run: str) -> Non
         assert sorted(result.stderr.splitlines()) == [
             f"nodepool.{n}: updated" for n in TWELVE["pool-prod"]
         ]
-        applying = log.take()
+        applying = log.calls()
 
         again = np(ws, "plan", "--detailed-exitcode", env=aksk_env())
         assert (again.code, again.stderr) == (0, "")
         assert "No changes." in again.stdout
-        log.take()
+        log.calls()
     assert {status for _, _, status in applying} == {200} | failures
     patched = sorted(
         path for method, path, status in applying if method == "PATCH" and status == 200
@@ -350,7 +379,7 @@ def test_a_twelve_nodepool_apply_survives_faults(ws: Workspace, run: str) -> Non
         assert ws.nodepool("pool-prod", name) == applied(2)
     resources = ws.state()["resources"]
     assert sorted(resources) == [f"nodepool.{n}" for n in TWELVE["pool-prod"]]
-    assert all(r["applied"] == applied(2) for r in resources.values())
+    assert all(r["applied"] == recorded(2) for r in resources.values())
 
 
 # --- 5. plan reads: one list per pool, never one GET per node pool ----------------------------
@@ -362,7 +391,7 @@ def test_plan_reads_one_list_per_pool(ws: Workspace) -> None:
     with sim(ws, "--auth", "aksk", "--ak", AK, "--sk", SK) as (server, log):
         ws.write("main.hcl", config_of(managed, endpoint=server.url))
         result = np(ws, "plan", "--parallelism", "3", env=aksk_env())
-        requests = log.take()
+        requests = log.calls()
     assert (result.code, result.stderr) == (0, "")
     assert "No changes." in result.stdout
     assert requests[0] == ("GET", "/v2/proj/pools", 200)
@@ -408,8 +437,11 @@ def test_a_non_loopback_http_endpoint_is_refused_before_any_request(
     ["config", "NP_ENDPOINT"],
 )
 def test_allow_insecure_http_lets_a_non_loopback_endpoint_through(ws: Workspace, via: str) -> None:
-    """Offline: without credentials np stops right after the endpoint check, before sending."""
-    env = remote_workspace(ws, via, {"HUAWEICLOUD_SDK_PROJECT_ID": "proj"})
+    """Offline: without credentials np stops right after the endpoint check, before sending.
+    From the configuration, the host must also be allowed by the operator (NP_ALLOWED_ENDPOINTS);
+    without that it is refused whatever the flag says (test_endpoint_policy.py)."""
+    allowed = {"NP_ALLOWED_ENDPOINTS": "10.1.2.3"} if via == "config" else {}
+    env = remote_workspace(ws, via, {"HUAWEICLOUD_SDK_PROJECT_ID": "proj", **allowed})
     result = np(ws, "plan", "--allow-insecure-http", env=env)
     assert (result.code, result.stdout, result.stderr) == (1, "", NO_CREDENTIALS)
     assert not ws.state_path.exists()

@@ -1,4 +1,5 @@
-"""Reading live state: one ListPools, one ListNodePools per wanted pool, garbage refused."""
+"""Reading live state: one ListPools, one ListNodePools per wanted pool, garbage refused, and
+nothing believed gone on the word of a list alone."""
 
 from __future__ import annotations
 
@@ -11,25 +12,50 @@ import pytest
 
 from reconciler.api.client import ModelArtsClient
 from reconciler.errors import NpError
-from reconciler.plan import LiveWorld, fetch_live
+from reconciler.live import LiveWorld, fetch_live
 
 POOLS = {"items": [{"metadata": {"name": n}, "spec": {"type": "Logical"}} for n in "abc"]}
+NOT_FOUND = {"error_code": "ModelArts.50015001", "error_msg": "not found"}
 
 
-def fetch(nodepools: dict[str, Any], wanted: set[str]) -> tuple[LiveWorld, list[str]]:
+def fetch(
+    nodepools: dict[str, Any],
+    wanted: set[str],
+    *,
+    managed: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
+    elsewhere: dict[str, dict[str, Any]] | None = None,
+    workspace_id: str | None = None,
+) -> tuple[LiveWorld, list[str]]:
+    """``elsewhere``: pools another workspace holds (absent from ListPools, found by GET),
+    each mapping node pool names to specs that only a direct GET returns."""
     seen: list[str] = []
+    hidden = elsewhere or {}
 
     def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.path)
-        if request.url.path.endswith("/pools"):
+        path = request.url.path
+        seen.append(path + (f"?{request.url.query.decode()}" if request.url.query else ""))
+        parts = path.split("/")[4:]  # after /v2/p/pools
+        if not parts:
             return httpx.Response(200, json=POOLS)
-        pool = request.url.path.split("/")[-2]
-        return httpx.Response(200, content=json.dumps({"items": nodepools[pool]}))
+        pool = parts[0]
+        if len(parts) == 1:
+            if pool in hidden:
+                return httpx.Response(200, json={"metadata": {"name": pool}, "spec": {}})
+            return httpx.Response(404, json=NOT_FOUND)
+        if len(parts) == 2:
+            return httpx.Response(200, content=json.dumps({"items": nodepools.get(pool, [])}))
+        spec = hidden.get(pool, {}).get(parts[2])
+        if spec is None:
+            return httpx.Response(404, json=NOT_FOUND)
+        return httpx.Response(200, json=nodepool(parts[2], spec["count"]))
 
     async def go() -> LiveWorld:
         transport = httpx.MockTransport(answer)
         async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
-            return await fetch_live(ModelArtsClient(http, "p"), wanted, parallelism=2)
+            client = ModelArtsClient(http, "p")
+            return await fetch_live(
+                client, wanted, parallelism=2, managed=managed, workspace_id=workspace_id
+            )
 
     return asyncio.run(go()), seen
 
@@ -39,10 +65,40 @@ def nodepool(name: str, count: int) -> dict[str, Any]:
 
 
 def test_one_list_per_wanted_pool_and_nothing_else() -> None:
-    live, seen = fetch({"a": [nodepool("x", 1)], "b": [nodepool("y", 2)]}, {"a", "b", "gone"})
+    live, seen = fetch({"a": [nodepool("x", 1)], "b": [nodepool("y", 2)]}, {"a", "b"})
     assert sorted(seen) == ["/v2/p/pools", "/v2/p/pools/a/nodepools", "/v2/p/pools/b/nodepools"]
     assert live.nodepool("b", "y") == {"flavor": "f", "count": 2}
-    assert live.nodepool("c", "z") is None and "gone" not in live.pools
+    assert live.nodepool("c", "z") is None
+
+
+def test_a_wanted_pool_missing_from_the_list_is_confirmed_gone_by_a_direct_read() -> None:
+    live, seen = fetch({"a": [nodepool("x", 1)]}, {"a", "gone"})
+    assert "/v2/p/pools/gone" in seen and "gone" not in live.pools
+
+
+def test_a_pool_of_another_workspace_is_found_by_a_direct_read_and_listed() -> None:
+    """ListPools leaves out other workspaces' pools: they must not look deleted."""
+    live, seen = fetch({"w": [nodepool("n", 4)]}, {"w"}, elsewhere={"w": {}})
+    assert live.nodepool("w", "n") == {"flavor": "f", "count": 4}
+    assert seen[:2] == ["/v2/p/pools", "/v2/p/pools/w"]
+
+
+def test_a_managed_node_pool_missing_from_its_list_is_read_directly() -> None:
+    live, seen = fetch(
+        {"a": [nodepool("x", 1)]},
+        {"a"},
+        managed={("a", "x"), ("a", "hidden"), ("a", "deleted")},
+        elsewhere={"a": {"hidden": {"count": 7}}},
+    )
+    assert live.nodepool("a", "hidden") == {"flavor": "f", "count": 7}
+    assert live.nodepool("a", "deleted") is None
+    assert {"/v2/p/pools/a/nodepools/hidden", "/v2/p/pools/a/nodepools/deleted"} <= set(seen)
+    assert "/v2/p/pools/a/nodepools/x" not in seen  # listed: no extra read
+
+
+def test_the_workspace_id_filters_the_pool_list() -> None:
+    _, seen = fetch({}, set(), workspace_id="ws-1")
+    assert seen == ["/v2/p/pools?workspaceId=ws-1"]
 
 
 @pytest.mark.parametrize(

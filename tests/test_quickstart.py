@@ -23,5 +23,5 @@ def test_quickstart_plans_applies_and_converges(tmp_path: Path, language: str) -
     assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in applied.stdout
     again = ws.np("plan", "--detailed-exitcode")
     assert again.code == 0 and "No changes." in again.stdout
-    world = (tmp_path / "quickstart" / "world.json").read_text()
+    world = (ws.root / "world.json").read_text()
     assert '"stage": "dev"' in world and '"cost-center"' in world  # unmanaged tag kept

@@ -252,7 +252,10 @@ def test_drift_text() -> None:
     assert drift_text(IN_SYNC, Painter(False)).endswith(
         "\n\nNo drift. Live matches what np last applied."
     )
-    assert drift_text([], Painter(False)) == "No node pools are managed yet: the state is empty."
+    assert (
+        drift_text([], Painter(False))
+        == "No node pools are declared or managed: nothing to compare."
+    )
 
 
 def test_drift_text_colours_only_when_asked() -> None:

@@ -13,18 +13,22 @@ import pytest
 from reconciler import __version__
 from reconciler.config.types import Configuration, DesiredNodePool, Provider
 from reconciler.errors import NpError
-from reconciler.plan import LivePool, LiveWorld, Plan, fingerprint, make_plan
+from reconciler.live import LivePool, LiveWorld
+from reconciler.plan import Plan, fingerprint, make_plan
 from reconciler.savedplan import (
+    PlanTarget,
     check_still_valid,
+    check_target,
     config_digest,
     load_plan,
     save_plan,
 )
-from reconciler.state import ResourceState, State
+from reconciler.state.document import ResourceState, State
 
 FLAVOR = "modelarts.vm.gpu.t4u8"
 TRAIN_LIVE = {"flavor": FLAVOR, "count": 2, "maxCount": 2, "labels": {"team": "ml"}}
 INFER_LIVE = {"flavor": FLAVOR, "count": 1, "maxCount": 1}
+TARGET = PlanTarget(endpoint="sim://world.json", project_id="p1", workspace="default")
 
 
 def _world(**nodepools: dict[str, Any] | None) -> LiveWorld:
@@ -69,7 +73,7 @@ def plan() -> Plan:
 @pytest.fixture
 def plan_file(tmp_path: Path, plan: Plan) -> Path:
     path = tmp_path / "p.plan"
-    save_plan(path, plan, config_digest="cfg-digest")
+    save_plan(path, plan, config_digest="cfg-digest", target=TARGET)
     return path
 
 
@@ -102,8 +106,14 @@ def test_file_is_private_json_with_bodies_fingerprints_and_checksum(plan_file: P
         "format_version",
         "np_version",
         "plan",
+        "target",
     ]
-    assert doc["format_version"] == "1"
+    assert doc["format_version"] == "2"
+    assert doc["target"] == {
+        "endpoint": "sim://world.json",
+        "project_id": "p1",
+        "workspace": "default",
+    }
     assert doc["plan"]["lineage"] == "lin-1"
     assert doc["plan"]["serial"] == 3
     # Touched addresses only (infer is a no-op with nothing to record); create -> missing live.
@@ -114,7 +124,9 @@ def test_file_is_private_json_with_bodies_fingerprints_and_checksum(plan_file: P
     }
     train = next(r for r in doc["plan"]["resources"] if r["address"] == "nodepool.train")
     assert train["body"] == {"spec": {"resources": {"flavor": FLAVOR, "count": 4, "maxCount": 4}}}
-    assert train["applied"] == {"flavor": FLAVOR, "count": 4, "maxCount": 4}
+    # max_count is not written: maxCount is raised with count, but on a Logical pool np does
+    # not record it as applied (a console change of the maximum is not drift).
+    assert train["applied"] == {"flavor": FLAVOR, "count": 4}
     fresh = next(r for r in doc["plan"]["resources"] if r["address"] == "nodepool.fresh")
     assert fresh["body"]["metadata"] == {"name": "fresh"}
 
@@ -133,12 +145,12 @@ def test_tampered_file_is_refused(plan_file: Path) -> None:
 
 
 def test_newer_format_is_refused(plan_file: Path) -> None:
-    _rewrite(plan_file, lambda doc: doc.update(format_version="2"), fix_checksum=True)
+    _rewrite(plan_file, lambda doc: doc.update(format_version="3"), fix_checksum=True)
     with pytest.raises(NpError) as err:
         load_plan(plan_file)
     assert str(err.value) == (
-        f'plan file {plan_file} has format version "2", but np {__version__} reads format '
-        f'version "1"; run np plan -out {plan_file} again with this np'
+        f'plan file {plan_file} has format version "3", but np {__version__} reads format '
+        f'version "2"; run np plan -out {plan_file} again with this np'
     )
 
 
@@ -225,7 +237,12 @@ def test_plan_made_without_state_matches_a_state_that_still_does_not_exist(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "p.plan"
-    save_plan(path, make_plan(_config(), State("first", 0, {}), _world()), config_digest="d")
+    save_plan(
+        path,
+        make_plan(_config(), State("first", 0, {}), _world()),
+        config_digest="d",
+        target=TARGET,
+    )
     saved = load_plan(path)
     check_still_valid(saved, State("drawn-again", 0, {}), _world())
     with pytest.raises(NpError, match=r"serial 0 → 1\)"):
@@ -243,3 +260,33 @@ def test_config_digest_covers_names_and_content(tmp_path: Path) -> None:
     renamed = tmp_path / "c.yaml"
     renamed.write_text("y")
     assert config_digest([a, renamed]) != first
+
+
+@pytest.mark.parametrize(
+    ("other", "message"),
+    [
+        (
+            PlanTarget(endpoint="sim://worldB.json", project_id="p1", workspace="default"),
+            "the saved plan was made for endpoint sim://world.json, but this run uses endpoint "
+            "sim://worldB.json; nothing was sent. Run np plan again for this target",
+        ),
+        (
+            PlanTarget(endpoint="sim://world.json", project_id="p2", workspace="default"),
+            "the saved plan was made for project id p1, but this run uses project id p2; "
+            "nothing was sent. Run np plan again for this target",
+        ),
+        (
+            PlanTarget(endpoint="sim://world.json", project_id="p1", workspace="staging"),
+            "the saved plan was made for workspace default, but this run uses workspace "
+            "staging; nothing was sent. Run np plan again for this target",
+        ),
+    ],
+)
+def test_a_plan_for_another_target_is_refused(
+    plan_file: Path, other: PlanTarget, message: str
+) -> None:
+    saved = load_plan(plan_file)
+    check_target(saved, TARGET)
+    with pytest.raises(NpError) as err:
+        check_target(saved, other)
+    assert str(err.value) == message

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import shutil
 import ssl
 import stat
@@ -24,7 +23,7 @@ from procs import NP, Fleet, Result, clean_env, fleet
 from support import PROVIDER, Workspace, pool_world
 
 from reconciler.cli import cli
-from reconciler.lock import lock_path
+from reconciler.state.local_lock import LocalLocker
 
 AK = "AKSENTINEL0000000000"
 SK = "SKSENTINEL-9f8e7d6c5b4a39281706"
@@ -40,23 +39,13 @@ SENTINEL_ENV = {
 PRIVATE = 0o600
 
 
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    """The usual umask: files np did not protect on purpose would come out 0644."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
 def catch_lock(f: Fleet, run: subprocess.Popen[str]) -> tuple[bytes, int]:
     """The lock file's bytes and mode, read while `run` holds it."""
-    path = lock_path(f.ws.state_path)
+    path = LocalLocker(f.ws.state_path).path
     while run.poll() is None:
         try:
             data, seen_mode = path.read_bytes(), mode(path)
@@ -250,7 +239,8 @@ def test_a_self_signed_endpoint_is_refused_even_with_allow_insecure_http(tmp_pat
     assert (run.returncode, run.stdout) == (1, "")
     [line] = run.stderr.splitlines()
     assert line.startswith(
-        "Error: GET /v2/proj/pools: TLS verification failed ([SSL: "
+        f"Error: GET /v2/proj/pools: TLS verification of 127.0.0.1:{server.server_address[1]} "
+        "failed ([SSL: "
         "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate"
     )
     assert line.endswith("np always verifies certificates")

@@ -63,6 +63,8 @@ class Sim:
         return self("PATCH", url, content=body, headers=MERGE)
 
     def saved(self) -> dict[str, Any]:
+        """The world file, once the app has written what it holds."""
+        self.app.flush()
         return json.loads(self.path.read_text())  # type: ignore[no-any-return]
 
 
@@ -72,10 +74,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def sim(tmp_path: Path, clock: FakeClock) -> Sim:
-    path = tmp_path / "world.json"
-    path.write_text(json.dumps(WORLD))
-    return Sim(path, clock)
+def sim(world_path: Path, clock: FakeClock) -> Sim:
+    return Sim(world_path, clock)
 
 
 def resources(count: Any = 2, **extra: Any) -> dict[str, Any]:
@@ -99,7 +99,11 @@ def test_list_pools_has_the_sdk_shape(sim: Sim) -> None:
     assert body["items"][1] == {
         "apiVersion": "v2",
         "kind": "Pool",
-        "metadata": {"name": "pool-lite", "creationTimestamp": CREATED},
+        "metadata": {
+            "name": "pool-lite",
+            "creationTimestamp": CREATED,
+            "labels": {"os.modelarts/workspace.id": "0"},
+        },
         "spec": {
             "type": "Logical",
             "resources": [{"flavor": "cpu.8u", "count": 1, "maxCount": 3, "nodePool": "default"}],
@@ -564,19 +568,44 @@ def test_broken_hand_edit_is_a_500_until_fixed(sim: Sim) -> None:
     assert sim("GET", "/v2/proj/pools").status_code == 200
 
 
-def test_failed_save_is_a_500_and_the_change_is_forgotten(
+def test_a_failed_write_is_a_500_until_the_world_can_be_written_again(
     sim: Sim, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def disk_full(path: Path, data: str) -> None:
-        raise OSError(28, "No space left on device")
+    """Writes happen after the answer (coalesced), so the failure shows on the next request and
+    on /_sim/flush; the answered change is kept in memory and written once the disk recovers."""
+    assert sim.patch(f"{NP}/train", resources(5)).status_code == 200
+    with monkeypatch.context() as patched:
 
-    monkeypatch.setattr("reconciler.sim.world.atomic_write", disk_full)
-    assert error(sim.patch(f"{NP}/train", resources(5))) == (
-        500,
-        "ModelArts.50005000",
-        "simulator world: [Errno 28] No space left on device",
-    )
-    assert sim("GET", f"{NP}/train").json()["spec"]["resources"]["count"] == 2
+        def disk_full(path: Path, data: str) -> None:
+            raise OSError(28, "No space left on device")
+
+        patched.setattr("reconciler.sim.world.atomic_write", disk_full)
+        failure = (
+            500,
+            "ModelArts.50005000",
+            f"simulator world: cannot write {sim.path}: [Errno 28] No space left on device",
+        )
+        assert error(sim("POST", "/_sim/flush")) == failure
+        assert error(sim("GET", f"{NP}/train")) == failure
+    assert sim("GET", f"{NP}/train").json()["spec"]["resources"]["count"] == 5
+    assert sim.saved()["pools"]["pool-prod"]["nodepools"]["train"]["count"] == 5
+
+
+def test_list_pools_filters_by_workspace_id(tmp_path: Path, clock: FakeClock) -> None:
+    world = json.loads(json.dumps(WORLD))
+    world["pools"]["pool-lite"]["workspace_id"] = "ws-1"
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps(world))
+    sim = Sim(path, clock)
+
+    def names(**params: str) -> list[str]:
+        answer = sim("GET", "/v2/proj/pools", params=params).json()
+        return [pool["metadata"]["name"] for pool in answer["items"]]
+
+    assert names() == names(workspaceId="0") == ["pool-prod"]
+    assert names(workspaceId="ws-1") == ["pool-lite"]
+    assert sim("GET", "/v2/proj/pools/pool-lite").status_code == 200  # any workspace
+    assert sim("GET", f"{LITE}/default").status_code == 200
 
 
 def test_oversized_body_is_refused(sim: Sim) -> None:

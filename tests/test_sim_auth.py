@@ -13,7 +13,7 @@ import pytest
 from support import FakeClock
 
 from reconciler import signer
-from reconciler.sim import AkSkAuth, Auth, TokenAuth, World, create_app
+from reconciler.sim import AkSkVerifier, TokenVerifier, Verifier, World, create_app
 
 T0 = 1_700_000_000.0
 AK, SK = "AKTEST", "sk-very-secret"
@@ -33,10 +33,10 @@ def clock() -> FakeClock:
     return FakeClock(T0)
 
 
-def app_with(tmp_path: Path, auth: Auth, clock: FakeClock) -> Any:
+def app_with(tmp_path: Path, auth: Verifier, clock: FakeClock) -> Any:
     path = tmp_path / "world.json"
     path.write_text(json.dumps(WORLD))
-    return create_app(World.load(path), auth=auth, clock=clock)
+    return create_app(World.load(path), verifier=auth, clock=clock)
 
 
 def send(app: Any, request: httpx.Request) -> httpx.Response:
@@ -72,7 +72,7 @@ def signed(method: str, url: str, body: bytes, sk: str, at: float) -> httpx.Requ
 
 
 def test_token_auth(tmp_path: Path, clock: FakeClock) -> None:
-    app = app_with(tmp_path, TokenAuth("tok-123"), clock)
+    app = app_with(tmp_path, TokenVerifier("tok-123"), clock)
     url = "http://sim/v2/proj/pools"
     assert send(app, httpx.Request("GET", url, headers={"X-Auth-Token": "tok-123"})).is_success
     for headers, reason in [
@@ -91,14 +91,14 @@ def test_token_auth(tmp_path: Path, clock: FakeClock) -> None:
 def test_aksk_accepts_a_signed_request_with_query_and_encoded_path(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    app = app_with(tmp_path, AkSkAuth(AK, SK), clock)
+    app = app_with(tmp_path, AkSkVerifier(AK, SK), clock)
     response = send(app, signed("GET", f"{NODES}?limit=2", b"", SK, T0))
     assert response.status_code == 200
     assert len(response.json()["items"]) == 2
 
 
 def test_aksk_accepts_a_signed_patch(tmp_path: Path, clock: FakeClock) -> None:
-    app = app_with(tmp_path, AkSkAuth(AK, SK), clock)
+    app = app_with(tmp_path, AkSkVerifier(AK, SK), clock)
     body = json.dumps({"spec": {"resources": {"flavor": "cpu.8u", "count": 1, "maxCount": 1}}})
     url = "/v2/proj/pools/pool%20a/nodepools/train"
     response = send(app, signed("PATCH", url, body.encode(), SK, T0))
@@ -116,7 +116,7 @@ def test_aksk_accepts_a_signed_patch(tmp_path: Path, clock: FakeClock) -> None:
 def test_aksk_rejects_bad_signatures(
     tmp_path: Path, clock: FakeClock, sk: str, signed_at: float, reason: str
 ) -> None:
-    app = app_with(tmp_path, AkSkAuth(AK, SK), clock)
+    app = app_with(tmp_path, AkSkVerifier(AK, SK), clock)
     response = send(app, signed("GET", NODES, b"", sk, signed_at))
     assert response.status_code == 401
     body = response.json()
@@ -129,13 +129,13 @@ def test_aksk_rejects_bad_signatures(
 
 
 def test_aksk_tolerates_skew_within_15_minutes(tmp_path: Path, clock: FakeClock) -> None:
-    app = app_with(tmp_path, AkSkAuth(AK, SK), clock)
+    app = app_with(tmp_path, AkSkVerifier(AK, SK), clock)
     clock.now += 14 * 60
     assert send(app, signed("GET", NODES, b"", SK, T0)).status_code == 200
 
 
 def test_aksk_rejects_unsigned_and_tampered_requests(tmp_path: Path, clock: FakeClock) -> None:
-    app = app_with(tmp_path, AkSkAuth(AK, SK), clock)
+    app = app_with(tmp_path, AkSkVerifier(AK, SK), clock)
     unsigned = send(app, httpx.Request("GET", f"http://sim{NODES}"))
     assert unsigned.json()["error_msg"] == (
         "Incorrect IAM authentication information: missing Authorization header"

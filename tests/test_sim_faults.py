@@ -45,13 +45,6 @@ def fake() -> FakeTime:
     return FakeTime()
 
 
-@pytest.fixture
-def world_path(tmp_path: Path) -> Path:
-    path = tmp_path / "world.json"
-    path.write_text(json.dumps(WORLD))
-    return path
-
-
 def admit(faults: Faults) -> bool | SimError:
     try:
         return asyncio.run(faults.admit())
@@ -131,6 +124,7 @@ def test_dropped_request_is_processed_but_unanswered(world_path: Path, tmp_path:
     app = create_app(World.load(world_path), faults=Faults(drop_rate=1), request_log=log)
     with pytest.raises(ConnectionDropped):
         call(app, "PATCH", URL, json=PATCH)
+    app.flush()
     saved = json.loads(world_path.read_text())["pools"]["pool-a"]["nodepools"]["train"]
     assert saved["count"] == 2
     entry = json.loads(log.read_text())

@@ -27,7 +27,8 @@ from huaweicloudsdkmodelarts.v1 import (
     PoolResource,
     ShowNodePoolRequest,
 )
-from procs import SimServer
+
+from reconciler.sim.launch import SimServer
 
 AK, SK, PROJECT = "SIMAK0000000000000", "sim-secret-key", "0123456789abcdef"
 FLAVOR = "modelarts.vm.gpu.t4u8"
@@ -106,6 +107,7 @@ def test_patch_merges_labels_and_scales_asynchronously(server: SimServer) -> Non
         time.sleep(0.1)
     status = show(client, "train").status.resources
     assert (status.creating.count, status.available.count) == (0, 4)
+    server.flush()
     world = Path(server.argv[server.argv.index("--world") + 1])
     saved = json.loads(world.read_text())["pools"]["pool-prod"]["nodepools"]["train"]
     assert (saved["count"], saved["labels"]) == (4, {"team": "ml", "tier": "gold"})

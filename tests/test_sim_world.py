@@ -1,4 +1,5 @@
-"""The simulator's world file: loading, atomic saving, reload on hand edits, scaling over time."""
+"""The simulator's world file: loading, coalesced atomic writes, reload on hand edits (without
+losing unsaved changes), workspaces, scaling over time."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from support import FakeClock
 
-from reconciler.sim.world import SimError, World, WorldError
+from reconciler.sim.world import SimError, World, WorldError, render
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -34,15 +35,13 @@ def patch_body(count: int, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    file = tmp_path / "world.json"
-    file.write_text(json.dumps(WORLD))
-    return file
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(T0)
+def path(world_path: Path) -> Path:
+    return world_path
 
 
 @pytest.fixture
@@ -59,6 +58,24 @@ def test_missing_file_is_a_world_error(tmp_path: Path) -> None:
     with pytest.raises(WorldError) as err:
         World.load(tmp_path / "nope.json")
     assert str(err.value) == f"world file not found: {tmp_path / 'nope.json'}"
+
+
+def test_a_file_that_is_not_a_world_is_never_quoted(tmp_path: Path) -> None:
+    binary = tmp_path / "secret.bin"
+    binary.write_bytes(b"\xffSECRET-BYTES")
+    with pytest.raises(WorldError) as err:
+        World.load(binary)
+    assert str(err.value) == f"world file {binary} is not UTF-8 text"
+    text = tmp_path / "secret.txt"
+    text.write_text("SECRET-TEXT not json")
+    with pytest.raises(WorldError) as err:
+        World.load(text)
+    assert str(err.value) == f"{text}:1: invalid JSON: Expecting value"
+    directory = tmp_path / "a-directory.json"
+    directory.mkdir()
+    with pytest.raises(WorldError) as err:
+        World.load(directory)
+    assert str(err.value) == f"cannot read world file {directory}: Is a directory"
 
 
 def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
@@ -99,6 +116,10 @@ def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
             {"pools": {}, "settings": {"scale_seconds": -1}},
             "settings.scale_seconds must be a number >= 0",
         ),
+        (
+            {"pools": {"p": {"type": "Logical", "workspace_id": 7, "nodepools": {}}}},
+            "pools.p.workspace_id must be a non-empty string",
+        ),
     ],
 )
 def test_malformed_world_is_rejected_with_the_key(tmp_path: Path, data: Any, message: str) -> None:
@@ -109,26 +130,50 @@ def test_malformed_world_is_rejected_with_the_key(tmp_path: Path, data: Any, mes
     assert str(err.value) == f"{file}: {message}"
 
 
-def test_save_is_atomic_readable_and_keeps_key_order(world: World, path: Path) -> None:
-    world.save()
+def test_changes_stay_in_memory_until_one_flush_writes_them_all(world: World, path: Path) -> None:
+    original = path.read_text()
+    assert world.flush() is False  # nothing changed: the file is not even rewritten
+    world.patch_nodepool("pool-prod", "train", patch_body(3))
+    world.patch_nodepool("pool-prod", "infer", patch_body(4))
+    assert world.dirty
+    assert path.read_text() == original
+    assert world.flush() is True
+    assert not world.dirty and world.flush() is False
     assert os.listdir(path.parent) == ["world.json"]  # no temporary file left behind
-    text = path.read_text()
-    saved = json.loads(text)
-    assert text == json.dumps(saved, indent=2) + "\n"
-    assert list(saved["pools"]["pool-prod"]["nodepools"]) == ["train", "infer"]
-    assert saved["pools"]["pool-prod"]["nodepools"]["train"] == {
-        "flavor": "gpu.t4",
-        "count": 2,
-        "maxCount": 2,
-        "labels": {"team": "ml"},
-        "_created": "2023-11-14T22:13:20Z",
-    }
+    saved = json.loads(path.read_text())
+    nodepools = saved["pools"]["pool-prod"]["nodepools"]
+    assert list(nodepools) == ["train", "infer"]  # key order kept
+    assert (nodepools["train"]["count"], nodepools["infer"]["count"]) == (3, 4)
     assert saved["pools"]["pool-prod"]["_created"] == "2023-11-14T22:13:20Z"
 
 
-def test_hand_edit_is_picked_up_but_own_save_is_not_a_change(world: World, path: Path) -> None:
+def test_the_file_is_indented_down_to_one_line_per_node_pool(world: World, path: Path) -> None:
+    world.patch_nodepool("pool-prod", "train", patch_body(2, labels={"team": "ü"}))
+    world.flush()
+    text = path.read_text()
+    assert text == render(json.loads(text)) + "\n"
+    lines = text.splitlines()
+    assert lines[:5] == [
+        "{",
+        '  "pools": {',
+        '    "pool-prod": {',
+        '      "type": "Dedicate",',
+        '      "privileged": true,',
+    ]
+    assert lines[5:8] == [
+        '      "nodepools": {',
+        '        "train": {"flavor": "gpu.t4", "count": 2, "maxCount": 2, "labels": {"team": "ü"}, '
+        '"_created": "2023-11-14T22:13:20Z"},',
+        '        "infer": {"flavor": "gpu.t4", "count": 1, "maxCount": 1, '
+        '"_created": "2023-11-14T22:13:20Z"}',
+    ]
+    assert lines[-3:] == ["  },", '  "settings": {"scale_seconds": 30}', "}"]
+
+
+def test_hand_edit_is_picked_up_but_own_write_is_not_a_change(world: World, path: Path) -> None:
     assert world.reload_if_changed() is False
     world.patch_nodepool("pool-prod", "train", patch_body(2, labels={"team": "ai"}))
+    world.flush()
     assert world.reload_if_changed() is False
     edited = json.loads(path.read_text())
     edited["pools"]["pool-prod"]["nodepools"]["train"]["labels"] = {"team": "console"}
@@ -138,6 +183,44 @@ def test_hand_edit_is_picked_up_but_own_save_is_not_a_change(world: World, path:
         "team": "console"
     }
     assert world.reload_if_changed() is False
+
+
+def test_a_hand_edit_and_unsaved_changes_both_survive(world: World, path: Path) -> None:
+    """The edit (infer's labels) is read before the flush; the change (train's count) is laid
+    over it; neither is lost, and the flush does not overwrite the edit."""
+    world.patch_nodepool("pool-prod", "train", patch_body(5))
+    edited = json.loads(path.read_text())
+    edited["pools"]["pool-prod"]["nodepools"]["infer"]["labels"] = {"team": "console"}
+    path.write_text(json.dumps(edited))
+    assert world.flush() is True
+    saved = json.loads(path.read_text())["pools"]["pool-prod"]["nodepools"]
+    assert saved["train"]["count"] == 5
+    assert saved["infer"]["labels"] == {"team": "console"}
+
+
+def test_an_unsaved_delete_survives_a_hand_edit(world: World, path: Path) -> None:
+    world.delete_nodepool("pool-prod", "infer")
+    path.write_text(json.dumps(WORLD))  # still lists infer
+    assert world.reload_if_changed() is True
+    assert world.list_nodepools("pool-prod")["items"][0]["metadata"]["name"] == "train"
+    assert len(world.list_nodepools("pool-prod")["items"]) == 1
+
+
+def test_a_failed_write_keeps_the_changes_for_the_next_flush(
+    world: World, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(path: Path, data: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    world.patch_nodepool("pool-prod", "train", patch_body(6))
+    with monkeypatch.context() as patched:
+        patched.setattr("reconciler.sim.world.atomic_write", disk_full)
+        with pytest.raises(OSError):
+            world.flush()
+    assert world.dirty
+    assert world.get_nodepool("pool-prod", "train")["spec"]["resources"]["count"] == 6
+    assert world.flush() is True
+    assert json.loads(path.read_text())["pools"]["pool-prod"]["nodepools"]["train"]["count"] == 6
 
 
 def test_reload_of_a_broken_edit_raises_and_retries_next_time(world: World, path: Path) -> None:
@@ -189,6 +272,7 @@ def test_other_changes_do_not_restart_a_running_scale(world: World, clock: FakeC
 def test_scale_back_to_start_is_settled_at_once(world: World, path: Path) -> None:
     world.patch_nodepool("pool-prod", "train", patch_body(4))
     world.patch_nodepool("pool-prod", "train", patch_body(2))
+    world.flush()
     assert status(world) == {"creating": 0, "available": 2, "abnormal": 0, "deleting": 0}
     saved = json.loads(path.read_text())["pools"]["pool-prod"]["nodepools"]["train"]
     assert "_scale_from" not in saved
@@ -197,6 +281,7 @@ def test_scale_back_to_start_is_settled_at_once(world: World, path: Path) -> Non
 
 def test_scale_progress_survives_a_restart(world: World, path: Path, clock: FakeClock) -> None:
     world.patch_nodepool("pool-prod", "train", patch_body(4))
+    world.flush()
     clock.now += 15
     again = World.load(path, clock=clock)
     assert status(again) == {"creating": 2, "available": 2, "abnormal": 0, "deleting": 0}
@@ -239,3 +324,31 @@ def test_errors_carry_status_and_code(world: World) -> None:
         "ModelArts.50015001",
         "node pool nope not found in pool pool-prod",
     )
+
+
+def test_pools_are_listed_by_workspace_and_shown_whatever_theirs(tmp_path: Path) -> None:
+    file = tmp_path / "world.json"
+    nodepools = {"n": {"flavor": "f", "count": 1, "maxCount": 1}}
+    file.write_text(
+        json.dumps(
+            {
+                "pools": {
+                    "default-ws": {"type": "Logical", "nodepools": nodepools},
+                    "zero": {"type": "Logical", "workspace_id": "0", "nodepools": nodepools},
+                    "team": {"type": "Logical", "workspace_id": "ws-team", "nodepools": nodepools},
+                }
+            }
+        )
+    )
+    world = World.load(file)
+
+    def names(workspace: str | None) -> list[str]:
+        return [p["metadata"]["name"] for p in world.list_pools(workspace)["items"]]
+
+    assert names(None) == names("0") == ["default-ws", "zero"]
+    assert names("ws-team") == ["team"]
+    assert names("elsewhere") == []
+    team = world.get_pool("team")
+    assert team["metadata"]["labels"] == {"os.modelarts/workspace.id": "ws-team"}
+    assert world.get_pool("default-ws")["metadata"]["labels"] == {"os.modelarts/workspace.id": "0"}
+    assert world.list_nodepools("team")["items"][0]["metadata"]["name"] == "n"

@@ -1,4 +1,5 @@
-"""State file: shape, serial/lineage rules, backup, 0600 modes and crash safety."""
+"""The local state file: shape, serial/lineage rules, backup, 0600 modes and crash safety;
+the journal's replay and checkpoints are in test_state_journal.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from hypothesis import strategies as st
 
 from reconciler import fsutil
 from reconciler.errors import StateError
-from reconciler.state import Journal, ResourceState, State, StateFile
+from reconciler.state.document import ResourceState, State
+from reconciler.state.local import LocalStore, open_local
+from reconciler.state.manager import StateManager
+from reconciler.state.protocols import NOTHING_STORED, StateConflict, Stored, Version
 
 TRAIN = ResourceState(
     pool="pool-prod",
@@ -51,23 +55,34 @@ def mode(p: Path) -> int:
     return stat.S_IMODE(p.stat().st_mode)
 
 
-def with_resources(state: State, **resources: ResourceState) -> State:
-    return State(state.lineage, state.serial, {f"nodepool.{k}": v for k, v in resources.items()})
+def with_resources(state: State, serial: int, **resources: ResourceState) -> State:
+    return State(state.lineage, serial, {f"nodepool.{k}": v for k, v in resources.items()})
+
+
+def manager(path: Path) -> StateManager:
+    return StateManager(open_local(path, "default"))
+
+
+def write(store: LocalStore, state: State) -> Version:
+    """Write ``state`` over whatever the store holds now (a compare-and-swap that cannot lose)."""
+    return store.write(state, LocalStore(store.path).read().version)
 
 
 def test_missing_file_is_a_new_state_that_is_not_written(path: Path) -> None:
-    store = StateFile(path)
-    state = store.read()
+    assert LocalStore(path).read() == Stored(None, NOTHING_STORED)
+    state = manager(path).load()
     assert state.serial == 0 and state.resources == {}
     assert uuid.UUID(state.lineage).version == 4
-    assert store.write(state) is state
-    assert not path.parent.exists()
+    with manager(path).locked("plan") as session:
+        assert session.state.resources == {}
+    assert sorted(p.name for p in path.parent.iterdir()) == []  # only the lock came and went
 
 
 def test_first_write_creates_dir_and_file_with_exact_content(path: Path) -> None:
-    store = StateFile(path)
-    state = store.read()
-    written = store.write(with_resources(state, train=TRAIN, infer=INFER))
+    store = LocalStore(path)
+    state = State.new()
+    written = with_resources(state, 1, train=TRAIN, infer=INFER)
+    assert store.write(written, NOTHING_STORED) == Version(state.lineage, 1)
     assert written.serial == 1 and written.lineage == state.lineage
     text = path.read_text()
     assert json.loads(text) == {
@@ -95,42 +110,70 @@ def test_first_write_creates_dir_and_file_with_exact_content(path: Path) -> None
     assert list(json.loads(text)["resources"]) == ["nodepool.infer", "nodepool.train"]
     assert mode(path) == 0o600
     assert mode(path.parent) == 0o700
-    assert not StateFile(path).backup_path.exists()  # nothing to back up yet
+    assert not store.backup_path.exists()  # nothing to back up yet
 
 
 def test_round_trip_through_a_new_store(path: Path) -> None:
-    store = StateFile(path)
-    written = store.write(with_resources(store.read(), train=TRAIN, infer=INFER))
-    assert StateFile(path).read() == written
+    written = with_resources(State.new(), 1, train=TRAIN, infer=INFER)
+    LocalStore(path).write(written, NOTHING_STORED)
+    assert LocalStore(path).read() == Stored(written, Version(written.lineage, 1))
 
 
 def test_serial_grows_only_when_content_changes(path: Path) -> None:
-    store = StateFile(path)
-    first = store.write(with_resources(store.read(), train=TRAIN))
+    with manager(path).locked("apply") as session:
+        session.record({"nodepool.train": TRAIN})
+    first = manager(path).load()
+    assert first.serial == 1
     before = path.read_bytes()
-    again = store.write(with_resources(first, train=TRAIN))
-    assert again.serial == 1
+    with manager(path).locked("apply") as session:
+        session.record({"nodepool.train": TRAIN})
+        assert session.state.serial == 1
     assert path.read_bytes() == before
-    assert not store.backup_path.exists()
+    assert not LocalStore(path).backup_path.exists()
 
-    second = store.write(with_resources(first, train=TRAIN, infer=INFER))
-    assert (second.serial, second.lineage) == (2, first.lineage)
-    reread = StateFile(path).read()
+    with manager(path).locked("apply") as session:
+        session.record({"nodepool.infer": INFER})
+    reread = LocalStore(path).read().state
+    assert reread is not None
     assert (reread.serial, reread.lineage) == (2, first.lineage)
 
 
-def test_serial_never_decreases_when_given_an_older_state(path: Path) -> None:
-    store = StateFile(path)
-    old = store.write(with_resources(store.read(), train=TRAIN))
-    store.write(with_resources(old, infer=INFER))
-    assert store.write(with_resources(old, train=TRAIN)).serial == 3
+def test_a_write_against_a_version_that_moved_on_is_refused(path: Path) -> None:
+    """Serial never goes back: a writer holding an older version loses, and changes nothing."""
+    store = LocalStore(path)
+    old = with_resources(State.new(), 1, train=TRAIN)
+    first = store.write(old, NOTHING_STORED)
+    store.write(with_resources(old, 2, infer=INFER), first)
+    before = path.read_bytes()
+    with pytest.raises(StateConflict) as err:
+        store.write(with_resources(old, 2, train=TRAIN), first)
+    assert str(err.value) == (
+        f"{path} changed while np was using it (lineage {old.lineage} serial 1 → lineage "
+        f"{old.lineage} serial 2): another run wrote it; nothing more was written"
+    )
+    assert path.read_bytes() == before
+    with pytest.raises(StateConflict):
+        LocalStore(path).write(old, NOTHING_STORED)  # "nothing stored" is no longer true
+
+
+def test_a_write_notices_a_file_replaced_behind_its_back(path: Path) -> None:
+    store = LocalStore(path)
+    state = with_resources(State.new(), 1, train=TRAIN)
+    version = store.write(state, NOTHING_STORED)
+    LocalStore(path).write(with_resources(state, 5, infer=INFER), version)  # another run
+    with pytest.raises(StateConflict):
+        store.write(with_resources(state, 2, train=TRAIN), version)
 
 
 def test_backup_holds_the_previous_version_with_mode_0600(path: Path) -> None:
-    store = StateFile(path)
-    store.write(with_resources(store.read(), train=TRAIN))
+    store = LocalStore(path)
+    state = with_resources(State.new(), 1, train=TRAIN)
+    version = store.write(state, NOTHING_STORED)
     previous = path.read_bytes()
-    store.write(with_resources(store.read(), infer=INFER))
+    assert store.read().version == version  # a new run reads it
+    store.write(with_resources(state, 2, infer=INFER), version)
+    store.write(with_resources(state, 3, train=TRAIN), Version(state.lineage, 2))
+    assert store.backup_path.read_bytes() == previous  # the state before this run, not serial 2
     assert store.backup_path == path.parent / "np.state.json.backup"
     assert store.backup_path.read_bytes() == previous
     assert mode(store.backup_path) == 0o600
@@ -138,28 +181,32 @@ def test_backup_holds_the_previous_version_with_mode_0600(path: Path) -> None:
 
 
 def test_write_without_read_continues_the_file_on_disk(path: Path) -> None:
-    store = StateFile(path)
-    first = store.write(with_resources(store.read(), train=TRAIN))
-    assert StateFile(path).write(with_resources(first, infer=INFER)).serial == 2
+    first = with_resources(State.new(), 1, train=TRAIN)
+    LocalStore(path).write(first, NOTHING_STORED)
+    assert LocalStore(path).write(with_resources(first, 2, infer=INFER), Version(first.lineage, 1))
+    assert manager(path).load().serial == 2
 
 
 def test_other_lineage_is_refused(path: Path) -> None:
-    store = StateFile(path)
-    first = store.write(with_resources(store.read(), train=TRAIN))
-    stranger = with_resources(State.new(), infer=INFER)
+    first = with_resources(State.new(), 1, train=TRAIN)
+    LocalStore(path).write(first, NOTHING_STORED)
+    stranger = with_resources(State.new(), 7, infer=INFER)
     with pytest.raises(StateError) as err:
-        store.write(stranger)
+        manager(path).push(stranger, force=False)
     assert str(err.value) == (
         f"{path}: refusing to replace state of lineage {first.lineage} "
-        f"with a state of lineage {stranger.lineage}"
+        f"with a state of lineage {stranger.lineage} (it is another state; --force replaces "
+        "it anyway)"
     )
 
 
 def test_failed_replace_keeps_old_file_and_leaves_no_temp(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = StateFile(path)
-    store.write(with_resources(store.read(), train=TRAIN))
+    state = with_resources(State.new(), 1, train=TRAIN)
+    version = LocalStore(path).write(state, NOTHING_STORED)
+    store = LocalStore(path)
+    store.read()
     before = path.read_bytes()
     real_replace = os.replace
 
@@ -170,7 +217,7 @@ def test_failed_replace_keeps_old_file_and_leaves_no_temp(
 
     monkeypatch.setattr(os, "replace", crash_on_state)
     with pytest.raises(StateError) as err:
-        store.write(with_resources(store.read(), infer=INFER))
+        store.write(with_resources(state, 2, infer=INFER), version)
     assert str(err.value) == f"cannot write state {path}: No space left on device"
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == [
@@ -180,8 +227,9 @@ def test_failed_replace_keeps_old_file_and_leaves_no_temp(
 
 
 def test_failed_data_write_leaves_no_temp(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = StateFile(path)
-    store.write(with_resources(store.read(), train=TRAIN))
+    store = LocalStore(path)
+    state = with_resources(State.new(), 1, train=TRAIN)
+    version = store.write(state, NOTHING_STORED)
     before = path.read_bytes()
 
     def full_disk(fd: int) -> None:
@@ -189,7 +237,7 @@ def test_failed_data_write_leaves_no_temp(path: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(StateError):
-        store.write(with_resources(store.read(), infer=INFER))
+        store.write(with_resources(state, 2, infer=INFER), version)
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == ["np.state.json"]
 
@@ -216,7 +264,7 @@ def test_write_new_is_exclusive(tmp_path: Path) -> None:
 def test_unreadable_state_names_the_path(path: Path) -> None:
     path.mkdir(parents=True)  # a directory where the file should be: unreadable even for root
     with pytest.raises(StateError) as err:
-        StateFile(path).read()
+        LocalStore(path).read()
     assert str(err.value) == f"cannot read state {path}: Is a directory"
 
 
@@ -224,7 +272,7 @@ def test_bad_json_names_the_path(path: Path) -> None:
     path.parent.mkdir()
     path.write_text('{"version": 1,')
     with pytest.raises(StateError) as err:
-        StateFile(path).read()
+        LocalStore(path).read()
     assert str(err.value) == (
         f"{path}: not valid JSON: Expecting property name enclosed in double quotes: "
         "line 1 column 15 (char 14)"
@@ -293,7 +341,7 @@ def test_bad_shape_names_the_path_and_the_problem(path: Path, doc: Any, problem:
     path.parent.mkdir()
     path.write_text(json.dumps(doc))
     with pytest.raises(StateError) as err:
-        StateFile(path).read()
+        LocalStore(path).read()
     assert str(err.value) == f"{path}: {problem}"
 
 
@@ -332,34 +380,52 @@ def test_to_json_from_json_round_trip(serial: int, resources: dict[str, Resource
 
 
 def test_journal_writes_what_is_staged_at_each_flush(path: Path) -> None:
-    store = StateFile(path)
-    journal = Journal(store, store.read())
+    with manager(path).locked("apply") as session:
+        session.stage({"nodepool.train": TRAIN})
+        assert sorted(p.name for p in path.parent.iterdir()) == ["np.state.json.lock"]  # staged
+        session.flush()
+        on_disk = manager(path).load()
+        assert (on_disk.serial, list(on_disk.resources)) == (1, ["nodepool.train"])
 
-    journal.stage("nodepool.train", TRAIN)
-    assert not path.exists()  # staged only
-    journal.flush()
-    on_disk = StateFile(path).read()
-    assert (on_disk.serial, list(on_disk.resources)) == (1, ["nodepool.train"])
+        session.stage({"nodepool.infer": INFER})
+        session.flush()
+        on_disk = manager(path).load()
+        assert (on_disk.serial, sorted(on_disk.resources)) == (
+            2,
+            ["nodepool.infer", "nodepool.train"],
+        )
 
-    journal.stage("nodepool.infer", INFER)
-    journal.flush()
-    on_disk = StateFile(path).read()
-    assert (on_disk.serial, sorted(on_disk.resources)) == (2, ["nodepool.infer", "nodepool.train"])
-
-    journal.stage("nodepool.train", None)
-    journal.flush()
-    on_disk = StateFile(path).read()
-    assert (on_disk.serial, list(on_disk.resources)) == (3, ["nodepool.infer"])
-    assert journal.state == on_disk
+        session.stage({"nodepool.train": None})
+        session.flush()
+        on_disk = manager(path).load()
+        assert (on_disk.serial, list(on_disk.resources)) == (3, ["nodepool.infer"])
+        assert session.state == on_disk
 
 
 def test_journal_unchanged_or_unknown_address_does_not_write(path: Path) -> None:
-    store = StateFile(path)
-    journal = Journal(store, store.read())
-    for address, resource in (("nodepool.train", TRAIN), ("nodepool.train", TRAIN)):
-        journal.stage(address, resource)
-        journal.flush()
-    journal.stage("nodepool.nope", None)
-    journal.flush()
-    assert journal.state.serial == 1
-    assert not store.backup_path.exists()
+    with manager(path).locked("apply") as session:
+        for address, resource in (("nodepool.train", TRAIN), ("nodepool.train", TRAIN)):
+            session.stage({address: resource})
+            session.flush()
+        session.stage({"nodepool.nope": None})
+        session.flush()
+        assert session.state.serial == 1
+    assert manager(path).load().serial == 1
+    assert not LocalStore(path).backup_path.exists()
+
+
+def test_a_state_without_its_file_but_with_a_backup_is_not_a_fresh_start(path: Path) -> None:
+    state = with_resources(State.new(), 1, train=TRAIN)
+    version = LocalStore(path).write(state, NOTHING_STORED)
+    LocalStore(path).write(with_resources(state, 2, infer=INFER), version)  # a later run
+    path.unlink()
+    backup = f"{path}.backup"
+    message = (
+        f"{path} is missing, but its backup {backup} is there: if the state was removed by "
+        f"mistake, restore it with `cp {backup} {path}`; to start from an empty state, delete "
+        "the backup"
+    )
+    for attempt in (LocalStore(path).read, manager(path).load):
+        with pytest.raises(StateError) as err:
+            attempt()
+        assert str(err.value) == message

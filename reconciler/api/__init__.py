@@ -1,7 +1,15 @@
 """The production ModelArts client: httpx, AK/SK or token auth, retries and adaptive pacing."""
 
 from reconciler.api.client import ModelArtsClient, build_http_client
-from reconciler.api.errors import ApiError, NotFoundError
+from reconciler.api.errors import ApiError, HttpError, NotFoundError, TransportError
 from reconciler.api.retry import RetryPolicy
 
-__all__ = ["ApiError", "ModelArtsClient", "NotFoundError", "RetryPolicy", "build_http_client"]
+__all__ = [
+    "ApiError",
+    "HttpError",
+    "ModelArtsClient",
+    "NotFoundError",
+    "RetryPolicy",
+    "TransportError",
+    "build_http_client",
+]

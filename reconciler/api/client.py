@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from reconciler import __version__
-from reconciler.api.errors import ApiError, NotFoundError
+from reconciler.api.errors import HttpError, NotFoundError, host_of
 from reconciler.api.retry import Confirm, Pacer, Retrier, RetryPolicy
 
 JSON = "application/json;charset=utf-8"
@@ -37,12 +37,15 @@ class ModelArtsClient:
         self, http: httpx.AsyncClient, project_id: str, *, retry: RetryPolicy | None = None
     ) -> None:
         self._http = http
+        self.project_id = project_id
         self._prefix = f"/v2/{_segment(project_id)}/pools"
         policy = retry or RetryPolicy()
-        self._retrier = Retrier(policy, Pacer(policy.clock, policy.sleep))
+        self._retrier = Retrier(policy, Pacer(policy.clock, policy.sleep), host_of(http.base_url))
 
-    async def list_pools(self) -> list[dict[str, Any]]:
-        return _items(await self._get(self._prefix), self._prefix)
+    async def list_pools(self, workspace_id: str | None = None) -> list[dict[str, Any]]:
+        """The pools of one workspace: `workspace_id`, or the API's default ("0") when None."""
+        params = {"workspaceId": workspace_id} if workspace_id is not None else None
+        return _items(await self._get(self._prefix, params), self._prefix)
 
     async def get_pool(self, pool: str) -> dict[str, Any]:
         return await self._get(f"{self._prefix}/{_segment(pool)}")
@@ -99,7 +102,7 @@ class ModelArtsClient:
             if not token:
                 return nodes
             if token in seen:
-                raise ApiError(
+                raise HttpError(
                     method="GET", path=path, status=200, error_msg="pagination token repeats"
                 )
             seen.add(token)
@@ -172,7 +175,8 @@ def build_http_client(
 
 
 class HttpLog:
-    """One line per request and per response, credentials redacted, bodies never logged."""
+    """One line per request and per response, credentials redacted. Request bodies are logged
+    (node-pool specs, never credentials: those travel in headers); response bodies are not."""
 
     def __init__(
         self, write: Callable[[str], None], clock: Callable[[], float] = time.perf_counter
@@ -186,7 +190,10 @@ class HttpLog:
 
     async def on_request(self, request: httpx.Request) -> None:
         self._started[request] = self._clock()
-        self._write(f"-> {request.method} {request.url} {_headers(request.headers)}")
+        line = f"-> {request.method} {request.url} {_headers(request.headers)}"
+        if request.content:
+            line += f" body: {request.content.decode('utf-8', 'replace')}"
+        self._write(line)
 
     async def on_response(self, response: httpx.Response) -> None:
         started = self._started.pop(response.request, None)
@@ -222,7 +229,7 @@ def _nodepool_name(body: bytes) -> str | None:
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:
-    """The response's JSON object; an empty body is `{}`; anything else is an ApiError."""
+    """The response's JSON object; an empty body is `{}`; anything else is an HttpError."""
     if not response.content.strip():
         return {}
     try:
@@ -230,7 +237,7 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         doc = None
     if not isinstance(doc, dict):
-        raise ApiError(
+        raise HttpError(
             method=response.request.method,
             path=response.request.url.path,
             status=response.status_code,
@@ -245,7 +252,7 @@ def _items(doc: dict[str, Any], path: str) -> list[dict[str, Any]]:
     answer would make np create what exists and forget what it manages."""
     items = doc.get("items")
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise ApiError(
+        raise HttpError(
             method="GET",
             path=path,
             status=200,

@@ -1,16 +1,19 @@
 """Credentials come only from the environment (never from configuration files).
 
-AK/SK: the SDK's names first, then the Terraform provider's; a token: HW_AUTH_TOKEN.
+AK/SK: the SDK's names first, then the Terraform provider's; a token: HW_AUTH_TOKEN. With none
+set, only a loopback plain-http endpoint (a local simulator) is used, and `NoCredentials` says
+what to set if it asks for them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 
 import httpx
 
 from reconciler.api.auth import AkSkAuth, TokenAuth
+from reconciler.api.errors import HttpError, host_of
 from reconciler.errors import NpError
 
 
@@ -52,12 +55,31 @@ def project_id_from_env(environ: Mapping[str, str]) -> str | None:
     return next((environ[n] for n in _PROJECT_IDS if environ.get(n)), None)
 
 
+_WHAT_TO_SET = (
+    "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (optionally "
+    "HUAWEICLOUD_SDK_SECURITY_TOKEN), or HW_ACCESS_KEY and HW_SECRET_KEY (optionally "
+    "HW_SECURITY_TOKEN), or an IAM token in HW_AUTH_TOKEN"
+)
+
+
 def missing_credentials_error() -> NpError:
-    return NpError(
-        "no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (optionally "
-        "HUAWEICLOUD_SDK_SECURITY_TOKEN), or HW_ACCESS_KEY and HW_SECRET_KEY (optionally "
-        "HW_SECURITY_TOKEN), or an IAM token in HW_AUTH_TOKEN"
-    )
+    return NpError(f"no credentials: {_WHAT_TO_SET}")
+
+
+class NoCredentials(httpx.Auth):
+    """Requests go out as they are; a 401 answer is an error naming the variables to set."""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        response = yield request
+        if response.status_code == 401:
+            raise HttpError(
+                method=request.method,
+                path=request.url.path,
+                status=401,
+                error_msg=f"{host_of(request.url)} asks for credentials and none are set: set "
+                "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or HW_ACCESS_KEY and HW_SECRET_KEY, "
+                "or HW_AUTH_TOKEN; and a project id in HUAWEICLOUD_SDK_PROJECT_ID or HW_PROJECT_ID",
+            )
 
 
 def _set_names(environ: Mapping[str, str], names: _KeyNames) -> str:

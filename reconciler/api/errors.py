@@ -1,8 +1,11 @@
 """API failures as one-line user errors.
 
     PATCH /v2/p/pools/x/nodepools/y: HTTP 400 ModelArts.50004000: bad flavor (request id abc)
+    GET /v2/p/pools: connection to modelarts.cn-north-4.myhuaweicloud.com failed (ConnectError)
 
-Callers add context (the address) by catching and re-raising.
+Two kinds: `HttpError` (the server answered, with an error or with something unusable) and
+`TransportError` (no answer at all). Callers add context (the address) by catching and
+re-raising.
 """
 
 from __future__ import annotations
@@ -18,7 +21,37 @@ _MAX_MESSAGE = 300
 
 
 class ApiError(NpError):
-    """A failed API call; `status` 0 means no usable HTTP answer (network, timeout, budget)."""
+    """A failed API call; catch this for "any API failure", a subclass for one kind."""
+
+    def __init__(self, *, method: str, path: str, error_msg: str, attempts: int = 1) -> None:
+        self.method = method
+        self.path = path
+        self.error_msg = _one_line(error_msg)
+        self.attempts = attempts
+        self.budget: float | None = None
+        super().__init__(self._render())
+
+    @property
+    def detail(self) -> str:
+        """The message without the method/path prefix and the attempt count."""
+        return self.error_msg
+
+    def out_of_budget(self, seconds: float) -> ApiError:
+        """Mark this failure as the last one before the retry budget ran out (and return it)."""
+        self.budget = seconds
+        self.args = (self._render(),)
+        return self
+
+    def _render(self) -> str:
+        text = f"{self.method} {self.path}: "
+        if self.budget is not None:
+            text += f"retry budget of {self.budget:g}s exhausted; last error: "
+        text += self.detail
+        return text + (f" after {self.attempts} attempts" if self.attempts > 1 else "")
+
+
+class HttpError(ApiError):
+    """The server answered, but with an error status or a body np cannot use."""
 
     def __init__(
         self,
@@ -31,40 +64,44 @@ class ApiError(NpError):
         request_id: str | None = None,
         attempts: int = 1,
     ) -> None:
-        self.method = method
-        self.path = path
         self.status = status
         self.error_code = error_code
-        self.error_msg = _one_line(error_msg)
         self.request_id = request_id
-        self.attempts = attempts
-        super().__init__(self._render())
+        super().__init__(method=method, path=path, error_msg=error_msg, attempts=attempts)
 
     @property
     def detail(self) -> str:
-        """The message without the method/path prefix and the attempt count."""
-        text = ""
-        if self.status:
-            text = (
-                f"HTTP {self.status} {self.error_code}: "
-                if self.error_code
-                else f"HTTP {self.status}: "
-            )
-        text += self.error_msg
-        return text + (f" (request id {self.request_id})" if self.request_id else "")
-
-    def _render(self) -> str:
-        text = f"{self.method} {self.path}: {self.detail}"
-        return text + (f" after {self.attempts} attempts" if self.attempts > 1 else "")
+        code = f" {self.error_code}" if self.error_code else ""
+        request = f" (request id {self.request_id})" if self.request_id else ""
+        return f"HTTP {self.status}{code}: {self.error_msg}{request}"
 
 
-class NotFoundError(ApiError):
+class NotFoundError(HttpError):
     """HTTP 404: the pool or node pool does not exist."""
 
 
-def error_from_response(response: httpx.Response, *, attempts: int = 1) -> ApiError:
-    """Map an error response (already read) to ApiError, or NotFoundError for a 404."""
-    body = _json_object(response)
+class TransportError(ApiError):
+    """No HTTP answer: the connection failed, timed out, or the certificate was refused.
+
+    `host` is where np tried to go (host and port, never credentials), so that a user can tell
+    a typo in an endpoint from an outage.
+    """
+
+    def __init__(
+        self, *, method: str, path: str, host: str, error_msg: str, attempts: int = 1
+    ) -> None:
+        self.host = host
+        super().__init__(method=method, path=path, error_msg=error_msg, attempts=attempts)
+
+
+def host_of(url: httpx.URL) -> str:
+    """host[:port] of a URL, as messages name a destination (never with credentials)."""
+    return f"{url.host}:{url.port}" if url.port is not None else url.host
+
+
+def error_from_response(response: httpx.Response, *, attempts: int = 1) -> HttpError:
+    """Map an error response (already read) to HttpError, or NotFoundError for a 404."""
+    body = _error_body(response)
     code = _text(body.get("error_code"))
     message = _text(body.get("error_msg"))
     nested = body.get("error")
@@ -74,7 +111,7 @@ def error_from_response(response: httpx.Response, *, attempts: int = 1) -> ApiEr
     if not message:
         message = response.text.strip() or response.reason_phrase or "no error message"
     request_id = _text(body.get("request_id")) or response.headers.get("X-Request-Id")
-    cls = NotFoundError if response.status_code == 404 else ApiError
+    cls = NotFoundError if response.status_code == 404 else HttpError
     return cls(
         method=response.request.method,
         path=response.request.url.path,
@@ -86,7 +123,9 @@ def error_from_response(response: httpx.Response, *, attempts: int = 1) -> ApiEr
     )
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
+def _error_body(response: httpx.Response) -> dict[str, Any]:
+    """Whatever JSON object an error answer carries; `{}` when it carries none (a gateway's
+    HTML page, say), since the status alone is still worth reporting."""
     try:
         body = json.loads(response.content)
     except ValueError:

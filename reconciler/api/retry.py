@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from reconciler.api.errors import ApiError, error_from_response
+from reconciler.api.errors import ApiError, TransportError, error_from_response
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -139,11 +139,15 @@ class Pacer:
 
 
 class Retrier:
-    """Runs one logical request through pacing and retries; raises ApiError when it fails."""
+    """Runs one logical request through pacing and retries; raises ApiError when it fails.
 
-    def __init__(self, policy: RetryPolicy, pacer: Pacer) -> None:
+    `host` (host[:port] of the endpoint) names the destination when no answer comes back.
+    """
+
+    def __init__(self, policy: RetryPolicy, pacer: Pacer, host: str) -> None:
         self._policy = policy
         self._pacer = pacer
+        self._host = host
 
     async def run(
         self, method: str, path: str, send: Send, *, confirm: Confirm | None = None
@@ -157,11 +161,16 @@ class Retrier:
             attempt += 1
             sent_at = await self._pacer.acquire()
             retry_after: float | None = None
+            failure: ApiError
             try:
                 response = await send()
             except TRANSIENT_ERRORS as exc:
-                failure = ApiError(
-                    method=method, path=path, status=0, error_msg=_describe(exc), attempts=attempt
+                failure = TransportError(
+                    method=method,
+                    path=path,
+                    host=self._host,
+                    error_msg=_describe(exc, self._host),
+                    attempts=attempt,
                 )
                 if _tls_failure(exc):  # a wrong certificate does not fix itself: do not retry
                     raise failure from None
@@ -181,16 +190,7 @@ class Retrier:
                 raise failure
             delay = policy.delay(attempt, retry_after)
             if policy.clock() + delay > deadline:
-                raise ApiError(
-                    method=method,
-                    path=path,
-                    status=0,
-                    error_msg=(
-                        f"retry budget of {policy.budget_seconds:g}s exhausted; "
-                        f"last error: {failure.detail}"
-                    ),
-                    attempts=attempt,
-                )
+                raise failure.out_of_budget(policy.budget_seconds)
             await policy.sleep(delay)
             if method not in IDEMPOTENT_METHODS and confirm is not None:
                 done = await confirm()
@@ -217,11 +217,13 @@ def _tls_failure(exc: BaseException) -> bool:
     return False
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, host: str) -> str:
     if _tls_failure(exc):
-        return f"TLS verification failed ({exc}); np always verifies certificates"
-    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+        return f"TLS verification of {host} failed ({exc}); np always verifies certificates"
+    if isinstance(exc, httpx.TimeoutException):
+        what = f"request to {host} timed out"
+    else:
+        what = f"connection to {host} failed"
     detail = str(exc).strip()
-    return (
-        f"{kind} ({type(exc).__name__}: {detail})" if detail else f"{kind} ({type(exc).__name__})"
-    )
+    kind = type(exc).__name__
+    return f"{what} ({kind}: {detail})" if detail else f"{what} ({kind})"

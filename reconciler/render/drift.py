@@ -16,17 +16,18 @@ from reconciler.render.markdown import diff_block, diff_pair
 from reconciler.render.text import Painter, drift_line, value
 
 _MISSING = "missing: the node pool no longer exists"
-_STATUS_COLOR = {"in-sync": "green", "drifted": "yellow", "missing": "red"}
+_UNMANAGED = "unmanaged: declared in the configuration, but np does not manage it (run np plan)"
+_STATUS_COLOR = {"in-sync": "green", "drifted": "yellow", "missing": "red", "unmanaged": "red"}
 
 
 def drifted(entries: Sequence[DriftEntry]) -> bool:
-    """True when any managed node pool drifted or is missing (``np drift`` exits 2)."""
+    """True when any node pool drifted, is missing or is not managed (``np drift`` exits 2)."""
     return any(entry.status != "in-sync" for entry in entries)
 
 
 def drift_text(entries: Sequence[DriftEntry], paint: Painter) -> str:
     if not entries:
-        return "No node pools are managed yet: the state is empty."
+        return "No node pools are declared or managed: nothing to compare."
     lines: list[str] = []
     for entry in entries:
         status = paint(entry.status, _STATUS_COLOR[entry.status], bold=True)
@@ -34,6 +35,8 @@ def drift_text(entries: Sequence[DriftEntry], paint: Painter) -> str:
         lines.append(paint(entry.address, bold=True) + f" {where}: {status}")
         if entry.status == "missing":
             lines.append(f"  {paint.sign('-')} the node pool no longer exists")
+        if entry.status == "unmanaged":
+            lines.append(f"  {paint.sign('+')} declared, but not in state: run np plan")
         lines += [drift_line(change, paint) for change in entry.changes]
     if drifted(entries):
         lines += ["", paint("Drift found: ", "yellow", bold=True) + _counts(entries) + "."]
@@ -83,6 +86,8 @@ def drift_markdown(entries: Sequence[DriftEntry]) -> str:
         lines.append(f"  # {entry.address}: {entry.status}")
         if entry.status == "missing":
             lines.append(f"- nodepool {value(entry.name)} (the node pool no longer exists)")
+        if entry.status == "unmanaged":
+            lines.append(f"+ nodepool {value(entry.name)} (declared, but np does not manage it)")
         for c in entry.changes:
             lines += diff_pair(wire_path_to_config(c.path), c.applied, c.live, " ")
         lines.append("")
@@ -107,8 +112,9 @@ def drift_junit(entries: Sequence[DriftEntry]) -> str:
     )
     for entry in entries:
         case = ET.SubElement(suite, "testcase", classname="np.drift", name=entry.address)
-        if entry.status == "missing":
-            failure = ET.SubElement(case, "failure", message=_MISSING, type="missing")
+        if entry.status in ("missing", "unmanaged"):
+            message = _MISSING if entry.status == "missing" else _UNMANAGED
+            failure = ET.SubElement(case, "failure", message=message, type=entry.status)
             failure.text = f"pool {value(entry.pool)}, node pool {value(entry.name)}"
         elif entry.status == "drifted":
             message = f"drifted: {len(entry.changes)} change(s)"
@@ -124,7 +130,7 @@ def drift_junit(entries: Sequence[DriftEntry]) -> str:
 
 def _counts(entries: Sequence[DriftEntry]) -> str:
     """``1 drifted, 2 in-sync``; empty when there is nothing."""
-    counts = dict.fromkeys(("drifted", "missing", "in-sync"), 0)
+    counts = dict.fromkeys(("drifted", "missing", "unmanaged", "in-sync"), 0)
     for entry in entries:
         counts[entry.status] += 1
     return ", ".join(f"{n} {status}" for status, n in counts.items() if n)

@@ -147,7 +147,11 @@ def _block(resource: ResourceChange) -> _Block:
 
 
 def _action(resource: ResourceChange) -> str:
-    action = resource.action if resource.sends_request else "record in state"
+    action: str = resource.action if resource.sends_request else "record in state"
+    if resource.forgets:
+        action = "forget (no longer exists)"
+    if resource.moved_from:
+        action += f" (moved from `{resource.moved_from}`)"
     return f"{action} (adopted)" if resource.adopted else action
 
 

@@ -36,8 +36,10 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 
 
 def _resource_change(change: ResourceChange) -> dict[str, Any]:
+    moved = {"previous_address": change.moved_from} if change.moved_from else {}
     return {
         "address": change.address,
+        **moved,
         "pool": change.pool,
         "name": change.name,
         "actions": [change.action],

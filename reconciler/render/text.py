@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from reconciler.diff import DriftChange, FieldChange
-from reconciler.model import CONFIG_NAMES, wire_path_to_config
+from reconciler.model import CONFIG_NAMES, wire_path_to_config, wire_value_to_config
 from reconciler.plan import Plan, ResourceChange
 
 _SYMBOL = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
@@ -54,12 +54,7 @@ def render_plan(plan: Plan, paint: Painter) -> str:
             lines.append("")
     for warning in plan.warnings:
         lines += [paint("Warning: ", "yellow", bold=True) + warning, ""]
-    recorded = [r for r in plan.resources if r.records_state and not r.sends_request]
-    if recorded:
-        lines.append(
-            f"np will record {len(recorded)} node pool(s) in state without changing them: "
-            + ", ".join(r.address + (" (adopted)" if r.adopted else "") for r in recorded)
-        )
+    lines += _state_only_lines(plan)
     summary = plan.summary
     if acting:
         lines.append(
@@ -71,6 +66,28 @@ def render_plan(plan: Plan, paint: Painter) -> str:
             paint("No changes.", "green", bold=True) + " Your node pools match the configuration."
         )
     return "\n".join(lines)
+
+
+def _state_only_lines(plan: Plan) -> list[str]:
+    """What apply writes to state without a request: moves, adoptions, forgotten node pools;
+    one address per line, so a plan of hundreds stays readable."""
+    moved = [r for r in plan.resources if r.moved_from]
+    forgotten = [r for r in plan.resources if r.forgets]
+    recorded = [
+        r
+        for r in plan.resources
+        if r.records_state and not r.sends_request and not r.moved_from and not r.forgets
+    ]
+    lines = [f"  # {r.moved_from} has moved to {r.address}" for r in moved]
+    if recorded:
+        lines.append(f"np will record {_node_pools(len(recorded))} in state without changing:")
+        lines += [f"  {r.address}" + (" (adopted)" if r.adopted else "") for r in recorded]
+    lines += [f"np will forget {r.address}: it no longer exists" for r in forgotten]
+    return [*lines, ""] if lines else []
+
+
+def _node_pools(n: int) -> str:
+    return f"{n} node pool{'' if n == 1 else 's'}"
 
 
 def _drift_lines(resource: ResourceChange, paint: Painter) -> list[str]:
@@ -105,6 +122,8 @@ def hidden_fields(resource: ResourceChange, groups: dict[str, list[FieldChange]]
 def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
     symbol = _SYMBOL[resource.action]
     lines = [paint(f"  # {resource.address}", bold=True) + f" {VERB[resource.action]}"]
+    if resource.moved_from:
+        lines.append(f"  # (moved from {resource.moved_from})")
     if resource.adopted:
         lines.append("  # (adopted: np starts managing an existing node pool)")
     lines.append(f"  {paint.sign(symbol)} nodepool {value(resource.name)} {{")
@@ -116,7 +135,8 @@ def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
     for field, changes in groups.items():
         name = names[field].ljust(width)
         if len(changes) == 1 and "." not in changes[0].path:
-            lines.append("      " + _change_line(name, changes[0], paint, why_shown))
+            change = _in_config_shape(changes[0])
+            lines.append("      " + _change_line(name, change, paint, why_shown))
             continue
         lines.append(f"      {paint.sign(symbol)} {name} = {{")
         keys = [c.path.split(".", 1)[1] for c in changes]
@@ -130,6 +150,13 @@ def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
         lines.append(f"        # ({hidden} unchanged fields hidden)")
     lines.append("    }")
     return lines
+
+
+def _in_config_shape(change: FieldChange) -> FieldChange:
+    """A whole field (as creates and destroys show them) as the user writes it."""
+    before = wire_value_to_config(change.path, change.before)
+    after = wire_value_to_config(change.path, change.after)
+    return FieldChange(change.path, change.reason, before, after)
 
 
 def _change_line(name: str, change: FieldChange, paint: Painter, why_shown: bool = True) -> str:

@@ -4,17 +4,18 @@ In-process: `create_app(World.load(path))` behind `httpx.ASGITransport`; over HT
 `reconciler.sim.serve.serve(...)` (imported separately, it pulls in uvicorn).
 """
 
-from reconciler.sim.app import AkSkAuth, Auth, TokenAuth, create_app
+from reconciler.sim.app import AkSkVerifier, SimApp, TokenVerifier, Verifier, create_app
 from reconciler.sim.faults import ConnectionDropped, Faults
 from reconciler.sim.world import SimError, World, WorldError
 
 __all__ = [
-    "AkSkAuth",
-    "Auth",
+    "AkSkVerifier",
     "ConnectionDropped",
     "Faults",
+    "SimApp",
     "SimError",
-    "TokenAuth",
+    "TokenVerifier",
+    "Verifier",
     "World",
     "WorldError",
     "create_app",

@@ -1,15 +1,21 @@
 """The simulator's HTTP face: a plain ASGI app serving a `World` on the ModelArts v2 paths.
 
-    app = create_app(World.load("world.json"), auth=TokenAuth("t"))
+    app = create_app(World.load("world.json"), verifier=TokenVerifier("t"))
     httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim")
+    app.flush()  # the world file is current (also: POST /_sim/flush, and at shutdown)
 
 Plain ASGI (stdlib only) keeps `sim://` cheap to start in-process; `serve.py` puts the same app
 behind uvicorn. Every answer is JSON with an `X-Request-Id` header; errors are
 `{"error_code", "error_msg"}` like the real API.
+
+`POST /_sim/flush` is the simulator's own: it waits until no other request is in flight, writes
+the world file and answers 200, so a test or script knows that the file and the request log
+hold everything answered so far. It needs no credentials and is never faulted or logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import time
@@ -24,6 +30,7 @@ from urllib.parse import parse_qsl, unquote
 from reconciler import signer
 from reconciler.sim.faults import INTERNAL, Faults
 from reconciler.sim.world import BAD_REQUEST, JsonObject, SimError, World, WorldError
+from reconciler.sim.writebehind import WriteBehind
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -35,6 +42,7 @@ AUTH_FAILED = "APIGW.0301"
 NO_SUCH_API = "APIGW.0101"
 UNSUPPORTED_MEDIA_TYPE = "ModelArts.50004100"
 MAX_BODY_BYTES = 1 << 20
+FLUSH_PATH = "/_sim/flush"
 _PATCH_TYPES = ("application/merge-patch+json", "application/json")
 _POST_TYPES = ("application/json",)
 
@@ -56,13 +64,13 @@ class Request:
         return parts[:-1] if parts and not parts[-1] else parts
 
 
-class Auth(Protocol):
-    """A way of telling callers apart; `check` returns None when the request may proceed."""
+class Verifier(Protocol):
+    """Checks a caller's credentials; `check` returns None when the request may proceed."""
 
     def check(self, request: Request, now: datetime) -> str | None: ...
 
 
-class TokenAuth:
+class TokenVerifier:
     """IAM token mode: `X-Auth-Token` must be the configured token."""
 
     def __init__(self, token: str) -> None:
@@ -77,7 +85,7 @@ class TokenAuth:
         return None
 
 
-class AkSkAuth:
+class AkSkVerifier:
     """AK/SK mode: an `SDK-HMAC-SHA256` signature made with the one configured key pair."""
 
     def __init__(self, ak: str, sk: str) -> None:
@@ -97,7 +105,8 @@ class AkSkAuth:
 
 
 class RequestLog:
-    """One JSON line per request (`method`, `path`, `status`, `ms`), flushed as it happens."""
+    """One JSON line per request (`method`, `path`, `status`, `ms`), written and closed before
+    the answer is sent: a client that has its answer finds the line already in the file."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -111,14 +120,22 @@ class RequestLog:
 def create_app(
     world: World,
     *,
-    auth: Auth | None = None,
+    verifier: Verifier | None = None,
     faults: Faults | None = None,
     request_log: Path | None = None,
     clock: Callable[[], float] = time.time,
-) -> AsgiApp:
+    saver: WriteBehind | None = None,
+) -> SimApp:
     """The ASGI app for `world`; `clock` is the wall time used to check signature dates."""
     log = RequestLog(request_log) if request_log is not None else None
-    return SimApp(world, auth=auth, faults=faults, log=log, clock=clock)
+    return SimApp(
+        world,
+        verifier=verifier,
+        faults=faults,
+        log=log,
+        clock=clock,
+        saver=saver or WriteBehind(world),
+    )
 
 
 class SimApp:
@@ -128,23 +145,46 @@ class SimApp:
         self,
         world: World,
         *,
-        auth: Auth | None,
+        verifier: Verifier | None,
         faults: Faults | None,
         log: RequestLog | None,
         clock: Callable[[], float],
+        saver: WriteBehind,
     ) -> None:
         self._world = world
-        self._auth = auth
+        self._verifier = verifier
         self._faults = faults
         self._log = log
         self._clock = clock
+        self._saver = saver
+        self._in_flight = 0
+        self._idle_waiters: list[asyncio.Future[None]] = []
+
+    def flush(self) -> None:
+        """Write the world file now if it has unsaved changes (WorldError when that fails)."""
+        self._saver.flush()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, self._saver)
             return
         if scope["type"] != "http":
             return
+        if scope["path"] == FLUSH_PATH and scope["method"] == "POST":
+            await self._flush_when_idle(send)
+            return
+        self._in_flight += 1
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                for waiter in self._idle_waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                self._idle_waiters.clear()
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request_id = uuid.uuid4().hex
         status = 0  # logged as 0 when the connection is dropped
@@ -152,11 +192,11 @@ class SimApp:
             status, body, headers = await self._answer(scope, receive)
             if status >= 400 and body["error_code"].startswith("APIGW."):
                 body["request_id"] = request_id
-            await _send_json(send, status, body, [("X-Request-Id", request_id), *headers])
         finally:
             if self._log is not None:
                 elapsed = (time.perf_counter() - started) * 1000
                 self._log.write(scope["method"], scope["path"], status, elapsed)
+        await _send_json(send, status, body, [("X-Request-Id", request_id), *headers])
 
     async def _answer(
         self, scope: Scope, receive: Receive
@@ -165,8 +205,12 @@ class SimApp:
             request = await _read_request(scope, receive)
             drop = await self._faults.admit() if self._faults is not None else False
             self._authenticate(request)
+            self._saver.check()
             self._world.reload_if_changed()
-            result = _route(self._world, request)
+            try:
+                result = _route(self._world, request)
+            finally:
+                self._saver.changed()
             if drop and self._faults is not None:
                 await self._faults.drop()
             return 200, result, ()
@@ -176,15 +220,32 @@ class SimApp:
                 {"error_code": exc.error_code, "error_msg": exc.error_msg},
                 exc.headers,
             )
-        except (WorldError, OSError) as exc:
-            return 500, {"error_code": INTERNAL, "error_msg": f"simulator world: {exc}"}, ()
+        except WorldError as exc:
+            return 500, _internal(exc), ()
+
+    async def _flush_when_idle(self, send: Send) -> None:
+        while self._in_flight:
+            waiter = asyncio.get_running_loop().create_future()
+            self._idle_waiters.append(waiter)
+            await waiter
+        try:
+            self._saver.flush()
+        except WorldError as exc:
+            await _send_json(send, 500, _internal(exc), [])
+            return
+        await _send_json(send, 200, {"flushed": True}, [])
 
     def _authenticate(self, request: Request) -> None:
-        if self._auth is None:
+        if self._verifier is None:
             return
-        reason = self._auth.check(request, datetime.fromtimestamp(self._clock(), timezone.utc))
+        now = datetime.fromtimestamp(self._clock(), timezone.utc)
+        reason = self._verifier.check(request, now)
         if reason is not None:
             raise SimError(401, AUTH_FAILED, f"Incorrect IAM authentication information: {reason}")
+
+
+def _internal(exc: WorldError) -> JsonObject:
+    return {"error_code": INTERNAL, "error_msg": f"simulator world: {exc}"}
 
 
 def _route(world: World, request: Request) -> JsonObject:
@@ -194,7 +255,7 @@ def _route(world: World, request: Request) -> JsonObject:
         raise _no_such_api(request)
     match (request.method, segments[3:]):
         case ("GET", []):
-            return world.list_pools()
+            return world.list_pools(dict(request.query).get("workspaceId"))
         case ("GET", [pool]):
             return world.get_pool(pool)
         case ("GET", [pool, "nodepools"]):
@@ -282,12 +343,17 @@ async def _send_json(
     await send({"type": "http.response.body", "body": payload})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    """Nothing to set up or tear down; acknowledge so servers do not complain."""
+async def _lifespan(receive: Receive, send: Send, saver: WriteBehind) -> None:
+    """Nothing to set up; at shutdown the world file gets its last changes."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            try:
+                saver.flush()
+            except WorldError as exc:
+                await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                return
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -1,4 +1,4 @@
-"""The `np sim` command group; the main CLI attaches `sim_group` (DESIGN §6).
+"""The `np sim` command group; the main CLI attaches `sim_group`.
 
 uvicorn is imported only when `serve` runs, so `np --help` stays fast.
 """
@@ -21,7 +21,8 @@ def sim_group() -> None:
     "world_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="World JSON file: seeds the simulator and receives every change.",
+    help="World JSON file: seeds the simulator and receives every change (written once "
+    "requests pause, within a second while busy, on POST /_sim/flush and at shutdown).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -75,7 +76,7 @@ def sim_group() -> None:
     "--request-log",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Append one JSON line per request (method, path, status, ms).",
+    help="Append one JSON line per request (method, path, status, ms), before its answer.",
 )
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host.")
 def serve_command(

@@ -1,4 +1,4 @@
-"""Faults on demand, so clients can be tested against a misbehaving cloud (DESIGN §6).
+"""Faults on demand, so clients can be tested against a misbehaving cloud.
 
 faults = Faults(latency_ms=50, rate_limit=40, fail_rate=0.05, drop_rate=0.01, seed=7)
 drop = await faults.admit()   # sleeps, may raise SimError 429/500; True: lose the answer

@@ -1,10 +1,12 @@
-"""`np sim serve`: the simulator over real HTTP, on uvicorn (DESIGN §6).
+"""`np sim serve`: the simulator over real HTTP, on uvicorn.
 
     serve("world.json", port=0, auth="aksk", ak="AK", sk="SK")
-    # stdout: "np sim listening on http://127.0.0.1:41234" once the socket accepts connections
+    # stdout: "np sim listening on http://127.0.0.1:41234" once the socket accepts connections,
+    # then the provider block to paste and the credentials to set (never their values)
 
 The socket is bound here, not by uvicorn, so that port 0 yields the real port before the
-announcement, and so that a non-loopback address is refused before anything listens.
+announcement, and so that a non-loopback address is refused before anything listens. The
+world file gets its last changes when the server stops (SIGINT/SIGTERM).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from reconciler.errors import NpError
-from reconciler.sim.app import AkSkAuth, Auth, Scope, TokenAuth, create_app
+from reconciler.sim.app import AkSkVerifier, Scope, TokenVerifier, Verifier, create_app
 from reconciler.sim.faults import ConnectionDropped, Faults
 from reconciler.sim.world import World
 
@@ -51,7 +53,7 @@ def serve(
             f"refusing to listen on {host}: not a loopback address "
             "(pass --allow-remote to expose the simulator)"
         )
-    checker = _auth(auth, ak, sk, token)
+    verifier = _verifier(auth, ak, sk, token)
     world = World.load(world_path, scale_seconds=scale_seconds)
     faults = None
     if latency_ms or rate_limit or fail_rate or drop_rate:
@@ -63,25 +65,50 @@ def serve(
             stall_seconds=stall_seconds,
             seed=seed,
         )
-    app = create_app(world, auth=checker, faults=faults, request_log=request_log)
+    app = create_app(world, verifier=verifier, faults=faults, request_log=request_log)
     sock = _bind(host, port)
     config = uvicorn.Config(
         app, http=_DroppingH11Protocol, lifespan="on", log_level="warning", access_log=False
     )
-    _AnnouncingServer(config, _url(sock)).run(sockets=[sock])
+    url = _url(sock)
+    _AnnouncingServer(config, banner(url, auth)).run(sockets=[sock])
+    app.flush()  # already done at lifespan shutdown; raises WorldError if it could not be
 
 
-def _auth(mode: str, ak: str | None, sk: str | None, token: str | None) -> Auth | None:
+_CREDENTIALS = {
+    "none": "Credentials: none are checked. With no credential variables set, np sends none "
+    "to a loopback http endpoint.",
+    "token": "Credentials: set HW_AUTH_TOKEN to the --token value, and HW_PROJECT_ID to any "
+    "project id.",
+    "aksk": "Credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK to the --ak and --sk "
+    "values, and HUAWEICLOUD_SDK_PROJECT_ID to any project id.",
+}
+
+
+def banner(url: str, auth: str) -> str:
+    """What `serve` prints: the listening line (scripts wait for exactly that first line), the
+    provider block to paste, and which credentials to set. Never a credential's value."""
+    return (
+        f"np sim listening on {url}\n"
+        "Point a configuration at it with:\n"
+        '  provider "modelarts" {\n'
+        f'    endpoint = "{url}"\n'
+        "  }\n"
+        f"{_CREDENTIALS[auth]}\n"
+    )
+
+
+def _verifier(mode: str, ak: str | None, sk: str | None, token: str | None) -> Verifier | None:
     if mode == "none":
         return None
     if mode == "token":
         if not token:
             raise NpError("--auth token needs --token")
-        return TokenAuth(token)
+        return TokenVerifier(token)
     if mode == "aksk":
         if not ak or not sk:
             raise NpError("--auth aksk needs --ak and --sk")
-        return AkSkAuth(ak, sk)
+        return AkSkVerifier(ak, sk)
     raise NpError(f"unknown auth mode {mode!r}: use none, token or aksk")
 
 
@@ -112,16 +139,16 @@ def _url(sock: socket.socket) -> str:
 
 
 class _AnnouncingServer(uvicorn.Server):
-    """Prints the listening line once uvicorn is accepting on the socket, not before, and
-    treats SIGINT/SIGTERM as a normal stop (exit 0) instead of re-raising them afterwards."""
+    """Prints the banner once uvicorn is accepting on the socket, not before, and treats
+    SIGINT/SIGTERM as a normal stop (exit 0) instead of re-raising them afterwards."""
 
-    def __init__(self, config: uvicorn.Config, url: str) -> None:
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
         super().__init__(config)
-        self._url = url
+        self._banner = banner
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
-        sys.stdout.write(f"np sim listening on {self._url}\n")
+        sys.stdout.write(self._banner)
         sys.stdout.flush()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:

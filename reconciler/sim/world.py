@@ -1,13 +1,17 @@
-"""The simulated ModelArts cloud: pools and node pools kept in a JSON file (DESIGN §6).
+"""The simulated ModelArts cloud: pools and node pools kept in a JSON file.
 
     world = World.load("world.json")
-    world.patch_nodepool("pool-prod", "train", {"spec": {"resources": {...}}})  # saved at once
+    world.patch_nodepool("pool-prod", "train", {"spec": {"resources": {...}}})  # in memory
+    world.flush()  # the file now holds the change (the app decides when: see writebehind.py)
     world.get_nodepool("pool-prod", "train")["status"]["resources"]["creating"]
 
 Every rule the real API enforces lives here, so the in-process simulator and `np sim serve`
 answer alike; the HTTP layer only maps `SimError` to a response. Keys starting with `_` are the
 simulator's own bookkeeping (creation time, scaling progress, annotations) and never go on the
-wire.
+wire. A pool's `workspace_id` (default "0") says which workspace lists it.
+
+A request costs the same whatever the world's size: changes stay in memory until `flush`, which
+writes the whole file once for however many changes came before it.
 """
 
 from __future__ import annotations
@@ -62,7 +66,10 @@ BUCKETS = ("creating", "available", "abnormal", "deleting")
 # Node list order: existing nodes first, then those coming or going.
 NODE_PHASES = (("available", "Available"), ("creating", "Creating"), ("deleting", "Deleting"))
 BILLING_MODE = "os.modelarts/billing.mode"
+DEFAULT_WORKSPACE = "0"
+WORKSPACE_LABEL = "os.modelarts/workspace.id"
 _NAME_RE = re.compile(r"[a-z][a-z0-9-]{1,49}")
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 _TYPE_NAMES = {str: "a string", int: "an integer", list: "an array", dict: "an object"}
 
 
@@ -113,8 +120,10 @@ class WorldFile:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise WorldError(f"world file not found: {self.path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise WorldError(f"cannot read world file {self.path}: {exc}") from None
+        except UnicodeDecodeError:  # its message would quote the file's bytes
+            raise WorldError(f"world file {self.path} is not UTF-8 text") from None
+        except OSError as exc:
+            raise WorldError(f"cannot read world file {self.path}: {exc.strerror or exc}") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -124,16 +133,8 @@ class WorldFile:
         return world
 
     def write(self, data: JsonObject) -> None:
-        """Replace the file whole, in insertion order and indented, so it stays hand-editable.
-
-        When the write fails, the file counts as changed, so the next request reloads the last
-        saved world instead of serving a change that was never persisted.
-        """
-        try:
-            atomic_write(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        except OSError:
-            self._seen = None
-            raise
+        """Replace the file whole and atomically (a reader sees the old file or the new one)."""
+        atomic_write(self.path, render(data) + "\n")
         self._seen = self._stamp()
 
     def changed(self) -> bool:
@@ -146,6 +147,27 @@ class WorldFile:
     def _stamp(self) -> tuple[int, int, int]:
         st = os.stat(self.path)
         return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def render(data: JsonObject) -> str:
+    """The world as JSON, indented down to the node pools and one line per node pool.
+
+    A person can still find and edit a node pool, and the bulk of the text comes from the C
+    encoder: `json.dumps(indent=2)` runs the pure-Python one, ten times slower.
+    """
+    return _render(data, ())
+
+
+def _render(value: Any, path: tuple[str, ...]) -> str:
+    expanded = not path or (path[0] == "pools" and (len(path) < 3 or path[2:] == ("nodepools",)))
+    if not (expanded and isinstance(value, dict) and value):
+        return _ENCODER.encode(value)
+    indent = "  " * (len(path) + 1)
+    items = [
+        f"{indent}{_ENCODER.encode(key)}: {_render(item, (*path, key))}"
+        for key, item in value.items()
+    ]
+    return "{\n" + ",\n".join(items) + "\n" + indent[:-2] + "}"
 
 
 def _check_world(data: Any, where: str) -> JsonObject:
@@ -166,6 +188,9 @@ def _check_world(data: Any, where: str) -> JsonObject:
             raise fail(f"{at}.type must be Dedicate or Logical")
         if not isinstance(pool.get("privileged", False), bool):
             raise fail(f"{at}.privileged must be true or false")
+        workspace = pool.get("workspace_id", DEFAULT_WORKSPACE)
+        if not isinstance(workspace, str) or not workspace:
+            raise fail(f"{at}.workspace_id must be a non-empty string")
         if not isinstance(pool.get("nodepools"), dict):
             raise fail(f"{at}.nodepools must be an object")
         for name, res in pool["nodepools"].items():
@@ -193,6 +218,8 @@ class World:
         self._clock = clock
         self._scale_override = scale_seconds
         self._data = self._with_creation_times(data)
+        # Node pools changed since the last flush (None: deleted), by (pool, name).
+        self._unsaved: dict[tuple[str, str], JsonObject | None] = {}
 
     @classmethod
     def load(
@@ -216,20 +243,54 @@ class World:
             return self._scale_override
         return float(self._data.get("settings", {}).get("scale_seconds", 0))
 
-    def save(self) -> None:
+    @property
+    def dirty(self) -> bool:
+        """True while a change is not yet in the file."""
+        return bool(self._unsaved)
+
+    def flush(self) -> bool:
+        """Write the world if it changed since the last flush; True when it wrote.
+
+        An edit made to the file meanwhile is read first, so a flush never overwrites it. When
+        the write fails (OSError), the changes stay in memory for the next flush.
+        """
+        if not self._unsaved:
+            return False
+        self.reload_if_changed()
         self._file.write(self._data)
+        self._unsaved.clear()
+        return True
 
     def reload_if_changed(self) -> bool:
-        """Pick up an edit made to the file since the last load or save (a "console" change)."""
+        """Pick up an edit made to the file since the last load or flush (a "console" change).
+
+        Changes not yet flushed are laid over the edit, node pool by node pool, so that
+        neither the edit nor an answered request is lost.
+        """
         if not self._file.changed():
             return False
-        self._data = self._with_creation_times(self._file.read())
+        data = self._file.read()
+        for (pool, name), res in self._unsaved.items():
+            nodepools = data["pools"].get(pool, {}).get("nodepools")
+            if nodepools is None:
+                continue  # the edit removed the whole pool
+            if res is None:
+                nodepools.pop(name, None)
+            else:
+                nodepools[name] = res
+        self._data = self._with_creation_times(data)
         return True
 
     # -- reads -------------------------------------------------------------------------------
 
-    def list_pools(self) -> JsonObject:
-        items = [self._pool_wire(name, pool) for name, pool in self._data["pools"].items()]
+    def list_pools(self, workspace_id: str | None = None) -> JsonObject:
+        """The pools of one workspace (default "0"), as ListPools without or with workspaceId."""
+        wanted = DEFAULT_WORKSPACE if workspace_id is None else workspace_id
+        items = [
+            self._pool_wire(name, pool)
+            for name, pool in self._data["pools"].items()
+            if pool.get("workspace_id", DEFAULT_WORKSPACE) == wanted
+        ]
         return {"apiVersion": "v2", "kind": "PoolList", "items": items}
 
     def get_pool(self, pool: str) -> JsonObject:
@@ -273,8 +334,7 @@ class World:
         if merged["count"] != current["count"]:
             self._track_scaling(merged, self._settled_count(current))
         _merge_annotations(merged, annotations)
-        entry["nodepools"][name] = merged
-        self.save()
+        entry["nodepools"][name] = self._unsaved[(pool, name)] = merged
         return self._nodepool_wire(name, merged)
 
     def create_nodepool(self, pool: str, body: Any) -> JsonObject:
@@ -287,8 +347,7 @@ class World:
         created["_created"] = _iso(self._clock())
         self._track_scaling(created, 0)
         _merge_annotations(created, annotations)
-        entry["nodepools"][name] = created
-        self.save()
+        entry["nodepools"][name] = self._unsaved[(pool, name)] = created
         return self._nodepool_wire(name, created)
 
     def delete_nodepool(self, pool: str, name: str) -> JsonObject:
@@ -301,7 +360,7 @@ class World:
             raise _bad(f"node pool {name} is billed yearly/monthly and cannot be deleted")
         wire = self._nodepool_wire(name, res)
         del entry["nodepools"][name]
-        self.save()
+        self._unsaved[(pool, name)] = None
         return wire
 
     # -- internals ---------------------------------------------------------------------------
@@ -378,10 +437,15 @@ class World:
             for bucket, count in self._buckets(res).items():
                 if count:
                     by_flavor[bucket][flavor] = by_flavor[bucket].get(flavor, 0) + count
+        workspace = pool.get("workspace_id", DEFAULT_WORKSPACE)
         return {
             "apiVersion": "v2",
             "kind": "Pool",
-            "metadata": {"name": name, "creationTimestamp": pool["_created"]},
+            "metadata": {
+                "name": name,
+                "creationTimestamp": pool["_created"],
+                "labels": {WORKSPACE_LABEL: workspace},
+            },
             "spec": {"type": pool["type"], "resources": resources},
             "status": {
                 "phase": "Running",

@@ -1,7 +1,7 @@
 # The quickstart: two node pools of one resource pool, run against the in-process simulator.
 provider "modelarts" {
   region   = "cn-north-4"
-  endpoint = "sim://../world.json" # the simulator's world file, relative to this directory
+  endpoint = "sim://world.json" # the simulator's world file, in this directory
 }
 
 variable "train_nodes" {

@@ -1,0 +1,224 @@
+"""The state operations behind the CLI's commands: import, state rm/mv/pull/push, workspaces and
+force-unlock. Each goes through the state manager (a locked session, or a read), never a file.
+
+    with open_state(config.backend, state_option=None, default_path=p, workspace="default",
+                    environ=os.environ) as manager, manager.locked("state mv") as session:
+        move(session, "nodepool.a", "nodepool.b")
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.config.types import Backend as BackendBlock
+from reconciler.config.types import Configuration, DesiredNodePool, Provider
+from reconciler.endpoint import resolve_endpoint
+from reconciler.errors import NpError, StateError
+from reconciler.live import fetch_live
+from reconciler.plan import adoption
+from reconciler.state.backends import open_backend
+from reconciler.state.document import Identity, ResourceState, State, parse, render, utc_now
+from reconciler.state.manager import Session, StateManager, check_identity
+from reconciler.state.protocols import DEFAULT_WORKSPACE, Locker, LockInfo
+
+if TYPE_CHECKING:
+    from reconciler.api.client import ModelArtsClient
+
+_ADDRESS = re.compile(r'nodepool\.[A-Za-z_][A-Za-z0-9_-]*(\["[^"\\]*"\])?')
+
+
+def open_state(
+    block: BackendBlock | None,
+    *,
+    state_option: Path | None,
+    default_path: Path,
+    workspace: str,
+    environ: Mapping[str, str],
+) -> StateManager:
+    """The state of ``workspace`` in the configuration's backend (None: the local files)."""
+    if block is None:
+        backend = open_backend(
+            None,
+            {},
+            workspace=workspace,
+            state_option=state_option,
+            default_path=default_path,
+            environ=environ,
+        )
+    else:
+        where = f'{block.pos}: backend "{block.kind}"' if block.pos else f'backend "{block.kind}"'
+        backend = open_backend(
+            block.kind,
+            block.settings,
+            workspace=workspace,
+            state_option=state_option,
+            default_path=default_path,
+            environ=environ,
+            where=where,
+        )
+    return StateManager(backend)
+
+
+def identity_of(provider: Provider, project_id: str, environ: Mapping[str, str]) -> Identity:
+    """What a state written now records: the project and the endpoint np talks to."""
+    return Identity(project_id, resolve_endpoint(provider.endpoint, provider.region, environ))
+
+
+def adopt_identity(session: Session, identity: Identity) -> str | None:
+    """Refuse a state written for another project; record ours with the next write. Returns
+    the warning to show when only the endpoint differs."""
+    warning = check_identity(session.state, identity, session.describe())
+    session.adopt_identity(identity)
+    return warning
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+def import_target(target: str) -> tuple[str, str]:
+    pool, _, name = target.partition("/")
+    if not pool or not name:
+        raise NpError(f"{target}: expected POOL/NODEPOOL")
+    return pool, name
+
+
+def declared_block(config: Configuration, address: str, pool: str, name: str) -> DesiredNodePool:
+    """The block ``address`` names, which must declare exactly ``pool``/``name``."""
+    declared = {np.address: np for np in config.nodepools}
+    wanted = declared.get(address)
+    if wanted is None:
+        raise NpError(f"{address}: not declared in the configuration; write its block first")
+    if (wanted.pool, wanted.name) != (pool, name):
+        raise NpError(
+            f"{address}: the configuration declares {wanted.pool}/{wanted.name}, not {pool}/{name}"
+        )
+    return wanted
+
+
+async def import_nodepool(
+    session: Session,
+    wanted: DesiredNodePool,
+    client: ModelArtsClient,
+    workspace_id: str | None = None,
+) -> None:
+    """Adopt a live node pool: last-applied is what is live for the fields the block manages,
+    so that np never "removes" a value it did not apply, and nothing shows as drift."""
+    address, target = wanted.address, f"{wanted.pool}/{wanted.name}"
+    current = session.state
+    if address in current.resources:
+        raise NpError(f"{address}: already managed (np state rm it first to re-import)")
+    for other, resource in current.resources.items():
+        if (resource.pool, resource.name) == (wanted.pool, wanted.name):
+            raise NpError(
+                f"{address}: {target} is already managed as {other}; to manage it under the "
+                f"new address, run: np state mv {other} {address}"
+            )
+    live = await fetch_live(
+        client, {wanted.pool}, 1, workspace_id=workspace_id, managed={(wanted.pool, wanted.name)}
+    )
+    applied = adoption(wanted, live)
+    spec = live.nodepool(wanted.pool, wanted.name)
+    if applied is None or spec is None:
+        raise NpError(f"{address}: node pool {target} does not exist; nothing to import")
+    resource = ResourceState(
+        wanted.pool, wanted.name, applied, spec, utc_now(), wanted.lifecycle.prevent_destroy
+    )
+    session.record({address: resource})
+
+
+# --- state rm / mv / pull / push ---------------------------------------------------------------
+
+
+def remove(session: Session, addresses: tuple[str, ...]) -> None:
+    """Forget ``addresses`` (all or none); the node pools themselves are untouched."""
+    missing = [a for a in addresses if a not in session.state.resources]
+    if missing:
+        raise NpError(f"not in state: {', '.join(missing)}")
+    session.record(dict.fromkeys(addresses))
+
+
+def move(session: Session, source: str, destination: str) -> None:
+    """Rename an address in state, in one journal batch; no request is sent."""
+    if not _ADDRESS.fullmatch(destination):
+        raise NpError(
+            f'{destination}: not a node-pool address (nodepool.NAME or nodepool.NAME["KEY"])'
+        )
+    resources = session.state.resources
+    if source not in resources:
+        raise NpError(f"{source}: not in state ({session.describe()})")
+    if destination in resources:
+        raise NpError(
+            f"{destination}: already in state; np state rm it first, or choose another address"
+        )
+    session.record({source: None, destination: resources[source]})
+
+
+def pull(manager: StateManager) -> str | None:
+    """The state document (journal replayed) as the local file holds it; None if none yet."""
+    state = manager.load()
+    return None if state.serial == 0 else render(state)
+
+
+def push(manager: StateManager, path: Path, *, force: bool, timeout: float) -> State | None:
+    """Write the state in ``path`` to the backend; None when it is stored already."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise StateError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return manager.push(parse(raw, str(path)), force=force, timeout=timeout)
+
+
+# --- workspaces and locks ----------------------------------------------------------------------
+
+
+def workspaces(manager: StateManager) -> list[str]:
+    """Every workspace with a state, the default and the current one always included."""
+    names = set(manager.backend.workspaces.list()) | {DEFAULT_WORKSPACE, manager.workspace}
+    return sorted(names)
+
+
+def delete_workspace(
+    current: StateManager,
+    name: str,
+    open_workspace: Callable[[str], StateManager],
+    *,
+    force: bool,
+    timeout: float,
+) -> None:
+    """Delete workspace ``name``: never the current or the default one; while it manages node
+    pools only with ``force`` (they are forgotten, not deleted)."""
+    if name == current.workspace:
+        raise NpError(
+            f"workspace {name} is the current one; select another (--workspace or NP_WORKSPACE) "
+            "to delete it"
+        )
+    if name == DEFAULT_WORKSPACE:
+        raise NpError("the default workspace cannot be deleted")
+    if name not in current.backend.workspaces.list():
+        raise NpError(f"workspace {name} does not exist")
+    with open_workspace(name) as target, target.locked("workspace delete", timeout) as session:
+        managed = sorted(session.state.resources)
+        if managed and not force:
+            raise NpError(
+                f"workspace {name} still manages {len(managed)} node pool(s) "
+                f"({', '.join(managed)}); deleting it forgets them (the node pools stay): "
+                "pass --force to delete it anyway"
+            )
+        target.backend.workspaces.delete(name)
+
+
+def force_unlock(
+    locker: Locker, lock_id: str, confirm: Callable[[LockInfo], bool] | None
+) -> LockInfo | None:
+    """Remove the lock ``lock_id`` after ``confirm`` (None: no question); None if declined.
+
+    The locker checks that the lock exists and has this id; when it does not, no question is
+    asked and its error says what is held instead.
+    """
+    held = locker.read()
+    if confirm is not None and held is not None and held.id == lock_id and not confirm(held):
+        return None
+    return locker.force_unlock(lock_id)

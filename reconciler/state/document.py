@@ -1,0 +1,233 @@
+"""The state document: what np applied to each node pool, kept between runs.
+
+Every backend stores the same document; the local file is its canonical rendering:
+
+    state = State.from_json(json.loads(text), "state/np.state.json")   # StateError if malformed
+    text = render(state)                                               # one line per resource
+
+``State`` and ``ResourceState`` are frozen: a change is a new ``State`` (see ``with_changes``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, NoReturn
+
+from reconciler.errors import StateError
+
+STATE_VERSION = 1
+
+_JSON_NAMES: dict[type, str] = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
+
+
+@dataclass(frozen=True)
+class ResourceState:
+    """One managed node pool: its last-applied document and the live one seen then."""
+
+    pool: str
+    name: str
+    applied: dict[str, Any]
+    live: dict[str, Any]
+    updated_at: str
+    prevent_destroy: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "pool": self.pool,
+            "name": self.name,
+            "applied": self.applied,
+            "live": self.live,
+            "updated_at": self.updated_at,
+        }
+        if self.prevent_destroy:
+            doc["lifecycle"] = {"prevent_destroy": True}
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Any, where: str, source: str) -> ResourceState:
+        keys = ("pool", "name", "applied", "live", "updated_at")
+        fields = check_object(doc, where, source, required=keys, optional=("lifecycle",))
+        values = {
+            key: expect(fields[key], kind, f"{where}.{key}", source)
+            for key, kind in zip(keys, (str, str, dict, dict, str), strict=True)
+        }
+        prevent_destroy = False
+        if "lifecycle" in fields:
+            lifecycle = check_object(
+                fields["lifecycle"], f"{where}.lifecycle", source, optional=("prevent_destroy",)
+            )
+            prevent_destroy = expect(
+                lifecycle.get("prevent_destroy", False),
+                bool,
+                f"{where}.lifecycle.prevent_destroy",
+                source,
+            )
+        return cls(**values, prevent_destroy=prevent_destroy)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The ModelArts project (and endpoint) a state was written for.
+
+    A state used with another project would plan against node pools it never managed, so np
+    refuses that; another endpoint alone (a new regional URL, a proxy) is only a warning.
+    """
+
+    project_id: str
+    endpoint: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"project_id": self.project_id, "endpoint": self.endpoint}
+
+    @classmethod
+    def from_json(cls, doc: Any, source: str) -> Identity:
+        fields = check_object(doc, "identity", source, required=("project_id", "endpoint"))
+        return cls(
+            project_id=expect(fields["project_id"], str, "identity.project_id", source),
+            endpoint=expect(fields["endpoint"], str, "identity.endpoint", source),
+        )
+
+
+@dataclass(frozen=True)
+class State:
+    """The whole state document.
+
+    ``lineage`` is drawn once when a state is first created and never changes; ``serial`` grows
+    with every recorded change and never goes back. ``identity`` is None in a state written
+    before np recorded it (it is adopted on the next write).
+    """
+
+    lineage: str
+    serial: int
+    resources: dict[str, ResourceState]
+    identity: Identity | None = None
+
+    @classmethod
+    def new(cls) -> State:
+        return cls(lineage=str(uuid.uuid4()), serial=0, resources={})
+
+    def with_changes(self, changes: Mapping[str, ResourceState | None], serial: int) -> State:
+        """A copy with ``changes`` applied (None forgets an address) and the given serial."""
+        resources = dict(self.resources)
+        for address, resource in changes.items():
+            if resource is None:
+                resources.pop(address, None)
+            else:
+                resources[address] = resource
+        return replace(self, serial=serial, resources=resources)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "lineage": self.lineage,
+            "serial": self.serial,
+        }
+        if self.identity is not None:
+            doc["identity"] = self.identity.to_json()
+        doc["resources"] = {a: self.resources[a].to_json() for a in sorted(self.resources)}
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Any, source: str) -> State:
+        """Validate a decoded state document; any problem is a StateError naming ``source``."""
+        doc = expect(doc, dict, "", source)
+        if "version" in doc and doc["version"] != STATE_VERSION:
+            raise StateError(
+                f"{source}: unsupported state version {json.dumps(doc['version'])} "
+                f"(this np reads version {STATE_VERSION})"
+            )
+        fields = check_object(
+            doc,
+            "",
+            source,
+            required=("version", "lineage", "serial", "resources"),
+            optional=("identity",),
+        )
+        lineage = expect(fields["lineage"], str, "lineage", source)
+        serial = expect(fields["serial"], int, "serial", source)
+        if not lineage:
+            raise StateError(f"{source}: lineage: must not be empty")
+        if serial < 0:
+            raise StateError(f"{source}: serial: must be >= 0, got {serial}")
+        resources = expect(fields["resources"], dict, "resources", source)
+        identity = fields.get("identity")
+        return cls(
+            lineage=lineage,
+            serial=serial,
+            resources={
+                address: ResourceState.from_json(body, f"resources[{json.dumps(address)}]", source)
+                for address, body in resources.items()
+            },
+            identity=None if identity is None else Identity.from_json(identity, source),
+        )
+
+
+def utc_now() -> str:
+    """A timestamp as state and locks record it (``updated_at``, ``created``)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render(state: State) -> str:
+    """The state as a file: one line per resource, readable, diffable and fast to write (the C
+    encoder does each line; ``indent=`` would force the pure-Python one, 5× slower)."""
+    doc = state.to_json()
+    resources = doc.pop("resources")
+    head = "".join(f"  {json.dumps(key)}: {json.dumps(value)},\n" for key, value in doc.items())
+    if not resources:
+        return "{\n" + head + '  "resources": {}\n}\n'
+    entries = ",\n".join(
+        f"    {json.dumps(address)}: {json.dumps(resource, ensure_ascii=False)}"
+        for address, resource in resources.items()
+    )
+    return "{\n" + head + '  "resources": {\n' + entries + "\n  }\n}\n"
+
+
+def parse(raw: bytes, source: str) -> State:
+    """A state document from its bytes (any backend's); StateError naming ``source``."""
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise StateError(f"{source}: not valid JSON: {exc}") from exc
+    return State.from_json(doc, source)
+
+
+def expect(value: Any, kind: type, where: str, source: str) -> Any:
+    """Return ``value`` if it has JSON type ``kind`` (a bool is not an integer), else fail."""
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        got = _JSON_NAMES.get(type(value), type(value).__name__)
+        _fail(source, where, f"expected {_JSON_NAMES[kind]}, got {got}")
+    return value
+
+
+def check_object(
+    value: Any,
+    where: str,
+    source: str,
+    required: tuple[str, ...] = (),
+    optional: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """``value`` as an object with exactly the allowed keys; StateError naming ``where``."""
+    obj: dict[str, Any] = expect(value, dict, where, source)
+    missing = [key for key in required if key not in obj]
+    if missing:
+        _fail(source, where, f"missing key {json.dumps(missing[0])}")
+    unknown = sorted(set(obj) - set(required) - set(optional))
+    if unknown:
+        _fail(source, where, f"unknown key {json.dumps(unknown[0])}")
+    return obj
+
+
+def _fail(source: str, where: str, what: str) -> NoReturn:
+    raise StateError(f"{source}: {where}: {what}" if where else f"{source}: {what}")

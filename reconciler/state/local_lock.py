@@ -1,0 +1,177 @@
+"""The local lock: the file ``STATE.lock`` beside the state, holding its holder as JSON.
+
+A lock is never visible without its content: the holder is written to a private temporary file
+first (fsync'd), then link(2)ed into place, which fails if a lock is already there, so of two
+racing runs exactly one wins and the loser always reads a whole holder. A lock left by a dead
+process on this host is reported as stale, never taken over: only a human decides that a run is
+really gone (``np force-unlock ID``).
+
+    locker = LocalLocker(Path("state/np.state.json"))
+    locker.acquire(holder_info("apply"), timeout=30.0)   # LockHeldError naming the holder
+    ...
+    locker.release()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+import time
+from pathlib import Path
+
+from reconciler.errors import LockError
+from reconciler.fsutil import private_dirs, write_new
+from reconciler.state.protocols import LockHeldError, LockInfo, LockLostError
+
+_POLL_SECONDS = 0.1
+_PARTIAL_RETRIES = 10
+"""A lock written by an older np (create, then write) may be read half-written: look again a
+few times, 20 ms apart, before calling it corrupt."""
+_PARTIAL_WAIT = 0.02
+_TEXT_KEYS = ("id", "host", "user", "operation", "created")
+
+
+class LocalLocker:
+    """The lock on the local state at ``state_path`` (the file ``state_path.lock``)."""
+
+    def __init__(self, state_path: Path) -> None:
+        self.state_path = state_path
+        self.path = Path(f"{state_path}.lock")
+        self._id: str | None = None
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def acquire(self, info: LockInfo, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        body = json.dumps(_holder_doc(info), indent=2) + "\n"
+        try:
+            private_dirs(self.path.parent)
+        except OSError as exc:
+            raise LockError(f"cannot create lock file {self.path}: {exc.strerror}") from exc
+        while True:
+            try:
+                _publish(self.path, body)
+            except FileExistsError:
+                held = self.read()
+                if held is None:  # released between our attempt and the read: try again
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LockHeldError(held, str(self.path), _stale(held)) from None
+                time.sleep(min(_POLL_SECONDS, remaining))
+            except OSError as exc:
+                raise LockError(f"cannot create lock file {self.path}: {exc.strerror}") from exc
+            else:
+                self._id = info.id
+                return
+
+    def refresh(self) -> None:
+        """Touch our lock so that a long apply shows it is alive."""
+        if not self._is_ours():
+            raise self._lost()
+        try:
+            os.utime(self.path)
+        except FileNotFoundError:  # force-unlocked between the check and the touch
+            raise self._lost() from None
+
+    def release(self) -> None:
+        if self._id is None:
+            return
+        if self._is_ours():
+            self.path.unlink(missing_ok=True)
+        self._id = None
+
+    def read(self) -> LockInfo | None:
+        retries = _PARTIAL_RETRIES
+        while True:
+            try:
+                raw = self.path.read_bytes()
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                raise LockError(
+                    f"cannot read lock file {self.path}: {exc.strerror or exc}"
+                ) from exc
+            info = _parse(raw)
+            if not info.corrupt or retries == 0:
+                return info
+            retries -= 1
+            time.sleep(_PARTIAL_WAIT)
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        held = self.read()
+        if held is None:
+            raise LockError(f"no lock is held on {self.state_path}; nothing to unlock")
+        if held.id != lock_id:
+            raise LockError(
+                f"lock ID {lock_id} does not match the lock held on {self.state_path}; "
+                f"nothing removed\n{held.describe()}"
+            )
+        self.path.unlink(missing_ok=True)
+        return held
+
+    def _is_ours(self) -> bool:
+        if self._id is None:
+            return False
+        held = self.read()
+        return held is not None and held.id == self._id
+
+    def _lost(self) -> LockLostError:
+        return LockLostError(
+            f"lost the state lock {self.path}: it was removed or taken by another run"
+        )
+
+
+def _publish(path: Path, body: str) -> None:
+    """Create ``path`` holding ``body`` in one step; FileExistsError if it is there already."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    write_new(tmp, body)
+    try:
+        os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _holder_doc(info: LockInfo) -> dict[str, object]:
+    return {
+        "id": info.id,
+        "pid": info.pid,
+        "host": info.host,
+        "user": info.user,
+        "operation": info.operation,
+        "created": info.created,
+    }
+
+
+def _parse(raw: bytes) -> LockInfo:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = None
+    valid = (
+        isinstance(doc, dict)
+        and all(isinstance(doc.get(key), str) and doc[key] for key in _TEXT_KEYS)
+        and type(doc.get("pid")) is int
+        and doc["pid"] > 0  # os.kill(0 or negative) would signal a process group
+    )
+    if not valid:
+        return LockInfo(id=f"corrupt-{hashlib.sha256(raw).hexdigest()[:12]}", corrupt=True)
+    assert isinstance(doc, dict)
+    return LockInfo(**{key: doc[key] for key in (*_TEXT_KEYS, "pid")})
+
+
+def _stale(info: LockInfo) -> str | None:
+    """Why the lock is abandoned: its holder ran on this host and its process is gone."""
+    if info.corrupt or info.host != socket.gethostname():
+        return None
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        return f"process {info.pid} is not running on this host"
+    except PermissionError:  # alive, owned by another user
+        return None
+    return None

@@ -345,8 +345,11 @@ def _state(g: Globals, config: Configuration | None = None) -> StateManager:
     if config is None:
         from reconciler.config.files import CONFIG_SUFFIXES, ignored
 
-        names = [p.name for p in g.chdir.iterdir()] if g.chdir.is_dir() else []
-        if any(not ignored(n) and n.lower().endswith(CONFIG_SUFFIXES) for n in names):
+        directory = g.chdir
+        names = [p.name for p in directory.iterdir()] if directory.is_dir() else []
+        if not directory.is_dir() or any(
+            not ignored(n) and n.lower().endswith(CONFIG_SUFFIXES) for n in names
+        ):
             config = _load_config(g, (), (), offline=True)
     return open_state(
         None if config is None else config.backend,

@@ -239,7 +239,7 @@ def test_another_tools_yaml_is_named_with_the_way_out(tmp_path: Path) -> None:
     found = problems(tmp_path, {"main.hcl": NODEPOOL, "docker-compose.yml": compose})
     assert found == [
         "docker-compose.yml:1: not an np configuration file: it has top-level key 'version', "
-        f"np's are provider, backend, variables and nodepools; {OTHER_TOOL}"
+        f"np's are provider, backend, variables, nodepools and moved; {OTHER_TOOL}"
     ]
 
 
@@ -248,7 +248,7 @@ def test_another_tools_hcl_is_named_with_the_way_out(tmp_path: Path) -> None:
     found = problems(tmp_path, {"main.hcl": NODEPOOL, "image.pkr.hcl": packer})
     assert found == [
         "image.pkr.hcl:1: not an np configuration file: it has block type 'source', np's are "
-        f"provider, backend, variable and nodepool; {OTHER_TOOL}"
+        f"provider, backend, variable, nodepool and moved; {OTHER_TOOL}"
     ]
 
 

@@ -274,7 +274,7 @@ CASES = [
     (
         {"main.hcl": 'region = "x"\n'},
         "main.hcl:1: unexpected attribute 'region' at top level; expected blocks provider,"
-        " backend, variable or nodepool",
+        " backend, variable, nodepool or moved",
     ),
     (
         {"main.hcl": 'nodepool {\n  pool = "p"\n}\n'},
@@ -307,7 +307,7 @@ CASES = [
     ),
     (
         {"main.yaml": "- a\n"},
-        "main.yaml:1: expected a mapping with provider, backend, variables and nodepools",
+        "main.yaml:1: expected a mapping with provider, backend, variables, nodepools and moved",
     ),
     (
         {"main.yaml": "nodepools: {}\nnodepools: {}\n"},
@@ -323,16 +323,13 @@ CASES = [
         for expr, what in [
             ('upper("x")', "a function call"),
             ("1 + 2", "an operator expression (+, -, *, ==, && ...)"),
-            ("!true", "an operator expression (!, -)"),
+            ("!true", "an operator expression (+, -, *, ==, && ...)"),
             ('true ? "a" : "b"', "a conditional expression (a ? b : c)"),
             ("local.x", "a reference other than var.NAME"),
             ("var.x.y", "a reference other than var.NAME"),
             ('["a"][0]', "an index expression (x[i])"),
-            ("var.x[*].y", "a splat expression (x[*])"),
-            ("var.x.*.y", "a splat expression (x.*)"),
             ('[for s in ["a"] : s]', "a for expression"),
             ('{for s in ["a"] : s => s}', "a for expression"),
-            ('"%{if true}x%{endif}"', "a template directive (%{...})"),
             ('"${upper(var.x)}"', "an interpolation other than ${var.NAME}"),
         ]
     ),
@@ -343,8 +340,21 @@ CASES = [
     ),
     (
         yml("flavor: ${upper(x)}"),
-        "main.yaml:4: nodepool.a: flavor: the interpolation ${upper(x)} is not supported;"
+        "main.yaml:4: nodepool.a: flavor: a function call is not supported;"
         ' only literal values, var.NAME and "${var.NAME}" are allowed',
+    ),
+    *(
+        (
+            hcl(f"flavor = {expr}"),
+            "main.hcl:3: nodepool.a: flavor: splat expressions (x[*].y, x.*.y) are not"
+            " supported; use a for expression",
+        )
+        for expr in ("var.x[*].y", "var.x.*.y")
+    ),
+    (
+        hcl('flavor = "%{if true}x%{endif}"'),
+        "main.hcl:3: nodepool.a: flavor: template directives (%{if}, %{for}) are not supported;"
+        " use a conditional or a for expression inside ${...}",
     ),
     (
         yml("flavor: !!binary aGVsbG8="),
@@ -356,7 +366,8 @@ CASES = [
     ),
     (
         hcl('labels = { (var.k) = "v" }'),
-        "main.hcl:3: nodepool.a: labels: object keys must be names or literal strings",
+        "main.hcl:3: nodepool.a: labels: object keys must be names or literal strings; compute"
+        " keys with a for expression",
     ),
     (
         hcl("flavor = <<EOT", "${var.x}", "EOT"),

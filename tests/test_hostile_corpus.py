@@ -63,13 +63,13 @@ CASES: dict[str, list[tuple[int, str]]] = {
         (4, "syntax error: expected <block end>, but found '<block mapping start>'")
     ],
     "yaml-top-level-list.yaml": [
-        (1, "expected a mapping with provider, backend, variables and nodepools")
+        (1, "expected a mapping with provider, backend, variables, nodepools and moved")
     ],
     "unknown-block.hcl": [
         (
             1,
             "not an np configuration file: it has block type 'resource', np's are provider, "
-            "backend, variable and nodepool; " + OTHER_TOOL,
+            "backend, variable, nodepool and moved; " + OTHER_TOOL,
         )
     ],
     "block-without-label.hcl": [
@@ -112,8 +112,7 @@ CASES: dict[str, list[tuple[int, str]]] = {
     "unterminated-interpolation.yaml": [
         (
             4,
-            "nodepool.train: labels.tier: the interpolation ${var.tier-gpu is not supported; "
-            + ONLY_VAR_NAME,
+            "nodepool.train: labels.tier: the interpolation ${var.tier-gpu has no closing }",
         )
     ],
     "interpolation-function.hcl": [
@@ -124,7 +123,11 @@ CASES: dict[str, list[tuple[int, str]]] = {
         )
     ],
     "interpolated-key.hcl": [
-        (5, "nodepool.train: labels: object keys must be names or literal strings")
+        (
+            5,
+            "nodepool.train: labels: object keys must be names or literal strings; compute keys "
+            "with a for expression",
+        )
     ],
     "function-call.hcl": [
         (4, "nodepool.train: count: a function call is not supported; " + ONLY_VAR_NAME)
@@ -139,8 +142,8 @@ CASES: dict[str, list[tuple[int, str]]] = {
     "yaml-arithmetic.yaml": [
         (
             4,
-            "nodepool.train: count: the interpolation ${var.n * 2} is not supported; "
-            + ONLY_VAR_NAME,
+            "nodepool.train: count: an operator expression (+, -, *, ==, && ...) is not "
+            "supported; " + ONLY_VAR_NAME,
         )
     ],
     "conditional.hcl": [

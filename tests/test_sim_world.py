@@ -60,6 +60,24 @@ def test_missing_file_is_a_world_error(tmp_path: Path) -> None:
     assert str(err.value) == f"world file not found: {tmp_path / 'nope.json'}"
 
 
+def test_a_file_that_is_not_a_world_is_never_quoted(tmp_path: Path) -> None:
+    binary = tmp_path / "secret.bin"
+    binary.write_bytes(b"\xffSECRET-BYTES")
+    with pytest.raises(WorldError) as err:
+        World.load(binary)
+    assert str(err.value) == f"world file {binary} is not UTF-8 text"
+    text = tmp_path / "secret.txt"
+    text.write_text("SECRET-TEXT not json")
+    with pytest.raises(WorldError) as err:
+        World.load(text)
+    assert str(err.value) == f"{text}:1: invalid JSON: Expecting value"
+    directory = tmp_path / "a-directory.json"
+    directory.mkdir()
+    with pytest.raises(WorldError) as err:
+        World.load(directory)
+    assert str(err.value) == f"cannot read world file {directory}: Is a directory"
+
+
 def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
     file = tmp_path / "world.json"
     file.write_text('{"pools": {\n  "a": ,\n}}')

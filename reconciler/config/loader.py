@@ -16,9 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from reconciler.config.addresses import address
 from reconciler.config.backend import build_backend
 from reconciler.config.declarations import Declaration, DeclarationReader
 from reconciler.config.files import auto_var_files, config_files
+from reconciler.config.lifecycle import ignore_rules, take_ignore_changes
+from reconciler.config.moved import Blocks, build_moves
 from reconciler.config.names import new_name_problem, suggested_name
 from reconciler.config.nodes import Entry, Mapping
 from reconciler.config.resolve import Resolved, Scope, resolve, validate
@@ -73,6 +76,9 @@ def _load(
     provider = builder.provider(declarations, scope)
     backend = build_backend(declarations, builder.diagnostics)
     nodepools = builder.nodepools(declarations, scope)
+    labels = [d.label for d in declarations if d.kind == "nodepool"]
+    blocks = Blocks(dict.fromkeys(labels), frozenset(address(label) for label in labels))
+    moved = build_moves(declarations, blocks, builder.diagnostics)
     if builder.diagnostics:
         raise ConfigError(builder.diagnostics)
     return Configuration(
@@ -80,6 +86,7 @@ def _load(
         nodepools,
         files=tuple(path.name for path in files),
         backend=backend,
+        moved=moved,
         var_files=tuple(path.name for path in auto),
         warnings=tuple(values.warnings),
     )
@@ -107,11 +114,11 @@ class _Builder:
         self.new_names = new_names
 
     def unique(self, declarations: list[Declaration]) -> list[Declaration]:
-        """Keep the first declaration of each address; report the others (backends are
-        checked as a whole: at most one of any kind)."""
+        """Keep the first declaration of each address; report the others (backends and moved
+        blocks are checked as a whole)."""
         first: dict[str, Declaration] = {}
         for decl in declarations:
-            if decl.kind == "backend":
+            if decl.kind in ("backend", "moved"):
                 first[f"{decl.address}:{decl.pos}"] = decl
             elif decl.address in first:
                 message = f"declared more than once (first at {first[decl.address].pos})"
@@ -187,7 +194,10 @@ class _Builder:
         self.diagnostics.append(Diagnostic(f"{message} (or {existing})", decl.pos, decl.address))
 
     def nodepool(self, decl: Declaration, scope: Scope) -> DesiredNodePool | None:
-        resolved = resolve(decl.body, scope)
+        body, ignore_changes = take_ignore_changes(decl.body)
+        rules, problems = ignore_rules(ignore_changes)
+        resolved = resolve(body, scope)
+        resolved.problems += problems
         spec = validate(NodePoolSpec, resolved)
         if spec is not None:
             for path, message in spec.problems():
@@ -197,15 +207,13 @@ class _Builder:
         if not self.report(resolved, decl.address) or spec is None:
             return None
         written: dict[str, Any] = resolved.value
-        lifecycle = spec.lifecycle
+        prevent_destroy = spec.lifecycle.prevent_destroy if spec.lifecycle else False
         return DesiredNodePool(
             address=decl.address,
             pool=spec.pool,
             name=spec.name or decl.label,
             fields={k: v for k, v in written.items() if k not in ("pool", "name", "lifecycle")},
-            lifecycle=Lifecycle(tuple(lifecycle.ignore_changes), lifecycle.prevent_destroy)
-            if lifecycle
-            else Lifecycle(),
+            lifecycle=Lifecycle(rules.fields, prevent_destroy, rules.keys, rules.all),
             pos=decl.pos,
             field_pos={key: resolved.positions[(key,)] for key in written},
         )

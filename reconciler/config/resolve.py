@@ -16,12 +16,18 @@ from reconciler.config.messages import FieldPath, did_you_mean, format_path, pyd
 from reconciler.config.nodes import (
     MAX_STRING,
     BareName,
+    Call,
+    Conditional,
+    ForExpr,
+    GetAttr,
+    Index,
+    Invalid,
     Mapping,
     Node,
+    Operation,
     Scalar,
     Sequence,
     Template,
-    VarRef,
     duplicates,
 )
 from reconciler.errors import Diagnostic, Pos
@@ -118,16 +124,19 @@ class _Resolver:
             if node.value is None and not self.allow_null:
                 self.fail(path, node.pos, "null is not allowed; leave the field out instead")
             return self.text(node.value, path, node.pos)
-        if isinstance(node, VarRef):
-            value = copy.deepcopy(self.variable(node, path))
+        name = _var_name(node)
+        if name is not None:
+            value = copy.deepcopy(self.variable(name, node.pos, path))
             return self.text(value, path, node.pos)
         if isinstance(node, Template):
             return self.text(self.template(node, path), path, node.pos)
         if isinstance(node, BareName):
             message = f'bare name {node.name} is not a value; write a string as "{node.name}"'
             self.fail(path, node.pos, f"{message} and a variable as var.NAME")
-        else:
+        elif isinstance(node, Invalid):
             self.fail(path, node.pos, node.message)
+        else:
+            self.fail(path, node.pos, _unsupported(node))
         return None
 
     def mapping(self, node: Mapping, path: FieldPath) -> dict[str, Any]:
@@ -159,31 +168,59 @@ class _Resolver:
             if isinstance(part, str):
                 pieces.append(part)
                 continue
-            value = self.variable(part, path)
+            name = _var_name(part)
+            if name is None:
+                message = "an interpolation other than ${var.NAME} is not supported; only"
+                allowed = 'literal values, var.NAME and "${var.NAME}" are allowed'
+                self.fail(path, part.pos, f"{message} {allowed}")
+                continue
+            value = self.variable(name, part.pos, path)
             if isinstance(value, (list, dict)):
                 kind = "list" if isinstance(value, list) else "map"
-                self.fail(path, part.pos, f"var.{part.name} is a {kind} and cannot go in a string")
+                self.fail(path, part.pos, f"var.{name} is a {kind} and cannot go in a string")
             pieces.append(stringify(value))
         return None if path in self.out.failed else "".join(pieces)
 
-    def variable(self, ref: VarRef, path: FieldPath) -> Any:
+    def variable(self, name: str, pos: Pos, path: FieldPath) -> Any:
         if self.scope is None:
-            self.fail(path, ref.pos, "variables cannot be used here")
-        elif ref.name not in self.scope.declared:
-            hint = did_you_mean(ref.name, self.scope.declared, "var.")
-            self.fail(path, ref.pos, f"undeclared variable var.{ref.name}{hint}")
-        elif ref.name in self.scope.broken:
+            self.fail(path, pos, "variables cannot be used here")
+        elif name not in self.scope.declared:
+            hint = did_you_mean(name, self.scope.declared, "var.")
+            self.fail(path, pos, f"undeclared variable var.{name}{hint}")
+        elif name in self.scope.broken:
             self.out.failed.add(path)
-        elif ref.name not in self.scope.values:
+        elif name not in self.scope.values:
             self.fail(
                 path,
-                ref.pos,
-                f"variable {ref.name} has no value; give it a default or set it with "
-                f"NP_VAR_{ref.name}, --var-file or --var",
+                pos,
+                f"variable {name} has no value; give it a default or set it with "
+                f"NP_VAR_{name}, --var-file or --var",
             )
         else:
-            return self.scope.values[ref.name]
+            return self.scope.values[name]
         return None
+
+
+def _var_name(node: Node | str) -> str | None:
+    """``NAME`` for ``var.NAME``."""
+    if isinstance(node, GetAttr) and node.target == BareName("var", node.target.pos):
+        return node.name
+    return None
+
+
+_UNSUPPORTED = {
+    Operation: "an operator expression (+, -, *, ==, && ...)",
+    Conditional: "a conditional expression (a ? b : c)",
+    Call: "a function call",
+    Index: "an index expression (x[i])",
+    ForExpr: "a for expression",
+    GetAttr: "a reference other than var.NAME",
+}
+
+
+def _unsupported(node: Node) -> str:
+    what = _UNSUPPORTED.get(type(node), "this expression")
+    return f'{what} is not supported; only literal values, var.NAME and "${{var.NAME}}" are allowed'
 
 
 def stringify(value: Any) -> str:

@@ -120,8 +120,10 @@ class WorldFile:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise WorldError(f"world file not found: {self.path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise WorldError(f"cannot read world file {self.path}: {exc}") from None
+        except UnicodeDecodeError:  # its message would quote the file's bytes
+            raise WorldError(f"world file {self.path} is not UTF-8 text") from None
+        except OSError as exc:
+            raise WorldError(f"cannot read world file {self.path}: {exc.strerror or exc}") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -20,13 +19,10 @@ import click
 from reconciler import __version__
 
 if TYPE_CHECKING:
-    from reconciler.api.client import ModelArtsClient
-    from reconciler.apply import Outcome, Rebuild
     from reconciler.config.types import Configuration
-    from reconciler.live import LiveWorld
     from reconciler.plan import Plan
-    from reconciler.savedplan import PlanTarget, SavedPlan
-    from reconciler.state.manager import Session, StateManager
+    from reconciler.runs import Run
+    from reconciler.state.manager import StateManager
 
 T = TypeVar("T")
 
@@ -291,49 +287,18 @@ class PlanRequest:
     allow_insecure_http: bool
 
 
-async def _plan_live(
-    g: Globals, config: Configuration, session: Session, req: PlanRequest
-) -> tuple[Plan, LiveWorld, PlanTarget]:
-    """Read live, plan; also where this plan applies, for a saved plan to record."""
-    from reconciler.live import fetch_live
-    from reconciler.plan import make_plan, managed_nodepools, pools_of
+def _runner(g: Globals, config: Configuration, req: PlanRequest) -> Run:
+    from reconciler.runs import Run
 
-    state = session.state
-    async with _connect(g, config, req) as client:
-        _identify(g, config, session, client)
-        live = await fetch_live(
-            client,
-            pools_of(config, state),
-            req.parallelism,
-            workspace_id=config.provider.workspace_id,
-            managed=managed_nodepools(state),
-        )
-        target = _target(g, config, client.project_id)
-    the_plan = make_plan(config, state, live, targets=req.target, excludes=req.exclude)
-    return the_plan, live, target
-
-
-def _target(g: Globals, config: Configuration, project_id: str) -> PlanTarget:
-    from reconciler.endpoint import resolve_endpoint
-    from reconciler.savedplan import PlanTarget
-
-    p = config.provider
-    endpoint = resolve_endpoint(p.endpoint, p.region, os.environ)
-    return PlanTarget(endpoint=endpoint, project_id=project_id, workspace=g.workspace)
-
-
-def _connect(
-    g: Globals, config: Configuration, req: PlanRequest
-) -> AbstractAsyncContextManager[ModelArtsClient]:
-    from reconciler.connect import connect
-
-    return connect(
-        config.provider,
+    return Run(
+        config,
         g.chdir,
         os.environ,
+        g.workspace,
         parallelism=req.parallelism,
-        verbose_log=g.log if g.verbose else None,
         allow_insecure_http=req.allow_insecure_http,
+        verbose_log=g.log if g.verbose else None,
+        warn=lambda text: g.say(text, err=True),
     )
 
 
@@ -362,16 +327,6 @@ def _state(g: Globals, config: Configuration | None = None) -> StateManager:
 
 def _timeout(lock_timeout: str) -> float:
     return parse_duration(lock_timeout, "--lock-timeout")
-
-
-def _identify(g: Globals, config: Configuration, session: Session, client: ModelArtsClient) -> None:
-    """Refuse a state written for another project (nothing is sent); warn on another endpoint."""
-    from reconciler.ops import adopt_identity, identity_of
-
-    identity = identity_of(config.provider, client.project_id, os.environ)
-    warning = adopt_identity(session, identity)
-    if warning:
-        g.say(warning, err=True)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -425,14 +380,15 @@ def plan(
     """Compute and show what apply would change."""
     req = PlanRequest(**options)
     config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
+    run = _runner(g, config, req)
     manager = _state(g, config)
     with manager, manager.locked("plan", _timeout(req.lock_timeout)) as session:
-        the_plan, _live, target = _run(_plan_live(g, config, session, req))
+        the_plan, _live, target = _run(run.plan(session, req.target, req.exclude))
     if out is not None:
         from reconciler.savedplan import save_plan
 
         out = g.path(out)
-        save_plan(out, the_plan, config_digest=_config_digest(g, config), target=target)
+        save_plan(out, the_plan, config_digest=run.config_digest(), target=target)
     _show_plan(g, the_plan, "json" if as_json else fmt)
     if out is not None and fmt == "text" and not as_json:
         g.say(f"\nSaved the plan to {out}. To apply exactly this plan, run: np apply {out}")
@@ -441,22 +397,9 @@ def plan(
 
 
 def _show_plan(g: Globals, the_plan: Plan, fmt: str) -> None:
-    if fmt == "json":
-        import json
+    from reconciler.render import plan_output
 
-        from reconciler.render.plan_json import plan_document
-
-        # One line, like `terraform show -json`: the C encoder (indent= is 15x slower).
-        g.say(json.dumps(plan_document(the_plan), ensure_ascii=False))
-        return
-    if fmt == "markdown":
-        from reconciler.render.markdown import render_plan_markdown
-
-        click.echo("\n".join(render_plan_markdown(the_plan)), nl=False)
-        return
-    from reconciler.render.text import Painter, render_plan
-
-    g.say(render_plan(the_plan, Painter(g.color)))
+    click.echo(plan_output(the_plan, fmt, g.color), color=g.color)
 
 
 @cli.command()
@@ -481,7 +424,9 @@ def apply(
 
     With PLANFILE, apply exactly that saved plan (no prompt) if nothing moved since.
     """
+    from reconciler.apply import summarise
     from reconciler.errors import NpError
+    from reconciler.render.progress import WaitProgress
 
     req = PlanRequest(**options)
     wait = 0 if no_wait else parse_duration(wait_timeout, "--wait-timeout")
@@ -496,128 +441,28 @@ def apply(
             )
         saved = load_plan(g.path(planfile))
     config = _load_config(g, req.var_files, req.var_args, req.allow_insecure_http)
+    run = _runner(g, config, req)
+    progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
     manager = _state(g, config)
     with manager, manager.locked("apply", _timeout(req.lock_timeout)) as session:
-        job = _ApplyJob(g, config, session, req, wait)
-        if saved is None:
-            the_plan, live, _ = _run(_plan_live(g, config, session, req))
+        if saved is not None:
+            outcomes = _run(run.apply_saved(session, saved, wait_seconds=wait, progress=progress))
+        else:
+            the_plan, live, _ = _run(run.plan(session, req.target, req.exclude))
             _show_plan(g, the_plan, "text")
             if not the_plan.applyable:
                 sys.exit(EXIT_OK)
             if the_plan.has_changes and not auto_approve:
                 _approve(g)
-            outcomes = _run(job.reviewed(the_plan, live))
-        else:
-            outcomes = _run(job.saved(saved))
-    from reconciler.apply import summarise
-
+            reviewed = run.apply_reviewed(
+                session, the_plan, live, wait_seconds=wait, progress=progress
+            )
+            outcomes = _run(reviewed)
     summary = summarise(outcomes)
     for problem in summary.problems:
         g.say(problem, err=True)
     g.say(f"\n{summary.verdict}")
     sys.exit(EXIT_OK if summary.ok else EXIT_ERROR)
-
-
-@dataclass
-class _ApplyJob:
-    """The apply after approval, on a fresh connection: each node pool is read again right
-    before its request (a reviewed change is rebuilt from that read, a saved plan is exact)."""
-
-    g: Globals
-    config: Configuration
-    session: Session
-    req: PlanRequest
-    wait_seconds: float
-
-    async def reviewed(self, the_plan: Plan, live: LiveWorld) -> list[Outcome]:
-        from reconciler.plan import ResourceChange, replan
-
-        state = self.session.state
-
-        def rebuild(change: ResourceChange, fresh: dict[str, Any]) -> ResourceChange | None:
-            return replan(self.config, state, live, change, fresh)
-
-        async with _connect(self.g, self.config, self.req) as client:
-            return await self._apply(client, the_plan, rebuild)
-
-    async def saved(self, saved: SavedPlan) -> list[Outcome]:
-        async with _connect(self.g, self.config, self.req) as client:
-            _identify(self.g, self.config, self.session, client)
-            the_plan = await self._checked(saved, client)
-            return await self._apply(client, the_plan, None)
-
-    async def _checked(self, saved: SavedPlan, client: ModelArtsClient) -> Plan:
-        """Refuse a saved plan that no longer describes the world: nothing is sent then."""
-        from reconciler.live import fetch_live
-        from reconciler.savedplan import check_still_valid, check_target, touched
-
-        check_target(saved, _target(self.g, self.config, client.project_id))
-        changes = touched(saved.plan)
-        live = await fetch_live(
-            client,
-            {r.pool for r in changes},
-            self.req.parallelism,
-            workspace_id=self.config.provider.workspace_id,
-            managed={(r.pool, r.name) for r in changes},
-        )
-        check_still_valid(saved, self.session.state, live)
-        return saved.plan
-
-    async def _apply(
-        self, client: ModelArtsClient, the_plan: Plan, rebuild: Rebuild | None
-    ) -> list[Outcome]:
-        from reconciler.apply import WaitPolicy, apply_plan
-        from reconciler.render.progress import WaitProgress
-        from reconciler.state.locking import keep_fresh
-
-        g = self.g
-        progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
-        with _graceful_interrupt(g) as stop:
-            async with keep_fresh(self.session.locker, lambda text: g.say(text, err=True)):
-                try:
-                    return await apply_plan(
-                        the_plan,
-                        client,
-                        self.session,
-                        parallelism=self.req.parallelism,
-                        wait=WaitPolicy(self.wait_seconds),
-                        progress=progress,
-                        stop=stop,
-                        rebuild=rebuild,
-                    )
-                finally:
-                    progress.close()
-
-
-def _config_digest(g: Globals, config: Configuration) -> str:
-    from reconciler.savedplan import config_digest
-
-    return config_digest(g.chdir / name for name in config.files)
-
-
-@contextmanager
-def _graceful_interrupt(g: Globals) -> Iterator[Any]:
-    """First Ctrl-C: start nothing new, finish and journal what is in flight. Second: abort."""
-    import asyncio
-    import signal
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def first() -> None:
-        g.say(
-            "\nInterrupt received: finishing the requests in flight, starting no new ones. "
-            "Press Ctrl-C again to abort at once (state keeps what is done).",
-            err=True,
-        )
-        stop.set()
-        loop.remove_signal_handler(signal.SIGINT)
-
-    loop.add_signal_handler(signal.SIGINT, first)
-    try:
-        yield stop
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
 
 
 def _ask() -> str:
@@ -660,7 +505,7 @@ def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
     if planfile is not None:
         from reconciler.savedplan import load_plan
 
-        _show_plan(g, load_plan(planfile).plan, "json" if as_json else "text")
+        _show_plan(g, load_plan(g.path(planfile)).plan, "json" if as_json else "text")
         return
     with _state(g) as manager:
         state = manager.load()
@@ -786,20 +631,14 @@ def import_(
     lock_timeout: str,
 ) -> None:
     """Adopt an existing node pool into state without changing it."""
-    from reconciler.ops import declared_block, import_nodepool, import_target
+    from reconciler.ops import declared_block, import_target
 
     pool, name = import_target(target)
     config = _load_config(g, var_files, var_args)
     wanted = declared_block(config, address, pool, name)
-    req = PlanRequest(var_files, var_args, (), (), 1, lock_timeout, False)
+    run = _runner(g, config, PlanRequest(var_files, var_args, (), (), 1, lock_timeout, False))
     with _state(g, config) as manager, manager.locked("import", _timeout(lock_timeout)) as session:
-
-        async def go() -> None:
-            async with _connect(g, config, req) as client:
-                _identify(g, config, session, client)
-                await import_nodepool(session, wanted, client, config.provider.workspace_id)
-
-        _run(go())
+        _run(run.import_nodepool(session, wanted))
     g.say(
         f"Imported {target} as {address}. Run np plan to see how it differs from the configuration."
     )
@@ -861,54 +700,24 @@ def drift(
     allow_insecure_http: bool,
 ) -> None:
     """Read-only: live vs last-applied for every managed node pool (exit 2 when drifted)."""
-    import json
-
-    from reconciler.drift import DriftEntry, drift_report
     from reconciler.errors import NpError
-    from reconciler.live import fetch_live
-    from reconciler.ops import identity_of
-    from reconciler.plan import managed_nodepools, select
-    from reconciler.render import drift as render
-    from reconciler.state.manager import check_identity
+    from reconciler.plan import select
+    from reconciler.render import drift_output
+    from reconciler.render.drift import drifted
 
     config = _load_config(g, var_files, var_args, allow_insecure_http)
     with _state(g, config) as manager:
         state = manager.load()
         where = manager.describe()
-    req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
     known = {np.address for np in config.nodepools} | set(state.resources)
     unknown = [a for a in (*target, *exclude) if a not in known]
     if unknown:
         raise NpError(f"{unknown[0]}: no such address in the configuration or state")
-    chosen = select(known, target, exclude)
-
-    async def go() -> list[DriftEntry]:
-        async with _connect(g, config, req) as client:
-            identity = identity_of(config.provider, client.project_id, os.environ)
-            warning = check_identity(state, identity, where)
-            if warning:
-                g.say(warning, err=True)
-            live = await fetch_live(
-                client,
-                {r.pool for r in state.resources.values()},
-                parallelism,
-                workspace_id=config.provider.workspace_id,
-                managed=managed_nodepools(state),
-            )
-        return drift_report(state, live, config.nodepools, chosen)
-
-    entries = _run(go())
-    if fmt == "json":
-        g.say(json.dumps(render.drift_json(entries), ensure_ascii=False))
-    elif fmt == "markdown":
-        click.echo(render.drift_markdown(entries), nl=False)
-    elif fmt == "junit":
-        click.echo(render.drift_junit(entries), nl=False)
-    else:
-        from reconciler.render.text import Painter
-
-        g.say(render.drift_text(entries, Painter(g.color)))
-    if render.drifted(entries):
+    req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
+    run = _runner(g, config, req)
+    entries = _run(run.drift(state, where, select(known, target, exclude)))
+    click.echo(drift_output(entries, fmt, g.color), color=g.color)
+    if drifted(entries):
         sys.exit(EXIT_CHANGES)
 
 

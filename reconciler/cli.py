@@ -112,6 +112,7 @@ def _fail(problems: list[str]) -> NoReturn:
 )
 @click.option(
     "--workspace",
+    metavar="NAME",
     envvar="NP_WORKSPACE",
     default="default",
     show_default=True,

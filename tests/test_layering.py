@@ -1,5 +1,6 @@
-"""Imports point one way (DESIGN §1): cli → runs/render → apply/plan → diff/config/connect → api/sim →
-model/state/signer. A module may import its own package and anything ranked below it."""
+"""Imports point one way (docs/architecture.md): cli → runs/render → apply/plan →
+diff/config/connect → api/sim → model/state/signer. A module may import its own package and
+anything ranked below it."""
 
 from __future__ import annotations
 

@@ -274,7 +274,7 @@ CASES = [
     (
         {"main.hcl": 'region = "x"\n'},
         "main.hcl:1: unexpected attribute 'region' at top level; expected blocks provider,"
-        " backend, variable, nodepool or moved",
+        " backend, variable, locals, nodepool or moved",
     ),
     (
         {"main.hcl": 'nodepool {\n  pool = "p"\n}\n'},
@@ -307,30 +307,33 @@ CASES = [
     ),
     (
         {"main.yaml": "- a\n"},
-        "main.yaml:1: expected a mapping with provider, backend, variables, nodepools and moved",
+        "main.yaml:1: expected a mapping with provider, backend, variables, locals, nodepools"
+        " and moved",
     ),
     (
         {"main.yaml": "nodepools: {}\nnodepools: {}\n"},
         "main.yaml:2: nodepools is set more than once (first at main.yaml:1)",
     ),
-    # expressions np does not evaluate
+    # expressions: what goes wrong is named where it is
     *(
-        (
-            hcl(f"flavor = {expr}"),
-            f"main.hcl:3: nodepool.a: flavor: {what} is not supported;"
-            ' only literal values, var.NAME and "${var.NAME}" are allowed',
-        )
-        for expr, what in [
-            ('upper("x")', "a function call"),
-            ("1 + 2", "an operator expression (+, -, *, ==, && ...)"),
-            ("!true", "an operator expression (+, -, *, ==, && ...)"),
-            ('true ? "a" : "b"', "a conditional expression (a ? b : c)"),
-            ("local.x", "a reference other than var.NAME"),
-            ("var.x.y", "a reference other than var.NAME"),
-            ('["a"][0]', "an index expression (x[i])"),
-            ('[for s in ["a"] : s]', "a for expression"),
-            ('{for s in ["a"] : s => s}', "a for expression"),
-            ('"${upper(var.x)}"', "an interpolation other than ${var.NAME}"),
+        (hcl(f"flavor = {expr}"), f"main.hcl:3: nodepool.a: flavor: {message}")
+        for expr, message in [
+            ('upper("x", "y")', "upper() takes 1 argument(s), got 2"),
+            ("1 + 2", "expected a string, got integer 3"),
+            ("!true", "expected a string, got bool false"),
+            ('true ? 1 : "b"', "expected a string, got integer 1"),
+            ("local.x", "undeclared local value local.x"),
+            ("var.x.y", "undeclared variable var.x"),
+            ('["a"][1]', "index 1 is out of range: the list has 1"),
+            ('[for s in ["a"] : s]', "expected a string, got a list"),
+            ('"${upper(var.x)}"', "undeclared variable var.x"),
+            ('"x" + 1', 'operator + expects a number, got string "x"'),
+            (
+                "uuid()",
+                "function uuid() is not allowed: it reads the world outside the "
+                "configuration, and np configurations stay pure and reproducible",
+            ),
+            ('lowr("X")', "unknown function lowr(); did you mean lower?"),
         ]
     ),
     (
@@ -340,8 +343,8 @@ CASES = [
     ),
     (
         yml("flavor: ${upper(x)}"),
-        "main.yaml:4: nodepool.a: flavor: a function call is not supported;"
-        ' only literal values, var.NAME and "${var.NAME}" are allowed',
+        'main.yaml:4: nodepool.a: flavor: bare name x is not a value; write a string as "x"'
+        " and a variable as var.NAME",
     ),
     *(
         (

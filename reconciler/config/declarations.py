@@ -47,6 +47,7 @@ _KINDS = {
         _Kind("provider", "provider", 'provider "modelarts" { ... }'),
         _Kind("backend", "backend", 'backend "pg" { ... } or backend "s3" { ... }'),
         _Kind("variable", "variables", 'variable "NAME" { ... }'),
+        _Kind("locals", "locals", "locals { NAME = EXPRESSION ... }", 0),
         _Kind("nodepool", "nodepools", 'nodepool "NAME" { ... }'),
         _Kind("moved", "moved", "moved { from = nodepool.OLD  to = nodepool.NEW }", 0),
     )
@@ -63,7 +64,7 @@ class Declaration:
     """One block, whichever language it was written in."""
 
     kind: str
-    """``provider``, ``backend``, ``variable``, ``nodepool`` or ``moved``."""
+    """``provider``, ``backend``, ``variable``, ``locals``, ``nodepool`` or ``moved``."""
     label: str
     """The block's name (``modelarts`` for the provider, ``pg``/``s3`` for a backend, empty
     for a moved block)."""
@@ -164,11 +165,15 @@ class DeclarationReader:
                 self.yaml_block(kind.block, Entry("modelarts", entry.key_pos, entry.value))
             elif kind.block == "moved":
                 self.yaml_list(kind, entry)
+            elif kind.block == "locals" and isinstance(entry.value, Mapping):
+                self.declare(kind.block, "", entry.value, entry.key_pos)
             elif isinstance(entry.value, Mapping):
                 self.yaml_section(kind, entry.value)
             else:
                 message = f"{entry.key} must be a mapping of names to blocks"
-                if kind.block == "backend":
+                if kind.block == "locals":
+                    message = "locals must be a mapping of names to values"
+                elif kind.block == "backend":
                     message = "backend must be a mapping with one key, pg or s3"
                 self.error(message, entry.key_pos)
 

@@ -76,10 +76,19 @@ def yaml_expression(text: str, pos: Pos) -> Node:
         source, whole = _as_hcl_string(text)
     except ValueError as exc:
         return Invalid(str(exc), pos)
-    hcl = f"x = (\n{whole}\n)\n" if whole is not None else f"x = {source}\n"
+    return expression(whole, pos) if whole is not None else _parse_value(source, text, pos)
+
+
+def expression(text: str, pos: Pos) -> Node:
+    """One HCL expression written as text (a YAML ``${...}``, a type, a ``--var`` value)."""
+    return _parse_value(f"(\n{text}\n)", text, pos)
+
+
+def _parse_value(source: str, text: str, pos: Pos) -> Node:
+    """``source`` as the value of an attribute; every node is placed at ``pos``."""
     shown = text if len(text) <= 40 else text[:37] + "..."
     try:
-        tree = parses_to_tree(_prepare(hcl))
+        tree = parses_to_tree(_prepare(f"x = {source}\n"))
     except UnexpectedInput as exc:
         return Invalid(f"syntax error in {shown!r}: {_reason(exc)}", pos)
     except (LarkError, SourceError, RecursionError):

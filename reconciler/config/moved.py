@@ -8,6 +8,7 @@ not chain (``a`` → ``b`` → ``c``) or cycle. A move of a whole ``for_each`` b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ class Blocks:
 
     keys: MappingABC[str, tuple[str, ...] | None]
     addresses: frozenset[str]
+    unknown: frozenset[str] = frozenset()
+    """Labels whose instances are unknown (their for_each is already reported)."""
 
 
 def build_moves(
@@ -145,14 +148,29 @@ class _Checker:
         kept: list[Moved] = []
         declared = self.blocks.addresses
         for move in moves:
+            labels = {parse_address(end)[0] for end in (move.from_address, move.to_address)}
+            if labels & self.blocks.unknown:
+                continue
             if move.from_address in declared:
                 message = f"{move.from_address} is still declared: from names the old address"
                 self.error(f"{message}, which no block may declare any more", move.pos, "from")
             elif move.to_address not in declared:
-                label, _ = parse_address(move.to_address)
-                hint = did_you_mean(label, self.blocks.keys, "nodepool.")
-                message = f"{move.to_address} is not declared in the configuration{hint}"
-                self.error(message, move.pos, "to")
+                message = f"{move.to_address} is not declared in the configuration"
+                self.error(message + self.hint(move.to_address), move.pos, "to")
             else:
                 kept.append(move)
         return kept
+
+    def hint(self, missing: str) -> str:
+        """What the configuration declares near a missing address."""
+        label, key = parse_address(missing)
+        if label not in self.blocks.keys:
+            return did_you_mean(label, self.blocks.keys, "nodepool.")
+        instances = self.blocks.keys[label]
+        if instances is None:
+            return f"; nodepool.{label} has no for_each: write nodepool.{label}"
+        if key is None:
+            return f'; nodepool.{label} uses for_each: write nodepool.{label}["KEY"]'
+        shown = ", ".join(json.dumps(k, ensure_ascii=False) for k in instances[:5])
+        more = ", ..." if len(instances) > 5 else ""
+        return f"; nodepool.{label} has keys {shown}{more}" if instances else ""

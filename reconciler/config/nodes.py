@@ -6,6 +6,7 @@ Nodes keep the source line of every value and every key, and keep duplicate keys
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reconciler.errors import Pos
@@ -227,6 +228,36 @@ def make_template(parts: list[str | Node], pos: Pos) -> Scalar | Template:
     if all(isinstance(part, str) for part in merged):
         return Scalar("".join(str(part) for part in merged), pos)
     return Template(tuple(merged), pos)
+
+
+def subnodes(node: Node) -> Iterator[Node]:
+    """Every node inside ``node`` (and ``node`` itself), without recursion."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        yield current
+        pending += _children(current)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, Mapping):
+        return [entry.value for entry in node.entries]
+    if isinstance(node, Template):
+        return [part for part in node.parts if not isinstance(part, str)]
+    if isinstance(node, Sequence):
+        return list(node.items)
+    if isinstance(node, (Call, Operation)):
+        return list(node.args if isinstance(node, Call) else node.operands)
+    if isinstance(node, GetAttr):
+        return [node.target]
+    if isinstance(node, Index):
+        return [node.target, node.key]
+    if isinstance(node, Conditional):
+        return [node.condition, node.then, node.otherwise]
+    if isinstance(node, ForExpr):
+        parts = (node.collection, node.key, node.value, node.condition)
+        return [part for part in parts if part is not None]
+    return []
 
 
 def duplicates(entries: tuple[Entry, ...]) -> list[tuple[Entry, Entry]]:

@@ -213,6 +213,9 @@ class LifecycleSpec(_Strict):
 class NodePoolSpec(_Strict):
     """One ``nodepool`` block. Only ``pool`` is required; a field left out is not managed."""
 
+    for_each: Annotated[dict[str, Any] | list[str], EXPR] | None = None
+    """One node pool per key of a map or element of a set of strings, addressed
+    nodepool.NAME["KEY"]; each.key and each.value inside the block."""
     pool: NonEmpty
     """The resource pool that holds the node pool."""
     name: NonEmpty | None = None
@@ -281,7 +284,9 @@ def _repeats(
 
 
 MANAGED_FIELDS = tuple(
-    name for name in NodePoolSpec.model_fields if name not in ("pool", "name", "lifecycle")
+    name
+    for name in NodePoolSpec.model_fields
+    if name not in ("for_each", "pool", "name", "lifecycle")
 )
 """Top-level fields np manages (what ``lifecycle.ignore_changes`` may name)."""
 
@@ -372,14 +377,12 @@ BACKENDS: dict[str, type[PgBackendSpec] | type[S3BackendSpec]] = {
 }
 
 
-VariableType = Literal["string", "number", "bool", "list", "map"]
-
-
 class VariableSpec(_Strict):
     """An input variable, used as var.NAME."""
 
-    type: VariableType | None = None
-    """Values are checked against it; any type when left out."""
+    type: str | None = None
+    """Values are checked against it: string, number, bool, any, list(T), set(T), map(T) or
+    object({name = T, other = optional(T, default)}); any type when left out."""
     default: Any = None
     """The value when no other source sets one."""
     description: str | None = None
@@ -417,6 +420,8 @@ class ConfigFile(_Strict):
     """Where state lives (none: the local file state/np.state.json)."""
     variables: dict[str, VariableSpec] | None = None
     """Input variables by name."""
+    locals: dict[str, Any] | None = None
+    """Named values (local.NAME): any value or ${...} expression."""
     nodepools: dict[str, NodePoolSpec] | None = None
     """Node pools by block label (the address is nodepool.LABEL)."""
     moved: list[MovedSpec] | None = None

@@ -1,11 +1,14 @@
-"""The CI recipes' jobs, run for real: each job's shell from examples/ci, with np against the
-simulator and, for GitLab, a stand-in GitLab API on loopback. What a user's pipeline would do:
+"""The CI recipes' jobs, run for real: each job's shell from examples/ci in a fresh checkout of
+a configuration repository, as CI runs it, with the state in PostgreSQL (the recipes' `pg`
+backend), the cloud a simulator world outside every checkout (NP_ENDPOINT, the operator's
+setting) and, for GitLab, a stand-in GitLab API on loopback. What a user's pipeline would do:
 the saved plan is where the artifact upload looks for it, the plan reaches the merge request,
 apply applies exactly the reviewed plan, drift becomes failed tests."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,18 +28,23 @@ from recipes import (
     shell,
     stub_pip,
 )
-from support import PROVIDER, pool_world
+from support import pool_world
 
-CONFIG = (
-    PROVIDER
-    + """
+CONFIG = """\
+provider "modelarts" {
+  region = "cn-north-4"
+}
+
+backend "pg" {
+  schema_name = "%s"
+}
+
 nodepool "train" {
   pool   = "pool-prod"
   count  = 3
   labels = { team = "ml" }
 }
 """
-)
 LIVE = {
     "train": {"flavor": "modelarts.vm.cpu.8u", "count": 2, "maxCount": 2, "labels": {"team": "ml"}}
 }
@@ -47,14 +55,49 @@ MERGED = "b" * 40
 PLAN_JOB = 555
 
 
+class Repository:
+    """A configuration repository (np's files in infra/), the cloud it manages and the
+    variables an operator sets: every job gets a checkout of its own, nothing carries over
+    between jobs but the state database, the cloud and artifacts."""
+
+    def __init__(self, root: Path, pg_url: str) -> None:
+        self.root = root
+        self.config = CONFIG % f"t_{secrets.token_hex(6)}"
+        self.world = root / "cloud" / "world.json"
+        self.world.parent.mkdir(parents=True)
+        self.world.write_text(json.dumps(pool_world(LIVE)))
+        self.checkouts = 0
+        self.variables = {
+            "NP_ENDPOINT": f"sim://{self.world}",
+            "NP_PG_CONN_STR": pg_url,
+            "PGSSLMODE": "disable",  # the test's PostgreSQL has no TLS; CI/CD variables win
+        }
+
+    def checkout(self) -> Path:
+        self.checkouts += 1
+        project = self.root / f"checkout-{self.checkouts}"
+        (project / "infra").mkdir(parents=True)
+        (project / "infra" / "main.hcl").write_text(self.config)
+        return project
+
+    def live(self) -> dict[str, Any]:
+        spec: dict[str, Any] = json.loads(self.world.read_text())["pools"]["pool-prod"]
+        return dict(spec["nodepools"]["train"])
+
+    def console_edit(self, **fields: object) -> None:
+        """A change made outside np, in the console."""
+        world = json.loads(self.world.read_text())
+        world["pools"]["pool-prod"]["nodepools"]["train"].update(fields)
+        self.world.write_text(json.dumps(world))
+
+    def local_states(self) -> list[Path]:
+        """State files in checkouts: there must be none, the state lives in PostgreSQL."""
+        return sorted(self.root.glob("checkout-*/infra/state/*"))
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A configuration repository's checkout: np's files in infra/."""
-    root = tmp_path / "project"
-    (root / "infra").mkdir(parents=True)
-    (root / "infra" / "main.hcl").write_text(CONFIG)
-    (root / "infra" / "world.json").write_text(json.dumps(pool_world(LIVE)))
-    return root
+def repo(tmp_path: Path, pg_url: str) -> Repository:
+    return Repository(tmp_path, pg_url)
 
 
 @pytest.fixture
@@ -64,18 +107,17 @@ def gitlab() -> Iterator[FakeGitLab]:
         yield fake
 
 
-def live(project: Path) -> dict[str, Any]:
-    world = json.loads((project / "infra" / "world.json").read_text())
-    spec: dict[str, Any] = world["pools"]["pool-prod"]["nodepools"]["train"]
-    return spec
-
-
 def gitlab_run(
-    job: str, project: Path, gitlab: FakeGitLab, source: str, script: str | None = None
+    job: str,
+    project: Path,
+    repo: Repository,
+    gitlab: FakeGitLab,
+    source: str,
+    script: str | None = None,
 ) -> tuple[int, str, str]:
     """One job of the GitLab recipe (or, with `script`, its before_script and then that)."""
     doc = load(GITLAB)
-    ci = {
+    ci = repo.variables | {
         "CI_PROJECT_DIR": str(project),
         "CI_API_V4_URL": gitlab.url,
         "CI_PROJECT_ID": "42",
@@ -96,11 +138,11 @@ def gitlab_run(
         script = gitlab_script(doc, job)
     else:
         script = "\n".join([*gitlab_job(doc, job)["before_script"], script])
-    return shell(script, project, gitlab_env(doc, job, ci), stub_pip(project.parent / "stubs"))
+    return shell(script, project, gitlab_env(doc, job, ci), stub_pip(repo.root / "stubs"))
 
 
 def test_gitlab_plan_job_posts_the_plan_and_keeps_the_saved_plan(
-    project: Path, gitlab: FakeGitLab
+    repo: Repository, gitlab: FakeGitLab
 ) -> None:
     stale = gitlab.note(BOT, "<!-- np plan: part 1 of 1 -->\nan earlier plan")
     kept = [
@@ -109,7 +151,8 @@ def test_gitlab_plan_job_posts_the_plan_and_keeps_the_saved_plan(
         gitlab.note(HUMAN, "LGTM"),
     ]
     stale_on_page_3 = gitlab.note(BOT, "<!-- np plan: part 1 of 1 -->\nanother earlier plan")
-    code, out, err = gitlab_run("np-plan", project, gitlab, "merge_request_event")
+    project = repo.checkout()
+    code, out, err = gitlab_run("np-plan", project, repo, gitlab, "merge_request_event")
     assert code == 0, err
     for path in gitlab_job(load(GITLAB), "np-plan")["artifacts"]["paths"]:
         assert (project / path).is_file(), f"the artifact {path} is not where GitLab looks"
@@ -122,33 +165,27 @@ def test_gitlab_plan_job_posts_the_plan_and_keeps_the_saved_plan(
     assert deleted == {str(stale), str(stale_on_page_3)}
     assert set(kept) < set(gitlab.notes)
     assert TOKEN not in out + err
-    assert live(project)["count"] == 2  # a plan changes nothing
+    assert repo.live()["count"] == 2  # a plan changes nothing
 
 
 def test_gitlab_plan_job_posts_a_long_plan_as_one_note_per_part(
-    project: Path, gitlab: FakeGitLab
+    repo: Repository, gitlab: FakeGitLab
 ) -> None:
     parts = ["<!-- np plan: part 1 of 2 -->\nfirst\n", "<!-- np plan: part 2 of 2 -->\nsecond\n"]
+    project = repo.checkout()
     (project / "plan.md").write_text("".join(parts))
-    code, _, err = gitlab_run(
-        "np-plan",
-        project,
-        gitlab,
-        "merge_request_event",
-        'python3 "$NP_GITLAB_API" post-plan plan.md',
-    )
+    post = 'python3 "$NP_GITLAB_API" post-plan plan.md'
+    code, _, err = gitlab_run("np-plan", project, repo, gitlab, "merge_request_event", post)
     assert code == 0, err
     assert [r.body["body"] for r in gitlab.requests if r.method == "POST"] == parts
 
 
-def review(project: Path, gitlab: FakeGitLab) -> None:
+def review(repo: Repository, gitlab: FakeGitLab) -> None:
     """The merge request's pipeline ran np-plan; it was merged as MERGED. Its plan.bin is the
     artifact of job PLAN_JOB; newer failed pipelines and other commits' plans are decoys."""
-    code, _, err = gitlab_run("np-plan", project, gitlab, "merge_request_event")
+    project = repo.checkout()
+    code, _, err = gitlab_run("np-plan", project, repo, gitlab, "merge_request_event")
     assert code == 0, err
-    reviewed = (project / "plan.bin").read_bytes()
-    for name in ("plan.bin", "plan.md"):
-        (project / name).unlink()  # the apply job starts from a fresh checkout
     gitlab.lists = {
         f"/projects/42/repository/commits/{MERGED}/merge_requests": [
             {"iid": 3, "state": "closed", "sha": "c" * 40},
@@ -165,87 +202,75 @@ def review(project: Path, gitlab: FakeGitLab) -> None:
             {"id": PLAN_JOB, "name": "np-plan", "status": "success"},
         ],
     }
-    gitlab.files = {f"/projects/42/jobs/{PLAN_JOB}/artifacts/plan.bin": reviewed}
+    artifact = f"/projects/42/jobs/{PLAN_JOB}/artifacts/plan.bin"
+    gitlab.files = {artifact: (project / "plan.bin").read_bytes()}
     for decoy in (550, 551, 552):  # any other job's plan.bin is not a plan
         gitlab.files[f"/projects/42/jobs/{decoy}/artifacts/plan.bin"] = b"{}"
 
 
 def test_gitlab_apply_job_applies_the_plan_reviewed_on_the_merge_request(
-    project: Path, gitlab: FakeGitLab
+    repo: Repository, gitlab: FakeGitLab
 ) -> None:
-    review(project, gitlab)
-    code, out, err = gitlab_run("np-apply", project, gitlab, "push")
+    review(repo, gitlab)
+    code, out, err = gitlab_run("np-apply", repo.checkout(), repo, gitlab, "push")
     assert code == 0, err
     assert "the plan reviewed on merge request !7" in out
     fetched = [r.path for r in gitlab.requests if "/artifacts/" in r.path]
     assert fetched == [f"/projects/42/jobs/{PLAN_JOB}/artifacts/plan.bin"]
-    assert live(project)["count"] == 3
+    assert repo.live()["count"] == 3
     assert "Apply complete" in out
+    assert repo.local_states() == []
 
 
-def test_gitlab_apply_job_refuses_a_stale_reviewed_plan(project: Path, gitlab: FakeGitLab) -> None:
-    review(project, gitlab)
-    world = json.loads((project / "infra" / "world.json").read_text())
-    world["pools"]["pool-prod"]["nodepools"]["train"]["labels"] = {"team": "ai"}
-    (project / "infra" / "world.json").write_text(json.dumps(world))  # changed in the console
-    code, _, err = gitlab_run("np-apply", project, gitlab, "push")
+def test_gitlab_apply_job_refuses_a_stale_reviewed_plan(
+    repo: Repository, gitlab: FakeGitLab
+) -> None:
+    review(repo, gitlab)
+    repo.console_edit(labels={"team": "ai"})
+    code, _, err = gitlab_run("np-apply", repo.checkout(), repo, gitlab, "push")
     assert code == 1
     assert "the saved plan is out of date" in err
-    assert live(project)["count"] == 2
+    assert repo.live()["count"] == 2
 
 
 def test_gitlab_apply_job_applies_nothing_without_a_merge_request(
-    project: Path, gitlab: FakeGitLab
+    repo: Repository, gitlab: FakeGitLab
 ) -> None:
     gitlab.lists = {f"/projects/42/repository/commits/{MERGED}/merge_requests": []}
-    code, out, err = gitlab_run("np-apply", project, gitlab, "push")
+    code, out, err = gitlab_run("np-apply", repo.checkout(), repo, gitlab, "push")
     assert code == 1
     assert f"{MERGED} did not come from a merge request" in out
     assert f"no reviewed plan for {MERGED}" in err
-    assert live(project)["count"] == 2
+    assert repo.live()["count"] == 2
 
 
-def test_gitlab_pipeline_run_by_hand_plans_and_applies(project: Path, gitlab: FakeGitLab) -> None:
-    code, _, err = gitlab_run("np-apply", project, gitlab, "web")
+def test_gitlab_pipeline_run_by_hand_plans_and_applies(
+    repo: Repository, gitlab: FakeGitLab
+) -> None:
+    code, _, err = gitlab_run("np-apply", repo.checkout(), repo, gitlab, "web")
     assert code == 0, err
-    assert live(project)["count"] == 3
+    assert repo.live()["count"] == 3
     assert gitlab.requests == []
+    assert repo.local_states() == []
 
 
 def test_gitlab_drift_job_makes_each_drifted_node_pool_a_failed_test(
-    project: Path, gitlab: FakeGitLab
+    repo: Repository, gitlab: FakeGitLab
 ) -> None:
-    assert gitlab_run("np-apply", project, gitlab, "web")[0] == 0
-    report = project / gitlab_job(load(GITLAB), "np-drift")["artifacts"]["reports"]["junit"]
-    code, _, err = gitlab_run("np-drift", project, gitlab, "schedule")
+    assert gitlab_run("np-apply", repo.checkout(), repo, gitlab, "web")[0] == 0
+    junit = gitlab_job(load(GITLAB), "np-drift")["artifacts"]["reports"]["junit"]
+    project = repo.checkout()
+    code, _, err = gitlab_run("np-drift", project, repo, gitlab, "schedule")
     assert code == 0, err
-    assert ET.parse(report).getroot().findall(".//failure") == []
-    world = json.loads((project / "infra" / "world.json").read_text())
-    world["pools"]["pool-prod"]["nodepools"]["train"]["labels"] = {"team": "ai"}
-    (project / "infra" / "world.json").write_text(json.dumps(world))
-    code, out, _ = gitlab_run("np-drift", project, gitlab, "schedule")
+    [case] = ET.parse(project / junit).getroot().findall(".//testcase")  # known from the state
+    assert case.findall("failure") == []
+    repo.console_edit(labels={"team": "ai"})
+    project = repo.checkout()
+    code, out, _ = gitlab_run("np-drift", project, repo, gitlab, "schedule")
     assert code == 2  # the job fails: someone changed a node pool outside np
-    [failure] = ET.parse(report).getroot().findall(".//failure")
+    [failure] = ET.parse(project / junit).getroot().findall(".//failure")
     assert "labels.team" in ET.tostring(failure, encoding="unicode")
     assert "nodepool.train" in out  # readable in the job log too
-
-
-def github_run(
-    job: str, step: str, project: Path, event: str, files: dict[str, Path]
-) -> tuple[int, str, str]:
-    doc = load(GITHUB)
-    env = {
-        "NP_DIR": doc["env"]["NP_DIR"],
-        "GITHUB_WORKSPACE": str(project),
-        "GITHUB_EVENT_NAME": event,
-        "GITHUB_SHA": MERGED,
-        "RUNNER_TEMP": str(files["temp"]),
-        "GITHUB_ENV": str(files["env"]),
-        "GITHUB_STEP_SUMMARY": str(files["summary"]),
-        "NP_PG_CA": "-----BEGIN CERTIFICATE-----",
-    }
-    script = github_step(doc, job, step)
-    return shell(script, project, env, stub_pip(project.parent / "stubs"))
 
 
 @pytest.fixture
@@ -258,51 +283,74 @@ def runner(tmp_path: Path) -> dict[str, Path]:
     }
 
 
+def github_run(
+    job: str, step: str, project: Path, repo: Repository, event: str, files: dict[str, Path]
+) -> tuple[int, str, str]:
+    doc = load(GITHUB)
+    env = repo.variables | {
+        "NP_DIR": doc["env"]["NP_DIR"],
+        "GITHUB_WORKSPACE": str(project),
+        "GITHUB_EVENT_NAME": event,
+        "GITHUB_SHA": MERGED,
+        "RUNNER_TEMP": str(files["temp"]),
+        "GITHUB_ENV": str(files["env"]),
+        "GITHUB_STEP_SUMMARY": str(files["summary"]),
+        "NP_PG_CA": "-----BEGIN CERTIFICATE-----",
+    }
+    script = github_step(doc, job, step)
+    return shell(script, project, env, stub_pip(repo.root / "stubs"))
+
+
 def test_github_plan_then_apply_of_the_reviewed_plan(
-    project: Path, runner: dict[str, Path]
+    repo: Repository, runner: dict[str, Path]
 ) -> None:
-    code, _, err = github_run("plan", "Install np", project, "pull_request", runner)
+    pull_request = repo.checkout()
+    code, _, err = github_run("plan", "Install np", pull_request, repo, "pull_request", runner)
     assert code == 0, err
     ca = runner["temp"] / "np-pg-ca.pem"
     assert runner["env"].read_text() == f"PGSSLROOTCERT={ca}\n"
     assert ca.read_text() == "-----BEGIN CERTIFICATE-----\n"
-    code, _, err = github_run("plan", "np plan", project, "pull_request", runner)
+    code, _, err = github_run("plan", "np plan", pull_request, repo, "pull_request", runner)
     assert code == 0, err
-    uploaded = github_action_inputs(load(GITHUB), "plan", "actions/upload-artifact")["path"].split()
+    inputs = github_action_inputs(load(GITHUB), "plan", "actions/upload-artifact")
+    uploaded = inputs["path"].split()
     for path in uploaded:
-        assert (project / path).is_file(), f"upload-artifact finds no {path}"
-    (project / "reviewed").mkdir()  # what the apply job's gh run download makes of the artifact
+        assert (pull_request / path).is_file(), f"upload-artifact finds no {path}"
+    main = repo.checkout()
+    (main / "reviewed").mkdir()  # what the apply job's gh run download makes of the artifact
     for path in uploaded:
-        (project / path).rename(project / "reviewed" / path)
-    assert live(project)["count"] == 2
-    code, _, err = github_run("apply", "np apply", project, "push", runner)
+        (pull_request / path).rename(main / "reviewed" / path)
+    assert repo.live()["count"] == 2
+    code, _, err = github_run("apply", "np apply", main, repo, "push", runner)
     assert code == 0, err
-    assert live(project)["count"] == 3
+    assert repo.live()["count"] == 3
+    assert repo.local_states() == []
 
 
 def test_github_push_without_a_reviewed_plan_applies_nothing(
-    project: Path, runner: dict[str, Path]
+    repo: Repository, runner: dict[str, Path]
 ) -> None:
-    code, out, _ = github_run("apply", "np apply", project, "push", runner)
+    code, out, _ = github_run("apply", "np apply", repo.checkout(), repo, "push", runner)
     assert code == 1
     assert f"::error::no reviewed plan for {MERGED}" in out
-    assert live(project)["count"] == 2
+    assert repo.live()["count"] == 2
 
 
-def test_github_run_by_hand_plans_and_applies(project: Path, runner: dict[str, Path]) -> None:
-    code, _, err = github_run("apply", "np apply", project, "workflow_dispatch", runner)
+def test_github_run_by_hand_plans_and_applies(repo: Repository, runner: dict[str, Path]) -> None:
+    project = repo.checkout()
+    code, _, err = github_run("apply", "np apply", project, repo, "workflow_dispatch", runner)
     assert code == 0, err
-    assert live(project)["count"] == 3
+    assert repo.live()["count"] == 3
 
 
 def test_github_drift_step_writes_the_report_and_the_summary(
-    project: Path, runner: dict[str, Path]
+    repo: Repository, runner: dict[str, Path]
 ) -> None:
-    assert github_run("apply", "np apply", project, "workflow_dispatch", runner)[0] == 0
-    world = json.loads((project / "infra" / "world.json").read_text())
-    world["pools"]["pool-prod"]["nodepools"]["train"]["labels"] = {"team": "ai"}
-    (project / "infra" / "world.json").write_text(json.dumps(world))
-    code, _, err = github_run("drift", "np drift", project, "schedule", runner)
+    project = repo.checkout()
+    assert github_run("apply", "np apply", project, repo, "workflow_dispatch", runner)[0] == 0
+    repo.console_edit(labels={"team": "ai"})
+    project = repo.checkout()
+    code, _, err = github_run("drift", "np drift", project, repo, "schedule", runner)
     assert code == 0, err  # drift is the test reporter's failure, not this step's
     report = github_action_inputs(load(GITHUB), "drift", "dorny/test-reporter")["path"]
     [failure] = ET.parse(project / report).getroot().findall(".//failure")

@@ -104,11 +104,12 @@ class TcpProxy:
                     self._open.wait()
                 if self._cut(data, towards_server, source, sink):
                     return
-                sink.sendall(data)
+                # Counted before it is passed on: once a peer has the bytes, so do the counters.
                 if towards_server:
                     self.sent += len(data)
                 else:
                     self.received += len(data)
+                sink.sendall(data)
         except OSError:
             pass
         finally:

@@ -105,10 +105,11 @@ class TcpProxy:
                 if self._cut(data, towards_server, source, sink):
                     return
                 # Counted before it is passed on: once a peer has the bytes, so do the counters.
-                if towards_server:
-                    self.sent += len(data)
-                else:
-                    self.received += len(data)
+                with self._mutex:
+                    if towards_server:
+                        self.sent += len(data)
+                    else:
+                        self.received += len(data)
                 sink.sendall(data)
         except OSError:
             pass

@@ -138,7 +138,7 @@ def start_moto(home: Path) -> Started:
     """moto_server on a free loopback port; returns once it answers."""
     launcher = Path(sys.executable).parent / "moto_server"
     if not launcher.exists():
-        raise ServerUnavailable(f"{launcher} is missing (pip install 'moto[server]')")
+        raise ServerUnavailable(f"{launcher} is missing (pip install 'moto[s3]' flask flask-cors)")
     home.mkdir(parents=True, exist_ok=True)
     log = (home / "moto.log").open("w")
     for _ in range(5):

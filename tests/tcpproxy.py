@@ -104,11 +104,13 @@ class TcpProxy:
                     self._open.wait()
                 if self._cut(data, towards_server, source, sink):
                     return
+                # Counted before it is passed on: once a peer has the bytes, so do the counters.
+                with self._mutex:
+                    if towards_server:
+                        self.sent += len(data)
+                    else:
+                        self.received += len(data)
                 sink.sendall(data)
-                if towards_server:
-                    self.sent += len(data)
-                else:
-                    self.received += len(data)
         except OSError:
             pass
         finally:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from procs import POOL, Fleet, Result, config_of, fleet, sent_changes
 from remote import S3_SECRET, Place, pg_place, s3_place
@@ -302,3 +303,25 @@ def test_a_bad_password_is_one_error_naming_the_server_and_nothing_is_sent(
             assert "password authentication failed" in done.stderr
             assert f"cannot connect to PostgreSQL at 127.0.0.1:{parts.port}/postgres" in done.stderr
         assert f.requests() == []
+
+
+def test_a_store_that_ignores_conditional_writes_is_refused_before_any_request(
+    s3_url: str, tmp_path: Path
+) -> None:
+    """np plan and apply through a proxy that strips If-Match and If-None-Match: one message
+    naming the missing feature and the pg backend; nothing sent to ModelArts, nothing left in
+    the bucket."""
+    place = s3_place(s3_url)
+    with TcpProxy(target(s3_url), strip_headers=("if-match", "if-none-match")) as proxy:
+        stripped = Place("s3", {**place.settings, "endpoint": proxy.url}, place.env)
+        with remote_fleet(tmp_path, stripped, live=dict.fromkeys(NAMES, 1)) as f:
+            f.configure(dict.fromkeys(NAMES, 2))
+            for args in (("plan",), ("apply", "--auto-approve")):
+                done = f.np(*args)
+                assert done.code == 1
+                [error] = done.errors()
+                assert "does not honour conditional writes (If-None-Match: *" in error
+                assert "use the pg backend instead" in error
+            assert f.requests() == []
+    bucket = place.settings["bucket"]
+    assert "<Key>" not in httpx.get(f"{s3_url}/{bucket}", params={"list-type": "2"}).text

@@ -10,7 +10,9 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from urllib.parse import urlsplit
 
 import pytest
@@ -213,3 +215,45 @@ def test_a_write_whose_answer_is_lost_has_landed_whole(place: Place, pg_url: str
     assert proxy.cuts == 1
     assert second.open().store.read().state == big_state("L", 2, count=2)
     second.close()
+
+
+def test_a_reader_waits_for_the_holder_record_that_is_about_to_commit(place: Place) -> None:
+    """The lock shows in pg_locks as soon as it is taken, its holder's record only on commit:
+    a reader in between waits for the record instead of naming an anonymous session."""
+    import json
+
+    import psycopg
+
+    key = pg._lock_key(place.settings["schema_name"], "default")
+    place.open().store.read()  # the tables exist
+    with psycopg.connect(place.env["NP_PG_CONN_STR"]) as holding:  # a transaction, not autocommit
+        holding.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+        record = {**asdict(holder(1)), "backend_pid": holding.info.backend_pid}
+        holding.execute(
+            f'INSERT INTO "{place.settings["schema_name"]}".states (workspace, lock_info) '
+            "VALUES ('default', %s)",
+            (json.dumps(record),),
+        )
+        threading.Timer(2.5, holding.commit).start()  # longer than any fixed grace
+        assert place.open().locker.read() == holder(1)
+
+
+def test_a_holder_that_never_recorded_itself_is_named_by_its_session(place: Place) -> None:
+    """An older np or another tool holding the lock: the server's view of the session, and a
+    force-unlock by that name ends it."""
+    import psycopg
+
+    key = pg._lock_key(place.settings["schema_name"], "default")
+    place.open().store.read()
+    with psycopg.connect(place.env["NP_PG_CONN_STR"], autocommit=True) as holding:
+        holding.execute("SELECT pg_advisory_lock(%s)", (key,))
+        found = place.open().locker.read()
+        assert found is not None
+        assert found.id == f"pg-session-{holding.info.backend_pid}"
+        assert found.user == "np_admin" and found.host == "127.0.0.1"
+        place.open().locker.force_unlock(found.id)
+        with pytest.raises(psycopg.OperationalError):
+            holding.execute("SELECT 1")
+    locker = place.open().locker
+    locker.acquire(holder(2), timeout=5)
+    assert locker.read() == holder(2)

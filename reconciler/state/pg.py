@@ -62,8 +62,9 @@ _SERVER_KEEPALIVES = (
 )
 """The server's side of the same: a runner whose machine vanished loses its lock in ~25 s."""
 _POLL = 0.2
-_HOLDER_SETTLE = 2.0
-"""Seconds to wait for a new holder to record who it is before reporting what the server knows."""
+_HOLDER_SETTLE = 30.0
+"""At most this long a reader waits for a holder's record to commit (on a badly overloaded
+machine); it stops waiting as soon as the holder's session is outside any transaction."""
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _T = TypeVar("_T")
 
@@ -237,7 +238,8 @@ _JOURNAL_TABLE = """CREATE TABLE IF NOT EXISTS {} (
     record jsonb NOT NULL,
     PRIMARY KEY (workspace, seq))"""
 
-_HELD_BY = """SELECT l.pid, a.usename, host(a.client_addr), a.backend_start
+_HELD_BY = """SELECT l.pid, a.usename, host(a.client_addr), a.backend_start,
+           a.xact_start IS NOT NULL
     FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
     WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s
       AND l.objsubid = 1"""
@@ -520,8 +522,9 @@ class PgLocker:
         """Who holds the lock: what its holder recorded, if the lock really is that session's.
 
         A holder records itself in the transaction that takes the lock, and the lock shows in
-        ``pg_locks`` before that commits: give it a moment, then say what the server knows of
-        the session (an older np, or one stuck right there).
+        ``pg_locks`` before that commits: while the holder's session is in a transaction, its
+        record may be about to appear, so wait. A session out of any transaction whose record
+        does not match never recorded itself: say what the server knows of it.
         """
         s = self._s
         recorded = sql.SQL("SELECT lock_info FROM {} WHERE workspace = %s").format(
@@ -536,7 +539,8 @@ class PgLocker:
             record = found[0] if found else None
             if isinstance(record, dict) and record.get("backend_pid") == session[0]:
                 return _lock_info(record), True
-            return _session_info(*session), False
+            in_transaction = bool(session[4])
+            return _session_info(*session[:4]), not in_transaction
 
         deadline = time.monotonic() + _HOLDER_SETTLE
         while True:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 import click
 
@@ -827,6 +827,76 @@ class _LazySim(click.Group):
 
 
 cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))
+
+
+@cli.command()
+@click.option(
+    "--pool",
+    "pools",
+    multiple=True,
+    metavar="NAME",
+    help="Only the node pools of this resource pool (repeatable; default: every pool).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["hcl", "yaml"]),
+    default="hcl",
+    show_default=True,
+    help="Output language.",
+)
+@_var_options
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 256),
+    default=10,
+    show_default=True,
+    help="How many requests np sends at once.",
+)
+@click.option("--allow-insecure-http", is_flag=True, help=_INSECURE_HELP)
+@_with_globals
+def generate(
+    g: Globals,
+    /,
+    pools: tuple[str, ...],
+    fmt: Literal["hcl", "yaml"],
+    var_files: tuple[Path, ...],
+    var_args: tuple[str, ...],
+    parallelism: int,
+    allow_insecure_http: bool,
+) -> None:
+    """Print configuration for live node pools that np does not manage yet.
+
+    Node pools already declared or recorded in state are left out. Adding the output to the
+    configuration plans no changes; apply then records the node pools without a request.
+    """
+    from reconciler.errors import NpError
+    from reconciler.generate import generate as render
+    from reconciler.live import fetch_live
+    from reconciler.model import check_pool
+
+    config = _load_config(g, var_files, var_args, allow_insecure_http)
+    with _state(g, config) as manager:
+        state = manager.load()
+    req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
+    workspace = config.provider.workspace_id
+
+    async def go() -> tuple[LiveWorld, list[str]]:
+        async with _connect(g, config, req) as client:
+            wanted = list(pools) or [check_pool(p)[0] for p in await client.list_pools(workspace)]
+            return await fetch_live(client, wanted, parallelism, workspace_id=workspace), wanted
+
+    live, wanted = _run(go())
+    missing = [pool for pool in wanted if pool not in live.pools]
+    if missing:
+        raise NpError(f'resource pool "{missing[0]}" does not exist')
+    text = render(live, config, state, wanted, fmt)
+    if not text:
+        g.say(
+            "Every live node pool is declared or in state already: nothing to generate.", err=True
+        )
+        return
+    click.echo(text, nl=False)
 
 
 @cli.command()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from reconciler.config.addresses import LABEL, parse_address
+from reconciler.config.hcltext import quote
 from reconciler.config.messages import FieldPath, format_path, pydantic_problems
 from reconciler.config.schema import MANAGED_FIELDS, NodePoolSpec
 from reconciler.config.types import Configuration
@@ -52,19 +54,20 @@ def unmanaged(
     """The live node pools of ``pools`` that neither the configuration nor the state names."""
     known = {(p.pool, p.name) for p in config.nodepools}
     known |= {(r.pool, r.name) for r in state.resources.values()}
-    found = [
+    everything = [
         (pool, name, spec)
         for pool in sorted(set(pools))
         if pool in live.pools
         for name, spec in sorted(live.pools[pool].nodepools.items())
-        if (pool, name) not in known
     ]
+    pools_of_name = Counter(name for _, name, _ in everything)
     taken = {parse_address(p.address)[0] for p in config.nodepools}
     taken |= {_label_of(address) for address in state.resources}
-    names = [name for _, name, _ in found]
     result: list[Generated] = []
-    for pool, name, spec in found:
-        qualified = names.count(name) > 1
+    for pool, name, spec in everything:
+        if (pool, name) in known:
+            continue
+        qualified = pools_of_name[name] > 1
         label = _unique(_label(f"{pool}_{name}" if qualified else name), taken)
         taken.add(label)
         fields, left_out = _expressible(pool, wire_to_config(spec))
@@ -154,8 +157,8 @@ def _without_nulls(value: Any) -> Any:
 
 
 def _hcl_block(item: Generated) -> str:
-    attributes = [("pool", _hcl_string(item.pool))]
-    attributes += [("name", _hcl_string(item.name))] if item.name != item.label else []
+    attributes = [("pool", quote(item.pool))]
+    attributes += [("name", quote(item.name))] if item.name != item.label else []
     attributes += [(k, _hcl_value(v)) for k, v in item.fields.items() if k not in _BLOCKS]
     lines = [f'nodepool "{item.label}" {{', *_aligned(attributes, "  ")]
     for field in _BLOCKS:
@@ -174,7 +177,7 @@ def _aligned(attributes: list[tuple[str, str]], indent: str) -> list[str]:
 
 def _hcl_value(value: Any) -> str:
     if isinstance(value, str):
-        return _hcl_string(value)
+        return quote(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -187,24 +190,7 @@ def _hcl_value(value: Any) -> str:
 
 def _hcl_key(key: str) -> str:
     plain = LABEL.fullmatch(key) and key not in _HCL_KEYWORDS
-    return key if plain else _hcl_string(key)
-
-
-def _hcl_string(text: str) -> str:
-    """A quoted HCL string that means exactly ``text`` (no interpolation, no directive)."""
-    out = ['"']
-    for char in text:
-        if char in _HCL_ESCAPES:
-            out.append(_HCL_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out).replace("${", "$${").replace("%{", "%%{")
-
-
-_HCL_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return key if plain else quote(key)
 
 
 # -- YAML ----------------------------------------------------------------------------------

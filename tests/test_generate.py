@@ -93,6 +93,12 @@ def test_labels_are_unique_valid_and_never_taken() -> None:
     ]
 
 
+def test_a_name_another_pool_holds_is_qualified_even_when_that_one_is_managed() -> None:
+    live = world({"a": {"train": SMALL}, "b": {"train": SMALL}})
+    found = unmanaged(live, config_of(("nodepool.train", "a", "train")), state_of(), ["a", "b"])
+    assert [(g.label, g.pool) for g in found] == [("b_train", "b")]
+
+
 def test_only_the_named_pools() -> None:
     live = world({"a": {"one": SMALL}, "b": {"two": SMALL}})
     assert [g.label for g in unmanaged(live, config_of(), state_of(), ["b"])] == ["two"]

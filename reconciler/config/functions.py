@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.config.limits import Budget
-from reconciler.config.messages import did_you_mean
+from reconciler.config.messages import describe, did_you_mean
 from reconciler.config.values import (
     EvalError,
-    describe,
     equal,
     is_number,
     kind,

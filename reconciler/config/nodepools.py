@@ -13,13 +13,14 @@ from reconciler.config.addresses import address
 from reconciler.config.declarations import Declaration
 from reconciler.config.expr import Context, Evaluator
 from reconciler.config.lifecycle import IgnoreRules, ignore_rules, take_ignore_changes
+from reconciler.config.messages import describe
 from reconciler.config.moved import Blocks
 from reconciler.config.names import new_name_problem, suggested_name
 from reconciler.config.nodes import Mapping, Node
 from reconciler.config.resolve import resolve, validate
 from reconciler.config.schema import NodePoolSpec
 from reconciler.config.types import DesiredNodePool, Lifecycle
-from reconciler.config.values import EvalError, Quiet, describe
+from reconciler.config.values import EvalError, Quiet
 from reconciler.errors import Diagnostic
 
 _NOT_FIELDS = ("pool", "name", "lifecycle")

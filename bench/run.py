@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import backends
 from procs import NP, PYTHON, BenchError, Finished, median_wall, run
 from workload import Fleet
 
@@ -35,7 +36,7 @@ HTTP_ENV = {"HW_AUTH_TOKEN": "bench-token", "HW_PROJECT_ID": "bench-project"}
 """np insists on credentials for an http:// endpoint; the simulator (--auth none) ignores them."""
 CHANGED_EVERY = 10  # the configuration raises the count of every 10th node pool ...
 DRIFT_EVERY = 25  # ... and every 25th had a label edited in the console
-SECTIONS = ("startup", "plan", "validate", "sim", "apply", "cpu", "foreach")
+SECTIONS = ("startup", "plan", "validate", "sim", "apply", "cpu", "foreach", "backends")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ class Sizes:
     foreach_pools: int = 100
     """Resource pools of 20 node pools for the for_each comparison: 2,000 node pools."""
     foreach_runs: int = 3
+    backend_pools: int = 15
+    """Resource pools of 20 node pools whose counts one apply changes through each backend."""
+    backend_rounds: int = 3
 
 
 FULL = Sizes()
@@ -74,6 +78,8 @@ QUICK = Sizes(
     cpu_pools=5,
     foreach_pools=5,
     foreach_runs=1,
+    backend_pools=1,
+    backend_rounds=1,
 )
 PER_POOL = 20
 
@@ -462,6 +468,30 @@ class Bench:
         )
         self.details["cpu_per_nodepool"] = result
 
+    # -- state backends: the same apply through local, pg and s3 state ------------------------
+
+    def state_backends(self) -> None:
+        measured = backends.measure(
+            self.scratch, self.sizes.backend_pools, PER_POOL, self.sizes.backend_rounds
+        )
+        local = measured.median("local")
+        label = f"np apply --no-wait, {measured.changes} changes, state in"
+        self.rows.append(Row("b", f"{label} the local file", local, "s"))
+        local_cpu = measured.median_cpu("local")
+        for row_id, kind, at_most in (("ba", "pg", 1.5), ("bb", "s3", 2.0)):
+            figure = measured.median(kind)
+            where = {"pg": "PostgreSQL", "s3": "S3 (moto)"}[kind]
+            self.rows.append(_row_at_most(row_id, f"{label} {where}", figure, "s", local, at_most))
+            cpu = measured.median_cpu(kind)
+            self.rows.append(
+                Row(f"{row_id}c", "… np's own CPU", cpu, "s", local_cpu, cpu / local_cpu)
+            )
+        self.details["state_backends"] = {
+            "changes": measured.changes,
+            "wall": measured.walls,
+            "cpu": measured.cpus,
+        }
+
 
 def _row_at_most(
     row_id: str, measure: str, figure: float, unit: str, baseline: float, at_most: float
@@ -544,6 +574,7 @@ def main() -> int:
             "apply": bench.apply_rate_limited,
             "cpu": bench.cpu_per_nodepool,
             "foreach": bench.for_each,
+            "backends": bench.state_backends,
         }
         try:
             for name in args.only:

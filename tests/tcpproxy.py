@@ -3,6 +3,7 @@
     with TcpProxy(("127.0.0.1", 5432)) as proxy:       # np talks to proxy.port instead
         proxy.cut_after(700)   # the next 700 bytes to the server pass, then both ends are reset
         proxy.cut_after(0, towards_client=True)   # the request passes whole, its answer never
+        proxy.pause()          # requests wait here (the server sees nothing) until resume()
     with TcpProxy(target, strip_headers=("if-match", "if-none-match")) as proxy:
         ...                    # an HTTP store that never sees conditional headers
 
@@ -34,6 +35,8 @@ class TcpProxy:
         self.stripped = 0
         self._sockets: list[socket.socket] = []
         self._closed = False
+        self._open = threading.Event()
+        self._open.set()
 
     def __enter__(self) -> TcpProxy:
         threading.Thread(target=self._accept, daemon=True).start()
@@ -46,6 +49,7 @@ class TcpProxy:
         traceback: TracebackType | None,
     ) -> None:
         self._closed = True
+        self._open.set()
         self._listener.close()
         with self._mutex:
             for sock in self._sockets:
@@ -54,6 +58,13 @@ class TcpProxy:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def pause(self) -> None:
+        """Hold everything sent towards the server from now on, until ``resume``."""
+        self._open.clear()
+
+    def resume(self) -> None:
+        self._open.set()
 
     def cut_after(self, budget: int, towards_client: bool = False) -> None:
         """Forward ``budget`` more bytes towards the server (or the client), then reset both
@@ -89,6 +100,8 @@ class TcpProxy:
             while data := source.recv(65536):
                 if upstream is not None:
                     data = upstream.feed(data)
+                if towards_server:
+                    self._open.wait()
                 if self._cut(data, towards_server, source, sink):
                     return
                 sink.sendall(data)

@@ -318,3 +318,19 @@ def test_ignore_changes_takes_bare_names(ws: Workspace) -> None:
     ws.world(world)
     assert ws.np("plan", "--detailed-exitcode").code == 0
     assert ws.np("drift").code == 0
+
+
+def test_a_create_is_shown_in_the_configuration_names_and_shapes(ws: Workspace) -> None:
+    ws.world(pool_world({name: dict(spec) for name, spec in LIVE.items()}))
+    new = block(
+        "fresh",
+        'flavor = "f"',
+        "count = 2",
+        'tags = { owner = "ml" }',
+        'taints = [{ key = "k", value = "v", effect = "NoSchedule" }]',
+    )
+    ws.write("main.hcl", PROVIDER + new)
+    plan = ws.np("plan").stdout
+    assert "      + max_count = 2\n" in plan
+    assert '      + tags      = {\n          + "owner" = "ml"\n        }\n' in plan
+    assert '      + taints    = [{"key": "k", "value": "v", "effect": "NoSchedule"}]' in plan

@@ -128,15 +128,14 @@ def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
         lines.append("  # (adopted: np starts managing an existing node pool)")
     lines.append(f"  {paint.sign(symbol)} nodepool {value(resource.name)} {{")
     why_shown = resource.action == "update"
-    groups = field_groups(resource)
+    groups = field_groups(resource) if why_shown else _whole_fields(resource)
     names = {f: CONFIG_NAMES.get(f, f) for f in groups}
     width = max((len(n) for n in names.values()), default=0)
     lines.append(f"        {'pool'.ljust(width)} = {value(resource.pool)}")
     for field, changes in groups.items():
         name = names[field].ljust(width)
         if len(changes) == 1 and "." not in changes[0].path:
-            change = _in_config_shape(changes[0])
-            lines.append("      " + _change_line(name, change, paint, why_shown))
+            lines.append("      " + _change_line(name, changes[0], paint, why_shown))
             continue
         lines.append(f"      {paint.sign(symbol)} {name} = {{")
         keys = [c.path.split(".", 1)[1] for c in changes]
@@ -150,6 +149,28 @@ def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
         lines.append(f"        # ({hidden} unchanged fields hidden)")
     lines.append("    }")
     return lines
+
+
+def _whole_fields(resource: ResourceChange) -> dict[str, list[FieldChange]]:
+    """A create's or destroy's fields in the configuration's shape, maps and objects one key
+    per line as updates show them (``labels``, ``tags``, ``network``...)."""
+    groups: dict[str, list[FieldChange]] = {}
+    for change in resource.changes:
+        shaped = _in_config_shape(change)
+        whole = shaped.after if shaped.after is not None else shaped.before
+        if isinstance(whole, dict) and whole:
+            groups[change.path] = [
+                FieldChange(
+                    f"{change.path}.{key}",
+                    change.reason,
+                    None if shaped.before is None else item,
+                    None if shaped.after is None else item,
+                )
+                for key, item in whole.items()
+            ]
+        else:
+            groups[change.path] = [shaped]
+    return groups
 
 
 def _in_config_shape(change: FieldChange) -> FieldChange:

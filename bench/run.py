@@ -36,7 +36,7 @@ HTTP_ENV = {"HW_AUTH_TOKEN": "bench-token", "HW_PROJECT_ID": "bench-project"}
 """np insists on credentials for an http:// endpoint; the simulator (--auth none) ignores them."""
 CHANGED_EVERY = 10  # the configuration raises the count of every 10th node pool ...
 DRIFT_EVERY = 25  # ... and every 25th had a label edited in the console
-SECTIONS = ("startup", "plan", "validate", "sim", "apply", "cpu", "backends")
+SECTIONS = ("startup", "plan", "validate", "sim", "apply", "cpu", "foreach", "backends")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,9 @@ class Sizes:
     scaling_pools: tuple[int, ...] = (5, 100, 500)
     """Resource pools of 20 node pools: 100, 2,000 and 10,000 node pools."""
     cpu_pools: int = 100
+    foreach_pools: int = 100
+    """Resource pools of 20 node pools for the for_each comparison: 2,000 node pools."""
+    foreach_runs: int = 3
     backend_pools: int = 15
     """Resource pools of 20 node pools whose counts one apply changes through each backend."""
     backend_rounds: int = 3
@@ -73,6 +76,8 @@ QUICK = Sizes(
     apply_per_pool=10,
     scaling_pools=(1, 5, 10),
     cpu_pools=5,
+    foreach_pools=5,
+    foreach_runs=1,
     backend_pools=1,
     backend_rounds=1,
 )
@@ -271,6 +276,66 @@ class Bench:
                 _row_at_most("3", f"{label}, cold", median_wall(cold), "s", baseline, 0.5)
             )
         self.details["validate"] = details
+
+    # -- for_each: one block against the same node pools written out --------------------------
+
+    def for_each(self) -> None:
+        """The same 2,000 node pools, written out block by block and as one for_each block:
+        plan via sim:// with the parse cache warm (a user's usual run), and validate cold.
+        Runs alternate between the two, so both see the same machine."""
+        s = self.sizes
+        fleet = Fleet(s.foreach_pools, PER_POOL)
+        roots = {kind: self.scratch / f"foreach-{kind}" for kind in ("blocks", "for_each")}
+        for kind, root in roots.items():
+            fleet.write(
+                root,
+                endpoint="sim://world.json",
+                changed_every=CHANGED_EVERY,
+                drift_every=DRIFT_EVERY,
+                for_each=kind == "for_each",
+            )
+        lines = {kind: (root / "main.hcl").read_text().count("\n") for kind, root in roots.items()}
+        changes = len(fleet.changed(CHANGED_EVERY))
+        plans: dict[str, list[Finished]] = {kind: [] for kind in roots}
+        validates: dict[str, list[Finished]] = {kind: [] for kind in roots}
+        for root in roots.values():  # fill the parse cache: later plans are warm
+            _expect_changes(run([NP, "plan", "--json"], cwd=root).check(), changes)
+        for _ in range(s.foreach_runs):
+            for kind, root in roots.items():
+                done = run([NP, "plan", "--json"], cwd=root).check()
+                _expect_changes(done, changes)
+                plans[kind].append(done)
+        for _ in range(s.foreach_runs):
+            for kind, root in roots.items():
+                shutil.rmtree(self.cache, ignore_errors=True)
+                done = run([NP, "validate"], cwd=root).check()
+                validates[kind].append(_expect_valid(done, len(fleet)))
+        label = f"{len(fleet):,} node pools from one for_each"
+        base = f"the same written out ({lines['blocks']:,} lines)"
+        plan_figure, plan_base = median_wall(plans["for_each"]), median_wall(plans["blocks"])
+        self.rows.append(
+            _row_at_most(
+                "f1", f"np plan --json, {label}, warm (sim://)", plan_figure, "s", plan_base, 1.25
+            )
+        )
+        cold, cold_base = median_wall(validates["for_each"]), median_wall(validates["blocks"])
+        self.rows.append(
+            _row_at_most(
+                "f2",
+                f"np validate, {label} ({lines['for_each']} lines), cold",
+                cold,
+                "s",
+                cold_base,
+                0.5,
+            )
+        )
+        self.details["for_each"] = {
+            "nodepools": len(fleet),
+            "lines": lines,
+            "baseline": base,
+            **{f"plan_{k}_wall": _walls(v) for k, v in plans.items()},
+            **{f"validate_{k}_wall": _walls(v) for k, v in validates.items()},
+        }
 
     # -- 4 and scaling: plan via sim:// ------------------------------------------------------
 
@@ -508,6 +573,7 @@ def main() -> int:
             "sim": bench.sim_plans,
             "apply": bench.apply_rate_limited,
             "cpu": bench.cpu_per_nodepool,
+            "foreach": bench.for_each,
             "backends": bench.state_backends,
         }
         try:

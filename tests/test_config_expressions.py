@@ -189,17 +189,17 @@ IMPURE += "reproducible"
         ('coalesce(null, "")', "coalesce(): every argument is null or an empty string"),
         ("1 / 0", "division by zero"),
         ('"a" + 1', 'operator + expects a number, got string "a"'),
-        ("!1", "operator ! expects true or false, got number 1"),
-        ("1 ? 2 : 3", "a condition must be true or false, got number 1"),
+        ("!1", "operator ! expects true or false, got integer 1"),
+        ("1 ? 2 : 3", "a condition must be true or false, got integer 1"),
         ('var.m["c"]', 'no key "c" in the map'),
         ("var.specs.smal", 'no attribute "smal" in the map; did you mean small?'),
         ("var.l[2]", "index 2 is out of range: the list has 2"),
         ("var.l[0.5]", "a list's index is a whole number, got number 0.5"),
         ("var.z[0]", "a set has no order to index; convert it with tolist(...)"),
         ('var.s["x"]', 'string "gpu" cannot be indexed'),
-        ("var.n.x", "number 4 has no attribute 'x'"),
+        ("var.n.x", "integer 4 has no attribute 'x'"),
         ('"${var.l}"', "var.l is a list and cannot go in a string; use join(SEPARATOR, LIST)"),
-        ('"${var.m}"', "var.m is a map and cannot go in a string"),
+        ('"${var.m}"', "var.m is an object and cannot go in a string"),
         ("[for x in var.s : x]", 'a for expression needs a list, set or map, got string "gpu"'),
         (
             '{for x in ["a", "a"] : x => 1}',
@@ -414,7 +414,7 @@ def test_variable_types_from_the_command_line(
 @pytest.mark.parametrize(
     ("decl", "default", "expected"),
     [
-        ("list(string)", '["a", 1]', "default[1]: expected a string, got number 1"),
+        ("list(string)", '["a", 1]', "default[1]: expected a string, got integer 1"),
         ("map(number)", '{a = "1"}', 'default.a: expected a number, got string "1"'),
         ("set(list(string))", "[]", None),
         ("object({n = number})", "{}", "default: attribute 'n' is required"),
@@ -423,7 +423,7 @@ def test_variable_types_from_the_command_line(
             "{n = 1, m = 2}",
             "default: unexpected attribute 'm' (the type has n)",
         ),
-        ("list(number)", "{}", "default: expected a list(number), got a map"),
+        ("list(number)", "{}", "default: expected a list(number), got an object"),
         ("bool", '"true"', 'default: expected true or false, got string "true"'),
     ],
 )
@@ -443,7 +443,7 @@ def test_var_file_values_are_checked_against_the_type(tmp_path: Path) -> None:
     config_dir = tmp_path / "c"
     config_dir.mkdir()
     assert problems(config_dir, {"main.hcl": text}, var_files=[tmp_path / "v.json"]) == [
-        f"{tmp_path / 'v.json'}:1: variable.v: a[1]: expected a string, got number 2"
+        f"{tmp_path / 'v.json'}:1: variable.v: a[1]: expected a string, got integer 2"
     ]
 
 

@@ -313,3 +313,33 @@ def test_target_takes_an_instance_address(ws: Workspace) -> None:
     fleet(ws, ["a", "b"])
     doc = ws.np("plan", "--json", "--target", 'nodepool.gpu["b"]').json()
     assert [c["address"] for c in doc["resource_changes"]] == ['nodepool.gpu["b"]']
+
+
+def test_the_step_budget_grows_with_the_instances(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big fleet may need more steps than a configuration without instances is allowed."""
+    from reconciler.config import limits
+
+    monkeypatch.setattr(limits, "MAX_STEPS", 3_000)
+    text = 'nodepool "x" {\n  for_each = toset([for i in range(200) : "n${i}"])\n'
+    text += '  pool = "p"\n  name = "x-${each.key}"\n  count = length(each.key) * 2 + 1\n}\n'
+    assert len(load(tmp_path, {"main.hcl": text}).nodepools) == 200
+    bomb = "locals {\n  l = [for i in range(5000) : i]\n}\n"
+    assert problems(tmp_path, {"main.hcl": bomb}) == [
+        "main.hcl:2: local.l: evaluation needs more than 3,000 steps; simplify the expressions"
+    ]
+
+
+def test_all_for_each_blocks_together_are_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.config import nodepools
+
+    monkeypatch.setattr(nodepools, "MAX_ALL_INSTANCES", 5)
+    block = 'nodepool "{0}" {{\n  for_each = toset(["a", "b", "c"])\n  pool = "p"\n'
+    block += '  name = "{0}-${{each.key}}"\n}}\n'
+    text = block.format("one") + block.format("two")
+    assert problems(tmp_path, {"main.hcl": text}) == [
+        "main.hcl:7: nodepool.two: for_each blocks make more than 5 node pools in all"
+    ]

@@ -274,7 +274,8 @@ CASES = [
     (
         {"main.hcl": 'region = "x"\n'},
         "main.hcl:1: unexpected attribute 'region' at top level; expected blocks provider,"
-        " backend, variable, locals, nodepool or moved",
+        " backend, variable, locals, nodepool or moved; a file of name = value lines is a"
+        " variable file: name it np.npvars or NAME.auto.npvars, or pass it with --var-file",
     ),
     (
         {"main.hcl": 'nodepool {\n  pool = "p"\n}\n'},

@@ -121,7 +121,7 @@ def test_converted_values_reach_the_configuration(tmp_path: Path) -> None:
         ("bool", "yes", 'expected true or false, got string "yes"'),
         ("bool", "1", 'expected true or false, got string "1"'),
         ("list", "a,b", "expected a list written as JSON or HCL"),
-        ("list", '{"a": 1}', "expected a list, got a map"),
+        ("list", '{"a": 1}', "expected a list, got an object"),
         ("map", "[1]", "expected a map, got a list"),
         ("list", "[" * 40 + "]" * 40, "value is nested deeper than 32 levels"),
     ],

@@ -28,6 +28,7 @@ RANKS = {
     "drift": 5,
     "apply": 5,
     "ops": 5,
+    "generate": 5,
     "savedplan": 5,
     "render": 6,
     "runs": 6,

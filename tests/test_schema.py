@@ -26,8 +26,11 @@ def test_committed_schema_is_what_np_generates(ws: Workspace) -> None:
     assert committed == schema(ws), "regenerate with: np schema > schema/np-config.schema.json"
 
 
-def test_the_quickstart_yaml_validates(ws: Workspace) -> None:
-    doc = yaml.safe_load((ROOT / "examples/quickstart/yaml/main.yaml").read_text())
+@pytest.mark.parametrize(
+    "example", ["examples/quickstart/yaml/main.yaml", "examples/fleet/yaml/fleet.yaml"]
+)
+def test_the_example_yaml_validates(ws: Workspace, example: str) -> None:
+    doc = yaml.safe_load((ROOT / example).read_text())
     jsonschema.validate(doc, schema(ws))
 
 

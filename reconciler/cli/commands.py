@@ -1,13 +1,13 @@
-"""The commands that plan, apply and report: validate, plan, apply, show, drift, import, schema,
-version, and the simulator's ``np sim``. Each parses its options, calls ``reconciler.runs``, and
-prints; nothing else happens here.
+"""The commands that plan, apply and report: validate, plan, apply, show, drift, import,
+generate, schema, version, and the simulator's ``np sim``. Each parses its options, calls
+``reconciler.runs``, and prints; nothing else happens here.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -35,6 +35,7 @@ from reconciler.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from reconciler.live import LiveWorld
     from reconciler.plan import Plan
 
 
@@ -301,6 +302,81 @@ def drift(
     click.echo(drift_output(entries, fmt, g.color), color=g.color)
     if drifted(entries):
         sys.exit(EXIT_CHANGES)
+
+
+@cli.command()
+@click.option(
+    "--pool",
+    "pools",
+    multiple=True,
+    metavar="NAME",
+    help="Only the node pools of this resource pool (repeatable; default: every pool).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["hcl", "yaml"]),
+    default="hcl",
+    show_default=True,
+    help="Output language.",
+)
+@var_options
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 256),
+    default=10,
+    show_default=True,
+    help="How many requests np sends at once.",
+)
+@click.option("--allow-insecure-http", is_flag=True, help=INSECURE_HELP)
+@with_globals
+def generate(
+    g: Globals,
+    /,
+    pools: tuple[str, ...],
+    fmt: Literal["hcl", "yaml"],
+    var_files: tuple[Path, ...],
+    var_args: tuple[str, ...],
+    parallelism: int,
+    allow_insecure_http: bool,
+) -> None:
+    """Print configuration for live node pools that np does not manage yet.
+
+    Node pools already declared or recorded in state are left out. Adding the output to the
+    configuration plans no changes; apply then records the node pools without a request.
+    """
+    from reconciler.errors import NpError
+    from reconciler.generate import generate as render
+    from reconciler.model import check_pool
+    from reconciler.state.manager import check_identity
+
+    config = load_configuration(g, var_files, var_args, allow_insecure_http)
+    with open_states(g, config) as manager:
+        state = manager.load()
+        where = manager.describe()
+    req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
+    run = runner(g, config, req)
+
+    async def read() -> tuple[LiveWorld, set[str]]:
+        async with run.connect() as client:
+            warning = check_identity(state, run.identity(client.project_id), where)
+            if warning:
+                g.say(warning, err=True)
+            listed = await client.list_pools(config.provider.workspace_id)
+            wanted = set(pools) or {check_pool(raw)[0] for raw in listed}
+            return await run.read_live(client, wanted, set()), wanted
+
+    live, wanted = run_async(read())
+    missing = sorted(pool for pool in wanted if pool not in live.pools)
+    if missing:
+        raise NpError(f'resource pool "{missing[0]}" does not exist')
+    text = render(live, config, state, wanted, fmt)
+    if not text:
+        g.say(
+            "Every live node pool is declared or in state already: nothing to generate.", err=True
+        )
+        return
+    click.echo(text, nl=False)
 
 
 @cli.command()

@@ -53,6 +53,10 @@ _KINDS = {
     )
 }
 _SECTIONS = {kind.section: kind for kind in _KINDS.values()}
+_VAR_FILE = (
+    "; a file of name = value lines is a variable file: name it np.npvars or NAME.auto.npvars, "
+    "or pass it with --var-file"
+)
 _OTHER_TOOL = (
     "if this file belongs to another tool, keep np's files in a directory of their own and "
     "run np -C DIR"
@@ -123,7 +127,9 @@ class DeclarationReader:
         for item in body.items:
             if not isinstance(item, Block):
                 message = f"unexpected attribute {item.name!r} at top level; expected blocks"
-                self.error(f"{message} {listing(_KINDS)}", item.pos)
+                self.error(f"{message} {listing(_KINDS)}{_VAR_FILE if not types else ''}", item.pos)
+                if not types:
+                    return  # a variable file: one message is enough
             elif item.type not in _KINDS:
                 self.unknown("block type", item.type, _KINDS, item.pos)
             else:

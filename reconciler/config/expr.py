@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.config import functions
 from reconciler.config.limits import Budget
-from reconciler.config.messages import did_you_mean
+from reconciler.config.messages import describe, did_you_mean
 from reconciler.config.nodes import (
     BareName,
     Call,
@@ -35,7 +35,6 @@ from reconciler.config.nodes import (
 from reconciler.config.values import (
     EvalError,
     Quiet,
-    describe,
     equal,
     is_number,
     kind,

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.config.limits import Budget
-from reconciler.config.messages import did_you_mean
+from reconciler.config.limits import Budget, Spent
+from reconciler.config.messages import describe, did_you_mean
 from reconciler.config.values import (
     EvalError,
-    describe,
     equal,
     is_number,
     kind,
@@ -97,6 +96,8 @@ def call(name: str, args: list[Any], budget: Budget) -> Any:
     budget.charge(len(args))
     try:
         return budget.made(function.run(budget, *args))
+    except Spent:
+        raise
     except EvalError as exc:
         raise EvalError(f"{name}(): {exc.message}") from None
 

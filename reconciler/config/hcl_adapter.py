@@ -12,6 +12,7 @@ from hcl2.api import parses_to_tree
 from lark import Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
+from reconciler.config.hcltext import escaped
 from reconciler.config.nodes import (
     MAX_DEPTH,
     MAX_STRING,
@@ -102,8 +103,9 @@ def _parse_value(source: str, text: str, pos: Pos) -> Node:
         return Invalid(exc.message, pos)
 
 
-_HCL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_HCL_ESCAPES |= {"%": "\\u0025", "$": "\\u0024"}  # no %{ directive or stray ${ in the text
+_LITERAL = {"%": "\\u0025", "$": "\\u0024"}
+"""Text around an interpolation writes ``$`` and ``%`` escaped: never a directive, and never a
+``$${`` made of the text's last ``$`` and the interpolation that follows it."""
 
 
 def _as_hcl_string(text: str) -> tuple[str, str | None]:
@@ -128,7 +130,7 @@ def _as_hcl_string(text: str) -> tuple[str, str | None]:
             out.append(text[i : end + 1])
             i = end + 1
         else:
-            out.append(_HCL_ESCAPES.get(text[i], text[i]))
+            out.append(_LITERAL.get(text[i]) or escaped(text[i]))
             i += 1
     out.append('"')
     return "".join(out), whole if spans == 1 else None

@@ -13,18 +13,22 @@ from reconciler.config.addresses import address
 from reconciler.config.declarations import Declaration
 from reconciler.config.expr import Context, Evaluator
 from reconciler.config.lifecycle import IgnoreRules, ignore_rules, take_ignore_changes
+from reconciler.config.limits import STEPS_PER_INSTANCE
+from reconciler.config.messages import describe
 from reconciler.config.moved import Blocks
 from reconciler.config.names import new_name_problem, suggested_name
 from reconciler.config.nodes import Mapping, Node
 from reconciler.config.resolve import resolve, validate
 from reconciler.config.schema import NodePoolSpec
 from reconciler.config.types import DesiredNodePool, Lifecycle
-from reconciler.config.values import EvalError, Quiet, describe
+from reconciler.config.values import EvalError, Quiet
 from reconciler.errors import Diagnostic
 
 _NOT_FIELDS = ("pool", "name", "lifecycle")
 MAX_INSTANCES = 10_000
 """Instances one for_each may make (a fleet of 10,000 node pools plans in under a minute)."""
+MAX_ALL_INSTANCES = 20_000
+"""Instances all for_each blocks of a configuration may make together."""
 
 
 class NodePoolBuilder:
@@ -35,6 +39,7 @@ class NodePoolBuilder:
         self.context = context
         self.diagnostics = diagnostics
         self.new_names = new_names
+        self.instances_made = 0
 
     def build(
         self, declarations: SequenceABC[Declaration]
@@ -121,9 +126,13 @@ class NodePoolBuilder:
             problem = (
                 f"for_each makes {len(pairs):,} instances; at most {MAX_INSTANCES:,} per block"
             )
+        elif problem is None and self.instances_made + len(pairs) > MAX_ALL_INSTANCES:
+            problem = f"for_each blocks make more than {MAX_ALL_INSTANCES:,} node pools in all"
         if problem is not None:
             self.diagnostics.append(Diagnostic(problem, node.pos, decl.address))
             return None
+        self.instances_made += len(pairs)
+        self.context.budget.allow(STEPS_PER_INSTANCE * len(pairs))
         return pairs
 
     def instance(

@@ -7,7 +7,6 @@ bools (iterated in sorted order). Values are never mutated once made.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -49,20 +48,6 @@ def kind(value: Any) -> str:
     if isinstance(value, frozenset):
         return "set"
     return "list" if isinstance(value, list) else "map"
-
-
-def describe(value: Any) -> str:
-    """``string "two"``, ``number 2``, ``a list``: what messages say a value is."""
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"string {json.dumps(shown)}"
-    if isinstance(value, bool):
-        return f"bool {str(value).lower()}"
-    if is_number(value):
-        return f"number {stringify(value)}"
-    if value is None:
-        return "null"
-    return {"list": "a list", "set": "a set", "map": "a map"}[kind(value)]
 
 
 def stringify(value: Any) -> str:

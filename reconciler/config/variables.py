@@ -55,7 +55,7 @@ class Variable:
             return text
         if kind == "number" and _INT.fullmatch(text):
             return int(text)
-        if kind == "number" and _FLOAT.fullmatch(text) and not text.lstrip("+-").isalpha():
+        if kind == "number" and _FLOAT.fullmatch(text):
             return float(text)
         if kind == "bool" and text in ("true", "false"):
             return text == "true"

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.config.messages import did_you_mean
+from reconciler.config.messages import describe, did_you_mean
 from reconciler.config.nodes import BareName, Call, Mapping, Node, Scalar
-from reconciler.config.values import describe, is_number, kind, ordered
+from reconciler.config.values import is_number, kind, ordered
 
 _PRIMITIVES = ("string", "number", "bool")
 _COLLECTIONS = ("list", "set", "map")

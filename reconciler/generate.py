@@ -84,7 +84,7 @@ def generate(
         return ""
     if language == "yaml":
         return "nodepools:\n" + "".join(_yaml_block(item) for item in found)
-    return "\n".join(_hcl_block(item) for item in found)
+    return "\n".join(hcl_block(item) for item in found)
 
 
 def _label_of(address: str) -> str:
@@ -156,7 +156,9 @@ def _without_nulls(value: Any) -> Any:
 # -- HCL -----------------------------------------------------------------------------------
 
 
-def _hcl_block(item: Generated) -> str:
+def hcl_block(item: Generated) -> str:
+    """``item`` as a ``nodepool`` block, as a user would write it (also how ``np state show``
+    prints what was last applied)."""
     attributes = [("pool", quote(item.pool))]
     attributes += [("name", quote(item.name))] if item.name != item.label else []
     attributes += [(k, _hcl_value(v)) for k, v in item.fields.items() if k not in _BLOCKS]

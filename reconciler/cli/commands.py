@@ -193,10 +193,9 @@ def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
     if not state.resources:
         g.say("The state is empty: np manages no node pools yet.")
         return
-    for address, resource in state.resources.items():
-        g.say(f"# {address} ({resource.pool}/{resource.name}), applied {resource.updated_at}")
-        g.say(json.dumps(resource.applied, indent=2, ensure_ascii=False))
-        g.say()
+    from reconciler.render.text import recorded_block
+
+    g.say("\n".join(recorded_block(a, r) for a, r in state.resources.items()).rstrip("\n"))
 
 
 @cli.command("import")

@@ -38,18 +38,23 @@ def state_list(g: Globals) -> None:
 
 @state.command("show")
 @click.argument("address")
+@click.option("--json", "as_json", is_flag=True, help="The raw record, as the state holds it.")
 @with_globals
-def state_show(g: Globals, address: str) -> None:
-    """Show one managed node pool as recorded."""
+def state_show(g: Globals, address: str, as_json: bool) -> None:
+    """Show one managed node pool as recorded: what np last applied, as a nodepool block."""
     import json
 
     from reconciler.errors import NpError
+    from reconciler.render.text import recorded_block
 
     with open_states(g) as manager:
         resource = manager.load().resources.get(address)
         if resource is None:
             raise NpError(f"{address}: not in state ({manager.describe()})")
-    g.say(json.dumps({address: resource.to_json()}, indent=2, ensure_ascii=False))
+    if as_json:
+        g.say(json.dumps({address: resource.to_json()}, indent=2, ensure_ascii=False))
+    else:
+        g.say(recorded_block(address, resource).rstrip("\n"))
 
 
 @state.command("rm")

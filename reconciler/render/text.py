@@ -9,8 +9,14 @@ from typing import Any
 import click
 
 from reconciler.diff import DriftChange, FieldChange
-from reconciler.model import CONFIG_NAMES, wire_path_to_config, wire_value_to_config
+from reconciler.model import (
+    CONFIG_NAMES,
+    wire_path_to_config,
+    wire_to_config,
+    wire_value_to_config,
+)
 from reconciler.plan import Plan, ResourceChange
+from reconciler.state.document import ResourceState
 
 _SYMBOL = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
 _COLOR = {"+": "green", "~": "yellow", "-": "red"}
@@ -188,3 +194,17 @@ def _change_line(name: str, change: FieldChange, paint: Painter, why_shown: bool
     if change.after is None:
         return f"{paint.sign('-')} {name} = {value(change.before)} -> null{why}"
     return f"{paint.sign('~')} {name} = {value(change.before)} -> {value(change.after)}{why}"
+
+
+def recorded_block(address: str, resource: ResourceState) -> str:
+    """One managed node pool as state records it, in the configuration's names and shapes: a
+    ``nodepool`` block holding what np last applied."""
+    from reconciler.generate import Generated, hcl_block
+
+    label = address.removeprefix("nodepool.").split("[", 1)[0]
+    fields = wire_to_config(resource.applied)
+    block = hcl_block(Generated(label, resource.pool, resource.name, fields, ()))
+    lines = [f"# {address}: {resource.pool}/{resource.name}, last applied {resource.updated_at}"]
+    if resource.prevent_destroy:
+        lines.append("# lifecycle.prevent_destroy was set when it was applied")
+    return "\n".join([*lines, block])

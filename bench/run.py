@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import backends
+import scale
 from procs import NP, PYTHON, BenchError, Finished, median_wall, run
 from workload import Fleet
 
@@ -36,7 +37,17 @@ HTTP_ENV = {"HW_AUTH_TOKEN": "bench-token", "HW_PROJECT_ID": "bench-project"}
 """np insists on credentials for an http:// endpoint; the simulator (--auth none) ignores them."""
 CHANGED_EVERY = 10  # the configuration raises the count of every 10th node pool ...
 DRIFT_EVERY = 25  # ... and every 25th had a label edited in the console
-SECTIONS = ("startup", "plan", "validate", "sim", "apply", "cpu", "foreach", "backends")
+SECTIONS = (
+    "startup",
+    "plan",
+    "validate",
+    "sim",
+    "apply",
+    "scale",
+    "cpu",
+    "foreach",
+    "backends",
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,8 @@ class Sizes:
     backend_pools: int = 15
     """Resource pools of 20 node pools whose counts one apply changes through each backend."""
     backend_rounds: int = 3
+    scale_pools: tuple[int, ...] = (15, 150, 500)
+    """Resource pools of 20 node pools for the apply-scaling curve: 300, 3,000, 10,000 changes."""
 
 
 FULL = Sizes()
@@ -80,6 +93,7 @@ QUICK = Sizes(
     foreach_runs=1,
     backend_pools=1,
     backend_rounds=1,
+    scale_pools=(1, 3, 5),
 )
 PER_POOL = 20
 
@@ -453,6 +467,63 @@ class Bench:
             "statuses": _count(str(r["status"]) for r in requests),
         }
 
+    # -- apply that scales: per-change cost from 300 to 10,000 changes ----------------------
+
+    def apply_scaling(self) -> None:
+        small, middle, large = scale.apply_points(self.scratch, self.sizes.scale_pools, PER_POOL)
+        label = "np apply --no-wait against np sim serve, per change"
+        measures: tuple[tuple[str, str, Callable[[scale.ApplyPoint], float]], ...] = (
+            ("15a", "np's own CPU", lambda p: p.cpu_per_change_ms),
+            ("15b", "wall", lambda p: p.wall_per_change_ms),
+        )
+        for row_id, what, unit_of in measures:
+            base, figure = unit_of(small), unit_of(middle)
+            self.rows.append(
+                _row_at_most(
+                    row_id,
+                    f"{label}: {what}, {middle.changes:,} vs {small.changes:,} changes",
+                    figure,
+                    "ms",
+                    base,
+                    1.5,
+                )
+            )
+            far = unit_of(large)
+            self.rows.append(
+                Row(row_id, f"… and at {large.changes:,} changes", far, "ms", base, far / base)
+            )
+        cold, warm = scale.plan_points(self.scratch, self.sizes.scale_pools[-1], PER_POOL)
+        nodepools = self.sizes.scale_pools[-1] * PER_POOL
+        for run_name, done in (("cold", cold), ("warm", warm)):
+            self.rows.append(
+                Row("15c", f"np plan --json, {nodepools:,} node pools, {run_name}", done.wall, "s")
+            )
+        rss = max(cold.max_rss_mb, warm.max_rss_mb)
+        self.rows.append(
+            Row(
+                "15d",
+                f"peak RSS, np plan --json, {nodepools:,} node pools",
+                rss,
+                "MB",
+                target="≤ 250 MB",
+                passed=rss <= 250,
+            )
+        )
+        self.details["scale"] = {
+            "apply": [
+                {"changes": p.changes, "wall": round(p.wall, 3), "cpu": round(p.cpu, 3)}
+                for p in (small, middle, large)
+            ],
+            "plan": {
+                name: {
+                    "wall": round(d.wall, 3),
+                    "cpu": round(d.cpu, 3),
+                    "max_rss_mb": round(d.max_rss_mb, 1),
+                }
+                for name, d in (("cold", cold), ("warm", warm))
+            },
+        }
+
     # -- CPU of diff + render, in-process ----------------------------------------------------
 
     def cpu_per_nodepool(self) -> None:
@@ -572,6 +643,7 @@ def main() -> int:
             "validate": bench.validate,
             "sim": bench.sim_plans,
             "apply": bench.apply_rate_limited,
+            "scale": bench.apply_scaling,
             "cpu": bench.cpu_per_nodepool,
             "foreach": bench.for_each,
             "backends": bench.state_backends,

@@ -1,5 +1,5 @@
 """Crash safety: `np apply` killed (SIGKILL) or interrupted (SIGINT) half way against
-`np sim serve --latency-ms 150` never loses track of what it did (DESIGN §5).
+`np sim serve --latency-ms 150` never loses track of what it did (docs/state.md).
 
 The simulator-plus-workspace `fleet` and its request-log readers live in procs.py, shared with
 the other process-level safety tests (concurrency, faults, secrets).

@@ -197,8 +197,8 @@ def targeting_options(f: Callable[..., T]) -> Callable[..., T]:
     return f
 
 
-def plan_options(f: Callable[..., T]) -> Callable[..., T]:
-    f = targeting_options(var_options(f))
+def connection_options(f: Callable[..., T]) -> Callable[..., T]:
+    """How np talks to the API: requests at once, and plain http beyond loopback."""
     f = click.option(
         "--parallelism",
         type=click.IntRange(1, 256),
@@ -206,13 +206,17 @@ def plan_options(f: Callable[..., T]) -> Callable[..., T]:
         show_default=True,
         help="How many requests np sends at once.",
     )(f)
-    f = click.option(
+    return click.option("--allow-insecure-http", is_flag=True, help=INSECURE_HELP)(f)
+
+
+def plan_options(f: Callable[..., T]) -> Callable[..., T]:
+    f = connection_options(targeting_options(var_options(f)))
+    return click.option(
         "--lock-timeout",
         default="0s",
         show_default=True,
         help="How long to wait for the state lock (e.g. 30s, 2m).",
     )(f)
-    return click.option("--allow-insecure-http", is_flag=True, help=INSECURE_HELP)(f)
 
 
 def parse_duration(text: str, option: str) -> float:

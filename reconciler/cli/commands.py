@@ -22,6 +22,7 @@ from reconciler.cli.app import (
     PlanRequest,
     approve,
     cli,
+    connection_options,
     load_configuration,
     locked,
     open_states,
@@ -261,14 +262,7 @@ cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))
 )
 @var_options
 @targeting_options
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 256),
-    default=10,
-    show_default=True,
-    help="How many requests np sends at once.",
-)
-@click.option("--allow-insecure-http", is_flag=True, help=INSECURE_HELP)
+@connection_options
 @with_globals
 def drift(
     g: Globals,
@@ -320,14 +314,7 @@ def drift(
     help="Output language.",
 )
 @var_options
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 256),
-    default=10,
-    show_default=True,
-    help="How many requests np sends at once.",
-)
-@click.option("--allow-insecure-http", is_flag=True, help=INSECURE_HELP)
+@connection_options
 @with_globals
 def generate(
     g: Globals,

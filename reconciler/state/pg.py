@@ -34,6 +34,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from reconciler.errors import LockError, StateError
 from reconciler.state.document import State
+from reconciler.state.locking import LOCK_FIELDS, lock_record
 from reconciler.state.protocols import (
     DEFAULT_WORKSPACE,
     NOTHING_STORED,
@@ -437,7 +438,7 @@ class PgLocker:
                 row = cur.execute("SELECT pg_try_advisory_lock(%s)", (s.lock_key,)).fetchone()
                 if not (row and row[0]):
                     return False
-                record = {**_lock_record(info), "backend_pid": conn.info.backend_pid}
+                record = {**lock_record(info), "backend_pid": conn.info.backend_pid}
                 cur.execute(upsert, (s.workspace, json.dumps(record)))
                 return True
 
@@ -551,15 +552,10 @@ class PgLocker:
 
 
 _SESSION_PREFIX = "pg-session-"
-_INFO_FIELDS = ("id", "pid", "host", "user", "operation", "created")
-
-
-def _lock_record(info: LockInfo) -> dict[str, Any]:
-    return {name: getattr(info, name) for name in _INFO_FIELDS}
 
 
 def _lock_info(record: dict[str, Any]) -> LockInfo:
-    return LockInfo(**{name: record[name] for name in _INFO_FIELDS if name in record})
+    return LockInfo(**{name: record[name] for name in LOCK_FIELDS if name in record})
 
 
 def _session_info(pid: int, user: str | None, client: str | None, started: Any) -> LockInfo:

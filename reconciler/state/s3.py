@@ -25,9 +25,7 @@ import base64
 import hashlib
 import ipaddress
 import json
-import os
 import re
-import socket
 import threading
 import time
 import uuid
@@ -35,7 +33,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
@@ -44,6 +41,7 @@ import httpx
 from reconciler.endpoint import check_config_endpoint, is_loopback
 from reconciler.errors import LockError, StateError
 from reconciler.state.document import State, parse, render
+from reconciler.state.locking import holder_gone, lock_record, parse_lock
 from reconciler.state.protocols import (
     DEFAULT_WORKSPACE,
     NOTHING_STORED,
@@ -557,7 +555,7 @@ class S3Locker:
 
     def acquire(self, info: LockInfo, timeout: float) -> None:
         self._o.probe()
-        body = json.dumps(_lock_record(info), indent=2).encode() + b"\n"
+        body = json.dumps(lock_record(info), indent=2).encode() + b"\n"
         deadline = time.monotonic() + timeout
         while True:
             reply = self._o.client.send(
@@ -622,7 +620,7 @@ class S3Locker:
         )
         if reply.status == 404:
             raise LockError(f"{self.describe()}: the state is not locked; nothing to unlock")
-        holder = _parse_lock(reply.body)
+        holder = parse_lock(reply.body)
         if holder.id != lock_id:
             raise LockError(
                 f"lock ID {lock_id} does not match the lock {self.describe()}; nothing removed\n"
@@ -646,42 +644,15 @@ class S3Locker:
         )
         if reply.status == 404:
             return None
-        return _parse_lock(reply.body), reply.age()
-
-
-_INFO_FIELDS = ("id", "pid", "host", "user", "operation", "created")
-
-
-def _lock_record(info: LockInfo) -> dict[str, Any]:
-    return {name: getattr(info, name) for name in _INFO_FIELDS}
-
-
-def _parse_lock(raw: bytes) -> LockInfo:
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        doc = None
-    valid = (
-        isinstance(doc, dict)
-        and all(isinstance(doc.get(k), str) and doc[k] for k in _INFO_FIELDS if k != "pid")
-        and type(doc.get("pid")) is int
-    )
-    if not valid:
-        return LockInfo(id=f"corrupt-{hashlib.sha256(raw).hexdigest()[:12]}", corrupt=True)
-    assert isinstance(doc, dict)
-    return LockInfo(**{k: doc[k] for k in _INFO_FIELDS})
+        return parse_lock(reply.body), reply.age()
 
 
 def _stale(holder: LockInfo, age: float | None) -> str | None:
     """Why the holder looks gone: its process is not running on this host, or it has not
     refreshed the lock for longer than a live np ever waits."""
-    if not holder.corrupt and holder.host == socket.gethostname() and holder.pid > 0:
-        try:
-            os.kill(holder.pid, 0)
-        except ProcessLookupError:
-            return f"process {holder.pid} is not running on this host"
-        except PermissionError:
-            pass
+    gone = holder_gone(holder)
+    if gone:
+        return gone
     if age is not None and age > STALE_AFTER:
         return f"its holder has not refreshed it for {int(age // 60)} minutes"
     return None

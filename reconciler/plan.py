@@ -289,7 +289,7 @@ def _plan_declared(
             "flavor",
         )
         return None
-    diff = diff_nodepool(desired | defaulted, current, applied)
+    diff = diff_nodepool(_in_wire_order(desired | defaulted), current, applied)
     after = current if diff.patch is None else apply_merge_patch(current, diff.patch)
     if not _consistent(desired_np, desired, after, current, live_pool, diff.patch, error):
         return None

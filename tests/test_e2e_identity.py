@@ -334,3 +334,23 @@ def test_a_create_is_shown_in_the_configuration_names_and_shapes(ws: Workspace) 
     assert "      + max_count = 2\n" in plan
     assert '      + tags      = {\n          + "owner" = "ml"\n        }\n' in plan
     assert '      + taints    = [{"key": "k", "value": "v", "effect": "NoSchedule"}]' in plan
+
+
+def test_a_plan_that_only_moves_says_apply_updates_state_only(ws: Workspace) -> None:
+    managed(ws, BATCH, INFER)
+    renamed = block("cpu_batch", 'name = "batch"', "count = 2", 'labels = { team = "ml" }')
+    ws.write("main.hcl", PROVIDER + renamed + INFER)
+    out = ws.np("plan").stdout
+    assert out.endswith(
+        "No changes. Your node pools match the configuration. "
+        "np apply will only update its state.\n"
+    )
+    assert ws.np("apply", "--auto-approve").code == 0
+    assert ws.np("plan").stdout.endswith("Your node pools match the configuration.\n")
+
+
+def test_max_count_follows_count_in_the_plan_text(ws: Workspace) -> None:
+    ws.world(pool_world({"batch": {"flavor": "f", "count": 2, "maxCount": 2}}, kind="Dedicate"))
+    ws.write("main.hcl", PROVIDER + block("batch", "count = 3", 'labels = { a = "b" }'))
+    out = ws.np("plan").stdout
+    assert out.index("count     = 2 -> 3") < out.index("max_count = 2 -> 3") < out.index("labels")

@@ -68,8 +68,11 @@ def render_plan(plan: Plan, paint: Painter) -> str:
             + f"{summary.add} to add, {summary.change} to change, {summary.destroy} to destroy."
         )
     else:
+        state_only = " np apply will only update its state." if plan.applyable else ""
         lines.append(
-            paint("No changes.", "green", bold=True) + " Your node pools match the configuration."
+            paint("No changes.", "green", bold=True)
+            + " Your node pools match the configuration."
+            + state_only
         )
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""The three-way diff of DESIGN §3: one table row per rule, then properties over random triples."""
+"""The three-way diff: one table row per planning rule, then properties over random triples."""
 
 from __future__ import annotations
 

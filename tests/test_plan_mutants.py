@@ -463,3 +463,24 @@ def test_excluding_the_old_address_of_a_moved_block_excludes_the_new_one() -> No
         "Resource targeting is in effect: the plan may be incomplete. Use --target and "
         "--exclude only for exceptional situations, and run a full plan afterwards.",
     )
+
+
+def test_a_written_max_count_stays_managed_when_count_is_ignored() -> None:
+    block = desired("a", count=2, max_count=8, lifecycle=Lifecycle(ignore_changes=("count",)))
+    change = plan_one(block, world(a=LIVE | {"count": 3, "maxCount": 4}))
+    assert change.body == {"spec": {"resources": {"flavor": "f", "count": 3, "maxCount": 8}}}
+
+
+def test_a_moved_block_that_also_renames_the_node_pool_is_refused() -> None:
+    """Carried-out moved blocks before it do not hide it: a move never changes the name."""
+    cfg = config(
+        desired("b", count=2),
+        desired("d", "y", count=2),
+        moved=(Moved("nodepool.a", "nodepool.b"), Moved("nodepool.c", "nodepool.d")),
+    )
+    st = state(b=managed("b", {"count": 2}), c=managed("c", {"count": 2}))
+    [error] = plan_errors(cfg, st, world(b=LIVE, c=LIVE))
+    assert error.startswith(
+        "nodepool.d: name: name cannot change on a managed node pool (state: p/c, "
+        "configuration: p/y)."
+    )

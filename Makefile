@@ -11,6 +11,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	# python-hcl2 compiles its grammar on first use; build the cache once, at install time.
 	$(BIN)/python -c "import hcl2.parser; hcl2.parser.parser()"
+	# The pre-commit hook test installs np as pre-commit does, without a network: from these
+	# wheels (np's dependencies and its build backend).
+	rm -rf $(VENV)/wheelhouse && $(BIN)/pip download -q -d $(VENV)/wheelhouse setuptools .
 	touch $@
 
 install: $(VENV)/.installed

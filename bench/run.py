@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import backends
+import scale
 from procs import NP, PYTHON, BenchError, Finished, median_wall, run
 from workload import Fleet
 
@@ -35,7 +37,17 @@ HTTP_ENV = {"HW_AUTH_TOKEN": "bench-token", "HW_PROJECT_ID": "bench-project"}
 """np insists on credentials for an http:// endpoint; the simulator (--auth none) ignores them."""
 CHANGED_EVERY = 10  # the configuration raises the count of every 10th node pool ...
 DRIFT_EVERY = 25  # ... and every 25th had a label edited in the console
-SECTIONS = ("startup", "plan", "validate", "sim", "apply", "cpu")
+SECTIONS = (
+    "startup",
+    "plan",
+    "validate",
+    "sim",
+    "apply",
+    "scale",
+    "cpu",
+    "foreach",
+    "backends",
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,14 @@ class Sizes:
     scaling_pools: tuple[int, ...] = (5, 100, 500)
     """Resource pools of 20 node pools: 100, 2,000 and 10,000 node pools."""
     cpu_pools: int = 100
+    foreach_pools: int = 100
+    """Resource pools of 20 node pools for the for_each comparison: 2,000 node pools."""
+    foreach_runs: int = 3
+    backend_pools: int = 15
+    """Resource pools of 20 node pools whose counts one apply changes through each backend."""
+    backend_rounds: int = 3
+    scale_pools: tuple[int, ...] = (15, 150, 500)
+    """Resource pools of 20 node pools for the apply-scaling curve: 300, 3,000, 10,000 changes."""
 
 
 FULL = Sizes()
@@ -69,6 +89,11 @@ QUICK = Sizes(
     apply_per_pool=10,
     scaling_pools=(1, 5, 10),
     cpu_pools=5,
+    foreach_pools=5,
+    foreach_runs=1,
+    backend_pools=1,
+    backend_rounds=1,
+    scale_pools=(1, 3, 5),
 )
 PER_POOL = 20
 
@@ -266,6 +291,66 @@ class Bench:
             )
         self.details["validate"] = details
 
+    # -- for_each: one block against the same node pools written out --------------------------
+
+    def for_each(self) -> None:
+        """The same 2,000 node pools, written out block by block and as one for_each block:
+        plan via sim:// with the parse cache warm (a user's usual run), and validate cold.
+        Runs alternate between the two, so both see the same machine."""
+        s = self.sizes
+        fleet = Fleet(s.foreach_pools, PER_POOL)
+        roots = {kind: self.scratch / f"foreach-{kind}" for kind in ("blocks", "for_each")}
+        for kind, root in roots.items():
+            fleet.write(
+                root,
+                endpoint="sim://world.json",
+                changed_every=CHANGED_EVERY,
+                drift_every=DRIFT_EVERY,
+                for_each=kind == "for_each",
+            )
+        lines = {kind: (root / "main.hcl").read_text().count("\n") for kind, root in roots.items()}
+        changes = len(fleet.changed(CHANGED_EVERY))
+        plans: dict[str, list[Finished]] = {kind: [] for kind in roots}
+        validates: dict[str, list[Finished]] = {kind: [] for kind in roots}
+        for root in roots.values():  # fill the parse cache: later plans are warm
+            _expect_changes(run([NP, "plan", "--json"], cwd=root).check(), changes)
+        for _ in range(s.foreach_runs):
+            for kind, root in roots.items():
+                done = run([NP, "plan", "--json"], cwd=root).check()
+                _expect_changes(done, changes)
+                plans[kind].append(done)
+        for _ in range(s.foreach_runs):
+            for kind, root in roots.items():
+                shutil.rmtree(self.cache, ignore_errors=True)
+                done = run([NP, "validate"], cwd=root).check()
+                validates[kind].append(_expect_valid(done, len(fleet)))
+        label = f"{len(fleet):,} node pools from one for_each"
+        base = f"the same written out ({lines['blocks']:,} lines)"
+        plan_figure, plan_base = median_wall(plans["for_each"]), median_wall(plans["blocks"])
+        self.rows.append(
+            _row_at_most(
+                "f1", f"np plan --json, {label}, warm (sim://)", plan_figure, "s", plan_base, 1.25
+            )
+        )
+        cold, cold_base = median_wall(validates["for_each"]), median_wall(validates["blocks"])
+        self.rows.append(
+            _row_at_most(
+                "f2",
+                f"np validate, {label} ({lines['for_each']} lines), cold",
+                cold,
+                "s",
+                cold_base,
+                0.5,
+            )
+        )
+        self.details["for_each"] = {
+            "nodepools": len(fleet),
+            "lines": lines,
+            "baseline": base,
+            **{f"plan_{k}_wall": _walls(v) for k, v in plans.items()},
+            **{f"validate_{k}_wall": _walls(v) for k, v in validates.items()},
+        }
+
     # -- 4 and scaling: plan via sim:// ------------------------------------------------------
 
     def sim_plans(self) -> None:
@@ -382,6 +467,63 @@ class Bench:
             "statuses": _count(str(r["status"]) for r in requests),
         }
 
+    # -- apply that scales: per-change cost from 300 to 10,000 changes ----------------------
+
+    def apply_scaling(self) -> None:
+        small, middle, large = scale.apply_points(self.scratch, self.sizes.scale_pools, PER_POOL)
+        label = "np apply --no-wait against np sim serve, per change"
+        measures: tuple[tuple[str, str, Callable[[scale.ApplyPoint], float]], ...] = (
+            ("15a", "np's own CPU", lambda p: p.cpu_per_change_ms),
+            ("15b", "wall", lambda p: p.wall_per_change_ms),
+        )
+        for row_id, what, unit_of in measures:
+            base, figure = unit_of(small), unit_of(middle)
+            self.rows.append(
+                _row_at_most(
+                    row_id,
+                    f"{label}: {what}, {middle.changes:,} vs {small.changes:,} changes",
+                    figure,
+                    "ms",
+                    base,
+                    1.5,
+                )
+            )
+            far = unit_of(large)
+            self.rows.append(
+                Row(row_id, f"… and at {large.changes:,} changes", far, "ms", base, far / base)
+            )
+        cold, warm = scale.plan_points(self.scratch, self.sizes.scale_pools[-1], PER_POOL)
+        nodepools = self.sizes.scale_pools[-1] * PER_POOL
+        for run_name, done in (("cold", cold), ("warm", warm)):
+            self.rows.append(
+                Row("15c", f"np plan --json, {nodepools:,} node pools, {run_name}", done.wall, "s")
+            )
+        rss = max(cold.max_rss_mb, warm.max_rss_mb)
+        self.rows.append(
+            Row(
+                "15d",
+                f"peak RSS, np plan --json, {nodepools:,} node pools",
+                rss,
+                "MB",
+                target="≤ 250 MB",
+                passed=rss <= 250,
+            )
+        )
+        self.details["scale"] = {
+            "apply": [
+                {"changes": p.changes, "wall": round(p.wall, 3), "cpu": round(p.cpu, 3)}
+                for p in (small, middle, large)
+            ],
+            "plan": {
+                name: {
+                    "wall": round(d.wall, 3),
+                    "cpu": round(d.cpu, 3),
+                    "max_rss_mb": round(d.max_rss_mb, 1),
+                }
+                for name, d in (("cold", cold), ("warm", warm))
+            },
+        }
+
     # -- CPU of diff + render, in-process ----------------------------------------------------
 
     def cpu_per_nodepool(self) -> None:
@@ -396,6 +538,30 @@ class Bench:
             )
         )
         self.details["cpu_per_nodepool"] = result
+
+    # -- state backends: the same apply through local, pg and s3 state ------------------------
+
+    def state_backends(self) -> None:
+        measured = backends.measure(
+            self.scratch, self.sizes.backend_pools, PER_POOL, self.sizes.backend_rounds
+        )
+        local = measured.median("local")
+        label = f"np apply --no-wait, {measured.changes} changes, state in"
+        self.rows.append(Row("b", f"{label} the local file", local, "s"))
+        local_cpu = measured.median_cpu("local")
+        for row_id, kind, at_most in (("ba", "pg", 1.5), ("bb", "s3", 2.0)):
+            figure = measured.median(kind)
+            where = {"pg": "PostgreSQL", "s3": "S3 (moto)"}[kind]
+            self.rows.append(_row_at_most(row_id, f"{label} {where}", figure, "s", local, at_most))
+            cpu = measured.median_cpu(kind)
+            self.rows.append(
+                Row(f"{row_id}c", "… np's own CPU", cpu, "s", local_cpu, cpu / local_cpu)
+            )
+        self.details["state_backends"] = {
+            "changes": measured.changes,
+            "wall": measured.walls,
+            "cpu": measured.cpus,
+        }
 
 
 def _row_at_most(
@@ -477,7 +643,10 @@ def main() -> int:
             "validate": bench.validate,
             "sim": bench.sim_plans,
             "apply": bench.apply_rate_limited,
+            "scale": bench.apply_scaling,
             "cpu": bench.cpu_per_nodepool,
+            "foreach": bench.for_each,
+            "backends": bench.state_backends,
         }
         try:
             for name in args.only:

@@ -122,14 +122,15 @@ class Fleet:
             pools[n.pool]["nodepools"][n.name] = spec
         return {"pools": pools, "settings": {"scale_seconds": 0}}
 
-    def state(self) -> dict[str, Any]:
-        """A state in which np already manages every node pool, as last applied."""
+    def state(self, *, for_each: bool = False) -> dict[str, Any]:
+        """A state in which np already manages every node pool, as last applied (at the
+        addresses of one for_each block, with `for_each`)."""
         return {
             "version": 1,
             "lineage": LINEAGE,
             "serial": 1,
             "resources": {
-                n.address: {
+                (f'nodepool.fleet["{n.label}"]' if for_each else n.address): {
                     "pool": n.pool,
                     "name": n.name,
                     "applied": n.spec,
@@ -151,6 +152,16 @@ class Fleet:
             files[name] = files.get(name, "") + "\n" + nodepool_hcl(n, fields)
         return files
 
+    def for_each_hcl(self, *, endpoint: str | None, changed_every: int = 0) -> str:
+        """The same fleet as one `for_each` block: a map built by a for expression, every field
+        computed from a node pool's place in the fleet by the rules of `_spec`."""
+        pools = len(self.pool_names)
+        per_pool = len(self.nodepools) // max(1, pools)
+        raise_ = f"n % {changed_every} == 0 ? 2 : 0" if changed_every else "0"
+        return provider_hcl(endpoint) + FOR_EACH_HCL.format(
+            total=len(self.nodepools), per_pool=per_pool, raise_=raise_
+        )
+
     def write(
         self,
         root: Path,
@@ -160,17 +171,25 @@ class Fleet:
         drift_every: int = 0,
         state: bool = True,
         one_file: bool = False,
+        for_each: bool = False,
     ) -> None:
-        """World, configuration files and, if asked, a state into `root`."""
+        """World, configuration files and, if asked, a state into `root`; with `for_each`, the
+        configuration is one for_each block (and the state uses its addresses)."""
         root.mkdir(parents=True, exist_ok=True)
         world = self.world(drift_every=drift_every)
         (root / "world.json").write_text(json.dumps(world, indent=2))
-        files = self.hcl_files(endpoint=endpoint, changed_every=changed_every, one_file=one_file)
+        if for_each:
+            files = {"main.hcl": self.for_each_hcl(endpoint=endpoint, changed_every=changed_every)}
+        else:
+            files = self.hcl_files(
+                endpoint=endpoint, changed_every=changed_every, one_file=one_file
+            )
         for name, text in files.items():
             (root / name).write_text(text)
         if state:
             (root / STATE_FILE).parent.mkdir(parents=True, exist_ok=True)
-            (root / STATE_FILE).write_text(json.dumps(self.state(), indent=2))
+            document = self.state(for_each=for_each)
+            (root / STATE_FILE).write_text(json.dumps(document, indent=2))
 
 
 def provider_hcl(endpoint: str | None) -> str:
@@ -206,6 +225,48 @@ def nodepool_hcl(n: NodePool, fields: dict[str, Any]) -> str:
     vpc             = "{net["vpc"]}"
     subnet          = "{net["subnet"]}"
     security_groups = {json.dumps(net["security_groups"])}
+  }}
+}}
+"""
+
+
+FOR_EACH_HCL = """
+locals {{
+  flavors = ["modelarts.vm.gpu.t4u8", "modelarts.vm.gpu.v100", "modelarts.vm.cpu.8u32g"]
+  zones   = ["cn-north-4a", "cn-north-4b", "cn-north-4c"]
+  fleet = {{
+    for n in range({total}) : format("p%03d_gpu_%03d", floor(n / {per_pool}), n % {per_pool}) => {{
+      pool  = floor(n / {per_pool})
+      index = n % {per_pool}
+      base  = 2 + n % {per_pool} % 4
+      raise = {raise_}
+    }}
+  }}
+}}
+
+nodepool "fleet" {{
+  for_each  = local.fleet
+  pool      = format("pool-bench-%03d", each.value.pool)
+  name      = format("gpu-%03d", each.value.index)
+  flavor    = local.flavors[each.value.index % 3]
+  count     = each.value.base + each.value.raise
+  max_count = each.value.base * 2
+  azs = [{{
+    az    = local.zones[each.value.index % 3]
+    count = each.value.base + each.value.raise
+  }}]
+  labels = {{
+    team                      = "ml-${{each.value.pool % 7}}"
+    stage                     = "prod"
+    "node.kubernetes.io/role" = each.value.index % 2 == 1 ? "train" : "infer"
+  }}
+  taints        = [{{ key = "dedicated", value = "gpu", effect = "NoSchedule" }}]
+  tags          = {{ "owner" = "ml-platform", "cost-center" = "1234" }}
+  extend_params = {{ dockerBaseSize = "100" }}
+  network {{
+    vpc             = format("vpc-%04d", each.value.pool % 4)
+    subnet          = format("subnet-%04d", each.value.pool % 16)
+    security_groups = [format("sg-%04d", each.value.pool % 8)]
   }}
 }}
 """

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -61,6 +63,8 @@ class Progress(Protocol):
     ) -> None: ...
 
     def done(self, address: str, want: int) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,28 @@ async def apply_plan(
 
     todo = [c for c in plan.resources if c.sends_request or c.records_state]
     return list(await asyncio.gather(*(one(change) for change in todo)))
+
+
+@contextmanager
+def interrupt_stops(notice: Callable[[str], None]) -> Iterator[asyncio.Event]:
+    """The first Ctrl-C sets the event apply watches: start nothing new, finish and journal what
+    is in flight. The second one interrupts at once (state keeps what was recorded)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def first() -> None:
+        notice(
+            "\nInterrupt received: finishing the requests in flight, starting no new ones. "
+            "Press Ctrl-C again to abort at once (state keeps what is done)."
+        )
+        stop.set()
+        loop.remove_signal_handler(signal.SIGINT)
+
+    loop.add_signal_handler(signal.SIGINT, first)
+    try:
+        yield stop
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 _DONE = {"create": "created", "update": "updated", "delete": "destroyed", "no-op": "recorded"}

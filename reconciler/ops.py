@@ -39,26 +39,19 @@ def open_state(
     environ: Mapping[str, str],
 ) -> StateManager:
     """The state of ``workspace`` in the configuration's backend (None: the local files)."""
-    if block is None:
-        backend = open_backend(
-            None,
-            {},
-            workspace=workspace,
-            state_option=state_option,
-            default_path=default_path,
-            environ=environ,
-        )
-    else:
-        where = f'{block.pos}: backend "{block.kind}"' if block.pos else f'backend "{block.kind}"'
-        backend = open_backend(
-            block.kind,
-            block.settings,
-            workspace=workspace,
-            state_option=state_option,
-            default_path=default_path,
-            environ=environ,
-            where=where,
-        )
+    kind, settings, where = None, {}, "backend"
+    if block is not None:
+        kind, settings = block.kind, block.settings
+        where = f'{block.pos}: backend "{kind}"' if block.pos else f'backend "{kind}"'
+    backend = open_backend(
+        kind,
+        settings,
+        workspace=workspace,
+        state_option=state_option,
+        default_path=default_path,
+        environ=environ,
+        where=where,
+    )
     return StateManager(backend)
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from reconciler.config.names import new_name_problem
 from reconciler.config.types import Configuration, DesiredNodePool
 from reconciler.diff import (
     DriftChange,
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 Action = Literal["no-op", "create", "update", "delete"]
 
-_NEW_NAME = re.compile(r"^[a-z][a-z0-9-]{0,48}[a-z0-9]$")
 DEDICATE = "Dedicate"
 
 
@@ -442,12 +441,9 @@ def _plan_create(
             missing[0],
         )
         return None
-    if not _NEW_NAME.match(desired_np.name) or desired_np.name.endswith("-default"):
-        error(
-            f'"{desired_np.name}" is not a valid name for a new node pool: 2-50 lowercase '
-            "letters, digits and '-', starting with a letter, not ending with '-' or '-default'",
-            "name",
-        )
+    bad_name = new_name_problem(desired_np.name)
+    if bad_name:
+        error(bad_name, "name")
         return None
     defaulted = _default_max_count(desired_np, written, set(), live_pool, None)
     desired = _in_wire_order(written | defaulted)

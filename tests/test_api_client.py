@@ -309,6 +309,24 @@ def test_5xx_is_retried_up_to_max_attempts_then_reports_the_last_error() -> None
     )
 
 
+def test_throttling_alone_is_retried_past_max_attempts_within_the_time_budget() -> None:
+    """A 429 says "slower", not "failed": only other failures count towards max_attempts."""
+    time = FakeTime()
+    recorder = Recorder(*[THROTTLED] * 9, INTERNAL, respond(200, {"items": []}))
+    assert run(make_client(recorder, time, max_attempts=2, cap=0.5).list_pools()) == []
+    assert len(recorder.requests) == 11
+
+
+def test_throttling_still_ends_at_the_time_budget() -> None:
+    time = FakeTime()
+    recorder = Recorder(THROTTLED)
+    with pytest.raises(ApiError) as caught:
+        run(make_client(recorder, time, cap=10.0).list_pools())
+    assert "HTTP 429" in str(caught.value) and "120" in str(caught.value)
+    assert len(recorder.requests) > 6  # more than max_attempts: throttling alone
+    assert time.now <= 1000.0 + 120.0  # never slept past the budget
+
+
 def test_backoff_is_capped() -> None:
     time = FakeTime()
     recorder = Recorder(INTERNAL)

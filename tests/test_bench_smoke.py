@@ -23,4 +23,4 @@ def test_bench_quick_measures_every_target(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     rows = {row["id"] for row in json.loads(out.read_text())["rows"]}
-    assert {"1a", "1b", "2a", "2b", "3", "4", "5a", "5b"} <= rows
+    assert {"1a", "1b", "2a", "2b", "3", "4", "5a", "5b", "f1", "f2"} <= rows

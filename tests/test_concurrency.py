@@ -1,4 +1,4 @@
-"""Two np runs on one state at once (DESIGN §5): exactly one holds the lock; the other fails at
+"""Two np runs on one state at once (docs/state.md): exactly one holds the lock; the other fails at
 once naming the holder, or waits with --lock-timeout; the state is never corrupted."""
 
 from __future__ import annotations

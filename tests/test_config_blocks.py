@@ -129,7 +129,10 @@ def test_backend_block_in_either_language(
         ),
         (
             'variable "b" {}\nbackend "s3" {\n  bucket = var.b\n  key = "k"\n}\n',
-            ["main.hcl:3: backend.s3: bucket: variables cannot be used here"],
+            [
+                "main.hcl:3: backend.s3: bucket: only literal values can be written here: np "
+                "chooses the backend before it evaluates anything"
+            ],
         ),
     ],
 )
@@ -239,7 +242,7 @@ def test_another_tools_yaml_is_named_with_the_way_out(tmp_path: Path) -> None:
     found = problems(tmp_path, {"main.hcl": NODEPOOL, "docker-compose.yml": compose})
     assert found == [
         "docker-compose.yml:1: not an np configuration file: it has top-level key 'version', "
-        f"np's are provider, backend, variables and nodepools; {OTHER_TOOL}"
+        f"np's are provider, backend, variables, locals, nodepools and moved; {OTHER_TOOL}"
     ]
 
 
@@ -248,7 +251,7 @@ def test_another_tools_hcl_is_named_with_the_way_out(tmp_path: Path) -> None:
     found = problems(tmp_path, {"main.hcl": NODEPOOL, "image.pkr.hcl": packer})
     assert found == [
         "image.pkr.hcl:1: not an np configuration file: it has block type 'source', np's are "
-        f"provider, backend, variable and nodepool; {OTHER_TOOL}"
+        f"provider, backend, variable, locals, nodepool and moved; {OTHER_TOOL}"
     ]
 
 

@@ -133,3 +133,14 @@ def test_hidden_var_files_do_not_load(tmp_path: Path) -> None:
     write(tmp_path, {"main.hcl": USES_N, ".np.npvars": "n = 9\n", "#np.npvars#": "n = 9\n"})
     config = load_config(tmp_path, environ={})
     assert (config.var_files, config.nodepools[0].fields) == ((), {"count": 1})
+
+
+def test_a_variable_file_named_like_configuration_says_how_to_name_it(tmp_path: Path) -> None:
+    write(tmp_path, {"main.hcl": USES_N, "v.hcl": "n = 5\nm = 6\n"})
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert str(info.value) == (
+        "v.hcl:1: unexpected attribute 'n' at top level; expected blocks provider, backend, "
+        "variable, locals, nodepool or moved; a file of name = value lines is a variable file: "
+        "name it np.npvars or NAME.auto.npvars, or pass it with --var-file"
+    )

@@ -219,16 +219,23 @@ def test_no_configuration_files(tmp_path: Path) -> None:
 def test_json_schema_comes_from_the_validating_models() -> None:
     schema = config_json_schema()
     json.dumps(schema)
-    assert set(schema["properties"]) == {"provider", "backend", "variables", "nodepools"}
+    assert set(schema["properties"]) == {
+        "provider",
+        "backend",
+        "variables",
+        "locals",
+        "nodepools",
+        "moved",
+    }
     assert schema["additionalProperties"] is False
     pool = schema["$defs"]["NodePoolSpec"]
     assert pool["required"] == ["pool"]
     assert pool["additionalProperties"] is False
-    assert set(pool["properties"]) == {"pool", "name", *TRAIN_FIELDS, "lifecycle"}
+    assert set(pool["properties"]) == {"for_each", "pool", "name", *TRAIN_FIELDS, "lifecycle"}
     count = pool["properties"]["count"]
     assert count["anyOf"][0] == {"minimum": 0, "maximum": 2147483647, "type": "integer"}
-    assert count["anyOf"][1]["pattern"].startswith("^\\$\\{var\\.")
-    assert schema["$defs"]["Taint"]["properties"]["effect"]["enum"] == [
+    assert count["anyOf"][1]["pattern"] == "^\\$\\{[\\s\\S]*\\}$"
+    assert schema["$defs"]["Taint"]["properties"]["effect"]["anyOf"][0]["enum"] == [
         "NoSchedule",
         "PreferNoSchedule",
         "NoExecute",

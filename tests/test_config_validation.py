@@ -274,7 +274,8 @@ CASES = [
     (
         {"main.hcl": 'region = "x"\n'},
         "main.hcl:1: unexpected attribute 'region' at top level; expected blocks provider,"
-        " backend, variable or nodepool",
+        " backend, variable, locals, nodepool or moved; a file of name = value lines is a"
+        " variable file: name it np.npvars or NAME.auto.npvars, or pass it with --var-file",
     ),
     (
         {"main.hcl": 'nodepool {\n  pool = "p"\n}\n'},
@@ -307,33 +308,33 @@ CASES = [
     ),
     (
         {"main.yaml": "- a\n"},
-        "main.yaml:1: expected a mapping with provider, backend, variables and nodepools",
+        "main.yaml:1: expected a mapping with provider, backend, variables, locals, nodepools"
+        " and moved",
     ),
     (
         {"main.yaml": "nodepools: {}\nnodepools: {}\n"},
         "main.yaml:2: nodepools is set more than once (first at main.yaml:1)",
     ),
-    # expressions np does not evaluate
+    # expressions: what goes wrong is named where it is
     *(
-        (
-            hcl(f"flavor = {expr}"),
-            f"main.hcl:3: nodepool.a: flavor: {what} is not supported;"
-            ' only literal values, var.NAME and "${var.NAME}" are allowed',
-        )
-        for expr, what in [
-            ('upper("x")', "a function call"),
-            ("1 + 2", "an operator expression (+, -, *, ==, && ...)"),
-            ("!true", "an operator expression (!, -)"),
-            ('true ? "a" : "b"', "a conditional expression (a ? b : c)"),
-            ("local.x", "a reference other than var.NAME"),
-            ("var.x.y", "a reference other than var.NAME"),
-            ('["a"][0]', "an index expression (x[i])"),
-            ("var.x[*].y", "a splat expression (x[*])"),
-            ("var.x.*.y", "a splat expression (x.*)"),
-            ('[for s in ["a"] : s]', "a for expression"),
-            ('{for s in ["a"] : s => s}', "a for expression"),
-            ('"%{if true}x%{endif}"', "a template directive (%{...})"),
-            ('"${upper(var.x)}"', "an interpolation other than ${var.NAME}"),
+        (hcl(f"flavor = {expr}"), f"main.hcl:3: nodepool.a: flavor: {message}")
+        for expr, message in [
+            ('upper("x", "y")', "upper() takes 1 argument(s), got 2"),
+            ("1 + 2", "expected a string, got integer 3"),
+            ("!true", "expected a string, got bool false"),
+            ('true ? 1 : "b"', "expected a string, got integer 1"),
+            ("local.x", "undeclared local value local.x"),
+            ("var.x.y", "undeclared variable var.x"),
+            ('["a"][1]', "index 1 is out of range: the list has 1"),
+            ('[for s in ["a"] : s]', "expected a string, got a list"),
+            ('"${upper(var.x)}"', "undeclared variable var.x"),
+            ('"x" + 1', 'operator + expects a number, got string "x"'),
+            (
+                "uuid()",
+                "function uuid() is not allowed: it reads the world outside the "
+                "configuration, and np configurations stay pure and reproducible",
+            ),
+            ('lowr("X")', "unknown function lowr(); did you mean lower?"),
         ]
     ),
     (
@@ -343,8 +344,21 @@ CASES = [
     ),
     (
         yml("flavor: ${upper(x)}"),
-        "main.yaml:4: nodepool.a: flavor: the interpolation ${upper(x)} is not supported;"
-        ' only literal values, var.NAME and "${var.NAME}" are allowed',
+        'main.yaml:4: nodepool.a: flavor: bare name x is not a value; write a string as "x"'
+        " and a variable as var.NAME",
+    ),
+    *(
+        (
+            hcl(f"flavor = {expr}"),
+            "main.hcl:3: nodepool.a: flavor: splat expressions (x[*].y, x.*.y) are not"
+            " supported; use a for expression",
+        )
+        for expr in ("var.x[*].y", "var.x.*.y")
+    ),
+    (
+        hcl('flavor = "%{if true}x%{endif}"'),
+        "main.hcl:3: nodepool.a: flavor: template directives (%{if}, %{for}) are not supported;"
+        " use a conditional or a for expression inside ${...}",
     ),
     (
         yml("flavor: !!binary aGVsbG8="),
@@ -356,7 +370,8 @@ CASES = [
     ),
     (
         hcl('labels = { (var.k) = "v" }'),
-        "main.hcl:3: nodepool.a: labels: object keys must be names or literal strings",
+        "main.hcl:3: nodepool.a: labels: object keys must be names or literal strings; compute"
+        " keys with a for expression",
     ),
     (
         hcl("flavor = <<EOT", "${var.x}", "EOT"),

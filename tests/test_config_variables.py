@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from reconciler.config import load_config
-from reconciler.config.schema import VariableType
 from reconciler.config.types import Configuration
 from reconciler.config.variables import Variable
+from reconciler.config.vartypes import ANY, VarType
 from reconciler.errors import ConfigError, Pos
 
 DECLS = """\
@@ -98,9 +98,10 @@ def test_var_files_in_each_language(tmp_path: Path) -> None:
     ],
 )
 def test_env_and_var_strings_are_converted_by_type(
-    type_: VariableType | None, text: str, value: object
+    type_: str | None, text: str, value: object
 ) -> None:
-    converted = Variable("v", type_, Pos("main.hcl", 1)).from_text(text)
+    declared = ANY if type_ is None else VarType(type_, ANY if type_ in ("list", "map") else None)
+    converted = Variable("v", declared, Pos("main.hcl", 1)).from_text(text)
     assert converted == value and type(converted) is type(value)
 
 
@@ -119,7 +120,7 @@ def test_converted_values_reach_the_configuration(tmp_path: Path) -> None:
         ("number", "nan", 'expected a number, got string "nan"'),
         ("bool", "yes", 'expected true or false, got string "yes"'),
         ("bool", "1", 'expected true or false, got string "1"'),
-        ("list", "a,b", "expected a list written as JSON"),
+        ("list", "a,b", "expected a list written as JSON or HCL"),
         ("list", '{"a": 1}', "expected a list, got an object"),
         ("map", "[1]", "expected a map, got a list"),
         ("list", "[" * 40 + "]" * 40, "value is nested deeper than 32 levels"),
@@ -186,7 +187,8 @@ def test_escapes_of_interpolation(tmp_path: Path) -> None:
         ),
         (
             ['flavor = "f-${var.l}"'],
-            "main.hcl:3: nodepool.a: flavor: var.l is a list and cannot go in a string",
+            "main.hcl:3: nodepool.a: flavor: var.l is a list and cannot go in a string; use "
+            "join(SEPARATOR, LIST)",
         ),
         (
             ["count = var.none"],
@@ -210,13 +212,13 @@ def test_bad_references(tmp_path: Path, lines: list[str], expected: str) -> None
         ),
         (
             'variable "v" {\n  type = numbr\n}\n',
-            "main.hcl:2: variable.v: type: expected one of string, number, bool, list, map, got"
-            ' string "numbr"; did you mean number?',
+            "main.hcl:2: variable.v: type: expected a type: string, number, bool, any, list(T),"
+            " set(T), map(T) or object({name = T, ...}); did you mean number?",
         ),
         (
-            'variable "v" {\n  type = list(string)\n}\n',
-            "main.hcl:2: variable.v: type: a function call is not supported; only literal values,"
-            ' var.NAME and "${var.NAME}" are allowed',
+            'variable "v" {\n  type = list(strin)\n}\n',
+            "main.hcl:2: variable.v: type: expected a type: string, number, bool, any, list(T),"
+            " set(T), map(T) or object({name = T, ...}); did you mean string?",
         ),
         (
             'variable "v" {\n  defualt = 1\n}\n',
@@ -224,7 +226,8 @@ def test_bad_references(tmp_path: Path, lines: list[str], expected: str) -> None
         ),
         (
             'variable "w" {\n  default = 1\n}\nvariable "v" {\n  default = var.w\n}\n',
-            "main.hcl:5: variable.v: default: variables cannot be used here",
+            "main.hcl:5: variable.v: default: only literal values can be written here: a default"
+            " is a literal value (it cannot refer to anything)",
         ),
         (
             "variables:\n  v: {type: bool, default: 'true'}\n",
@@ -255,8 +258,8 @@ def test_var_file_problems(tmp_path: Path) -> None:
         tmp_path, files, var_files=[bad_hcl, bad_json, bad_yaml, tmp_path / "missing.hcl"]
     )
     assert found == [
-        f"{bad_hcl}:3: variable.n2: a function call is not supported; only literal values,"
-        ' var.NAME and "${var.NAME}" are allowed',
+        f"{bad_hcl}:3: variable.n2: only literal values can be written here: a var file holds"
+        " values, not expressions",
         f'{bad_hcl}:1: variable.n: expected a number, got string "x"',
         f"{bad_yaml}:2: syntax error: expected ',' or ']', but got '<stream end>'",
         f"{tmp_path / 'missing.hcl'}:1: cannot read the file: No such file or directory",

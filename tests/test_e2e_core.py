@@ -180,8 +180,12 @@ def test_state_commands_and_import(ws: Workspace) -> None:
     run = ws.np("import", "nodepool.train", "pool-prod/train")
     assert run.code == 0, run.stderr
     assert ws.np("state", "list").stdout.split() == ["nodepool.train"]
-    shown = json.loads(ws.np("state", "show", "nodepool.train").stdout)
+    shown = json.loads(ws.np("state", "show", "--json", "nodepool.train").stdout)
     assert shown["nodepool.train"]["live"]["labels"] == {"team": "ml", "owner": "ops"}
+    text = ws.np("state", "show", "nodepool.train").stdout
+    assert text.startswith("# nodepool.train: pool-prod/train, last applied ")
+    assert 'nodepool "train" {\n  pool' in text and "max_count" not in text
+    assert ws.np("show").stdout.count('nodepool "train" {') == 1
     assert ws.np("import", "nodepool.train", "pool-prod/train").code == 1
     rm = ws.np("state", "rm", "nodepool.train")
     assert rm.code == 0 and "untouched" in rm.stdout

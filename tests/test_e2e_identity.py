@@ -276,3 +276,61 @@ def test_drift_takes_target_and_exclude(ws: Workspace) -> None:
     bad = ws.np("drift", "--target", "nodepool.nope")
     assert bad.code == 1
     assert bad.stderr == ("Error: nodepool.nope: no such address in the configuration or state\n")
+
+
+def test_a_moved_block_renames_without_a_request_and_names_both(ws: Workspace) -> None:
+    managed(ws, BATCH, INFER)
+    before = ws.world()
+    renamed = block("gpu_batch", 'name = "batch"', "count = 2", 'labels = { team = "ml" }')
+    moved = "moved {\n  from = nodepool.batch\n  to   = nodepool.gpu_batch\n}\n"
+    ws.write("main.hcl", PROVIDER + renamed + INFER + moved)
+    plan = ws.np("plan")
+    assert plan.code == 0, plan.stderr
+    assert "# nodepool.batch has moved to nodepool.gpu_batch" in plan.stdout
+    assert ws.np("apply", "--auto-approve").code == 0
+    assert ws.world() == before
+    assert sorted(ws.state()["resources"]) == ["nodepool.gpu_batch", "nodepool.infer"]
+    # Kept after the move, the block is a no-op: np plan says No changes.
+    assert ws.np("plan", "--detailed-exitcode").code == 0
+
+
+def test_a_label_another_controller_owns_is_neither_patched_nor_drift(ws: Workspace) -> None:
+    owned = block(
+        "batch",
+        "count = 2",
+        'labels = { team = "ml", tier = "gpu" }',
+        'lifecycle {\n    ignore_changes = [labels["tier"]]\n  }',
+    )
+    managed(ws, owned, INFER)
+    world = ws.world()
+    world["pools"]["pool-prod"]["nodepools"]["batch"]["labels"]["tier"] = "cpu"
+    ws.world(world)
+    assert ws.np("drift").code == 0
+    assert ws.np("plan", "--detailed-exitcode").code == 0
+    assert ws.nodepool("pool-prod", "batch")["labels"]["tier"] == "cpu"
+
+
+def test_ignore_changes_takes_bare_names(ws: Workspace) -> None:
+    autoscaled = block("batch", "count = 2", "lifecycle {\n    ignore_changes = [count]\n  }")
+    managed(ws, autoscaled, INFER)
+    world = ws.world()
+    world["pools"]["pool-prod"]["nodepools"]["batch"].update(count=7, maxCount=7)
+    ws.world(world)
+    assert ws.np("plan", "--detailed-exitcode").code == 0
+    assert ws.np("drift").code == 0
+
+
+def test_a_create_is_shown_in_the_configuration_names_and_shapes(ws: Workspace) -> None:
+    ws.world(pool_world({name: dict(spec) for name, spec in LIVE.items()}))
+    new = block(
+        "fresh",
+        'flavor = "f"',
+        "count = 2",
+        'tags = { owner = "ml" }',
+        'taints = [{ key = "k", value = "v", effect = "NoSchedule" }]',
+    )
+    ws.write("main.hcl", PROVIDER + new)
+    plan = ws.np("plan").stdout
+    assert "      + max_count = 2\n" in plan
+    assert '      + tags      = {\n          + "owner" = "ml"\n        }\n' in plan
+    assert '      + taints    = [{"key": "k", "value": "v", "effect": "NoSchedule"}]' in plan

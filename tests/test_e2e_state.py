@@ -441,6 +441,25 @@ def test_an_apply_that_cannot_record_starts_nothing_new(
 # --- choosing the backend ----------------------------------------------------------------------
 
 
+def test_state_commands_read_the_configuration_only_for_its_backend(ws: Workspace) -> None:
+    seeded(ws)
+    applied(ws)
+    state_dir = ws.root / "state"
+    bare = ws.root / "bare"
+    bare.mkdir()
+    shutil.copytree(state_dir, bare / "state")
+    listed = ws.np("-C", str(bare), "state", "list")  # no configuration at all: local files
+    assert (listed.code, listed.stdout) == (0, "nodepool.infer\nnodepool.train\n")
+    ws.write("main.hcl", "nodepool {")  # a configuration that cannot say where state lives
+    broken = ws.np("state", "list")
+    assert broken.code == 1 and broken.stderr.startswith("Error: main.hcl:")
+    missing = ws.np("-C", str(ws.root / "nope"), "state", "list")
+    assert (missing.code, missing.stderr) == (
+        1,
+        f"Error: configuration directory {ws.root / 'nope'} does not exist\n",
+    )
+
+
 def test_state_option_and_remote_backends_do_not_mix(tmp_path: Path) -> None:
     block = BackendBlock("pg", {"schema_name": "np"}, Pos("main.hcl", 3))
     with pytest.raises(StateError) as err:

@@ -1,9 +1,10 @@
 """Fuzzing `np validate` through the real CLI: whatever the bytes, np answers exit 0 or 1 with
 clean `Error:` lines, never a traceback.
 
-Inputs come from three sources: token soups built from the HCL and YAML grammars (the
-characters and keywords that drive the parsers into their corners), valid configurations
-mutated byte by byte, and raw random bytes.
+Inputs come from four sources: token soups built from the HCL and YAML grammars (the
+characters and keywords that drive the parsers into their corners), expression soups in a
+local and in a node pool's fields (operators, functions, for, references), valid
+configurations mutated byte by byte, and raw random bytes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ HCL_WORDS = """
     labels tags taints azs extend_params ignore_changes prevent_destroy endpoint secret_key
     type default number string "pool-prod" "sim://world.json" "http://10.0.0.1" "CCE-x"
     "NoSchedule" 0 1 -1 2.5 1e309 99999999999999999999999 true false null <<EOT EOT # // /* */
-    \\ lifecycle network
+    \\ lifecycle network local.a local.b each.key each.value each.value.n for_each locals
+    merge( concat( join( format( toset( lookup( range( file( timestamp( ) ... && || ! == != <
+    >= + - * / % if in for
 """
 HCL_TOKENS = [
     *HCL_WORDS.split(),
@@ -37,7 +40,8 @@ YAML_WORDS = """
     taints: lifecycle: ignore_changes: endpoint: sk: default: type: { } [ ] , *a
     !!python/object:os.system --- ... | > |- " ' ${var.n} ${var.n ${max(1)} pool-prod
     sim://world.json 0 010 0x1f 1_000 -1 2.5 .inf .nan ~ null yes no on 2024-01-01 NoSchedule
-    CCE-x # \\
+    CCE-x # \\ locals: moved: for_each: ${local.a} ${each.key} ${each.value.n} ${var.n+1}
+    ${[for x in var.l : x]} ${merge({},{})} ${file("x")} ${ } }
 """
 YAML_TOKENS = [
     *YAML_WORDS.split(),
@@ -54,31 +58,51 @@ variable "n" {
   default = 2
 }
 
+locals {
+  zones = { a = 1, b = 2 }
+  team  = upper("ml")
+}
+
 nodepool "train" {
   pool      = "pool-prod"
   flavor    = "modelarts.vm.gpu.t4u8"
   count     = var.n
-  max_count = 4
-  labels    = { team = "ml", tier = "${var.n}-gpu" }
+  max_count = var.n > 1 ? var.n * 2 : 4
+  labels    = { team = lower(local.team), tier = "${var.n}-gpu" }
   taints    = [{ key = "gpu", value = "yes", effect = "NoSchedule" }]
-  tags      = { owner = "ml" }
+  tags      = { for k, v in local.zones : "z-${k}" => tostring(v) }
   lifecycle {
-    ignore_changes = ["count"]
+    ignore_changes = [count, labels["team"]]
   }
+}
+
+nodepool "zone" {
+  for_each = local.zones
+  pool     = "pool-prod"
+  name     = "zone-${each.key}"
+  count    = each.value
 }
 """
 VALID_YAML = b"""provider: {endpoint: "sim://world.json"}
 variables:
   n: {type: number, default: 2}
+locals:
+  zones: {a: 1, b: 2}
 nodepools:
   train:
     pool: pool-prod
     flavor: modelarts.vm.gpu.t4u8
     count: ${var.n}
+    max_count: ${max(var.n * 2, 4)}
     labels: {team: ml, tier: "${var.n}-gpu"}
     taints:
       - {key: gpu, value: "yes", effect: NoSchedule}
     lifecycle: {ignore_changes: [count]}
+  zone:
+    for_each: ${local.zones}
+    pool: pool-prod
+    name: zone-${each.key}
+    count: ${each.value}
 """
 
 
@@ -104,7 +128,32 @@ def mutated(draw: st.DrawFn, valid: bytes) -> bytes:
     return bytes(data)
 
 
-hcl_inputs = soup(HCL_TOKENS) | mutated(VALID_HCL) | st.binary(max_size=200)
+EXPRESSION_WORDS = """
+    var.n local.a local.b each.key each.value 1 2 0 -1 2.5 "a" "b" "" true false null
+    [ ] { } ( ) , : ? => ... + - * / % == != < > <= >= && || ! . [0] ["a"] for in if
+    merge concat lookup keys values length contains coalesce format join split lower upper
+    replace min max tostring tonumber tobool toset tomap tolist range flatten distinct
+    file templatefile timestamp uuid nope "%s" "%d" "${" "}" "$${"
+"""
+EXPRESSION_TOKENS = [*EXPRESSION_WORDS.split(), " ", "\n"]
+
+
+@st.composite
+def expression_configs(draw: st.DrawFn) -> bytes:
+    """An expression soup as a local, a count and a for_each, with things to refer to."""
+    soup_ = draw(st.lists(st.sampled_from(EXPRESSION_TOKENS), max_size=30))
+    expr = " ".join(soup_) or "1"
+    text = (
+        'variable "n" {\n  default = 2\n}\n'
+        f"locals {{\n  a = {expr}\n  b = [1, 2]\n}}\n"
+        f'nodepool "train" {{\n  pool = "pool-prod"\n  count = {expr}\n}}\n'
+        f'nodepool "each" {{\n  for_each = {expr}\n  pool = "p"\n  name = "e-${{each.key}}"\n'
+        f"  count = {expr}\n}}\n"
+    )
+    return text.encode("utf-8", "surrogatepass")
+
+
+hcl_inputs = soup(HCL_TOKENS) | expression_configs() | mutated(VALID_HCL) | st.binary(max_size=200)
 yaml_inputs = soup(YAML_TOKENS) | mutated(VALID_YAML) | st.binary(max_size=200)
 cases = st.tuples(st.just("main.hcl"), hcl_inputs) | st.tuples(st.just("main.yaml"), yaml_inputs)
 
@@ -137,7 +186,7 @@ def test_the_seed_configurations_are_valid() -> None:
     for name, data in (("main.hcl", VALID_HCL), ("main.yaml", VALID_YAML)):
         code, stdout, stderr, _ = validate(name, data)
         assert (code, stderr) == (0, "")
-        assert stdout == "Success! The configuration is valid (1 node pool in 1 file).\n"
+        assert stdout == "Success! The configuration is valid (3 node pools in 1 file).\n"
 
 
 @pytest.mark.parametrize("value", ['!!int "x"', '!!int ""', '!!float "x"', '!!bool "x"'])

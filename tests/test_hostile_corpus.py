@@ -20,7 +20,10 @@ from support import PROVIDER, Run, Workspace, pool_world
 
 CORPUS = Path(__file__).parent / "hostile"
 SECRET = re.compile(rb"[A-Z]+HOSTILE-do-not-echo-\d")
-ONLY_VAR_NAME = 'only literal values, var.NAME and "${var.NAME}" are allowed'
+IMPURE = (
+    "function %s() is not allowed: it reads the world outside the configuration, and np "
+    "configurations stay pure and reproducible"
+)
 K8S_CHARS = (
     "must consist of letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
 )
@@ -63,13 +66,13 @@ CASES: dict[str, list[tuple[int, str]]] = {
         (4, "syntax error: expected <block end>, but found '<block mapping start>'")
     ],
     "yaml-top-level-list.yaml": [
-        (1, "expected a mapping with provider, backend, variables and nodepools")
+        (1, "expected a mapping with provider, backend, variables, locals, nodepools and moved")
     ],
     "unknown-block.hcl": [
         (
             1,
             "not an np configuration file: it has block type 'resource', np's are provider, "
-            "backend, variable and nodepool; " + OTHER_TOOL,
+            "backend, variable, locals, nodepool and moved; " + OTHER_TOOL,
         )
     ],
     "block-without-label.hcl": [
@@ -112,52 +115,93 @@ CASES: dict[str, list[tuple[int, str]]] = {
     "unterminated-interpolation.yaml": [
         (
             4,
-            "nodepool.train: labels.tier: the interpolation ${var.tier-gpu is not supported; "
-            + ONLY_VAR_NAME,
+            "nodepool.train: labels.tier: the interpolation ${var.tier-gpu has no closing }",
         )
     ],
-    "interpolation-function.hcl": [
+    "interpolation-function.hcl": [(5, "nodepool.train: labels.tier: " + IMPURE % "timestamp")],
+    "interpolated-key.hcl": [
         (
             5,
-            "nodepool.train: labels.tier: an interpolation other than ${var.NAME} is not "
-            "supported; " + ONLY_VAR_NAME,
+            "nodepool.train: labels: object keys must be names or literal strings; compute keys "
+            "with a for expression",
         )
     ],
-    "interpolated-key.hcl": [
-        (5, "nodepool.train: labels: object keys must be names or literal strings")
-    ],
-    "function-call.hcl": [
-        (4, "nodepool.train: count: a function call is not supported; " + ONLY_VAR_NAME)
-    ],
-    "arithmetic.hcl": [
-        (
-            4,
-            "nodepool.train: count: an operator expression (+, -, *, ==, && ...) is not "
-            "supported; " + ONLY_VAR_NAME,
-        )
-    ],
-    "yaml-arithmetic.yaml": [
-        (
-            4,
-            "nodepool.train: count: the interpolation ${var.n * 2} is not supported; "
-            + ONLY_VAR_NAME,
-        )
-    ],
+    "function-call.hcl": [(4, "nodepool.train: count: " + IMPURE % "file")],
+    "arithmetic.hcl": [(4, "nodepool.train: count: division by zero")],
+    "yaml-arithmetic.yaml": [(4, "nodepool.train: count: undeclared variable var.n")],
     "conditional.hcl": [
-        (
-            8,
-            "nodepool.train: count: a conditional expression (a ? b : c) is not supported; "
-            + ONLY_VAR_NAME,
-        )
+        (8, 'nodepool.train: count: a condition must be true or false, got string "yes"')
     ],
     "for-expression.hcl": [
-        (5, "nodepool.train: labels: a for expression is not supported; " + ONLY_VAR_NAME)
+        (
+            5,
+            'nodepool.train: labels: two elements have the key "a"; write ... after the value '
+            "to group them",
+        )
     ],
     "other-reference.hcl": [
         (
             4,
-            "nodepool.train: count: a reference other than var.NAME is not supported; "
-            + ONLY_VAR_NAME,
+            "nodepool.train: count: unknown reference nodepool.b; np knows var.NAME, "
+            "local.NAME, each.key and each.value",
+        )
+    ],
+    # expressions: bounded, pure, typed
+    "expr-nested-calls.hcl": [(4, "values are nested deeper than 32 levels")],
+    "expr-huge-for-each.hcl": [
+        (2, "nodepool.train: for_each makes 100,000 instances; at most 10,000 per block")
+    ],
+    "expr-step-bomb.hcl": [
+        (2, "local.grid: evaluation needs more than 1,000,000 steps; simplify the expressions")
+    ],
+    "expr-doubling.hcl": [(7, "local.l5: a value holds more than 1,000,000 elements in all")],
+    "expr-string-bomb.yaml": [
+        (3, "local.bigger: join(): a string would be longer than 65536 characters")
+    ],
+    "expr-local-cycle.hcl": [
+        (2, "local.a: local values refer to each other in a cycle: local.a, local.b, local.c")
+    ],
+    "expr-bad-type.hcl": [
+        (4, 'variable.specs: default.small.count: expected a number, got string "two"')
+    ],
+    "expr-impure-file.hcl": [(5, "nodepool.train: labels.key: " + IMPURE % "file")],
+    "expr-impure-templatefile.yaml": [
+        (6, "nodepool.train: extend_params.script: " + IMPURE % "templatefile")
+    ],
+    "expr-unknown-function.yaml": [
+        (
+            4,
+            "nodepool.train: flavor: unknown function sha256(); np offers abs, ceil, coalesce, "
+            "concat, contains, distinct, flatten, floor, format, join, keys, length, lookup, "
+            "lower, max, merge, min, range, replace, split, tobool, tolist, tomap, tonumber, "
+            "toset, tostring, trimspace, upper, values, zipmap",
+        )
+    ],
+    "expr-for-each-list.hcl": [
+        (
+            2,
+            "nodepool.train: for_each needs a map or a set of strings, got a list; use toset(...)",
+        )
+    ],
+    "expr-overflow.hcl": [
+        (
+            8,
+            "nodepool.train: count: the result is out of range (at most 9223372036854775807 in "
+            "magnitude)",
+        )
+    ],
+    "expr-regex-replace.hcl": [
+        (
+            3,
+            "nodepool.train: flavor: replace(): regular expressions (/.../) are not supported: "
+            "give the literal text",
+        )
+    ],
+    "expr-each-outside.yaml": [
+        (
+            4,
+            "nodepool.train: name: each.key and each.value exist only in a nodepool block with "
+            "for_each",
         )
     ],
     "undeclared-variable.hcl": [(4, "nodepool.train: count: undeclared variable var.missing")],

@@ -1,5 +1,6 @@
-"""Imports point one way (DESIGN §1): cli → apply/plan/render → diff/config/connect → api/sim →
-model/state/signer. A module may import its own package and anything ranked below it."""
+"""Imports point one way (docs/architecture.md): cli → runs/render → apply/plan →
+diff/config/connect → api/sim → model/state/signer. A module may import its own package and
+anything ranked below it."""
 
 from __future__ import annotations
 
@@ -27,8 +28,10 @@ RANKS = {
     "drift": 5,
     "apply": 5,
     "ops": 5,
+    "generate": 5,
     "savedplan": 5,
     "render": 6,
+    "runs": 6,
     "cli": 7,
 }
 

@@ -18,6 +18,8 @@ EXAMPLES = [
     ROOT / "examples/quickstart/yaml",
     ROOT / "tests/configs/twin_hcl",
     ROOT / "tests/configs/twin_yaml",
+    ROOT / "examples/fleet/hcl",  # expressions of every kind, for_each, locals
+    ROOT / "examples/fleet/yaml",
 ]
 
 
@@ -50,7 +52,7 @@ def load_three_ways(directory: Path, monkeypatch: pytest.MonkeyPatch, cache: Pat
     return results
 
 
-@pytest.mark.parametrize("directory", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("directory", EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_examples_load_identically_with_and_without_the_cache(
     directory: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

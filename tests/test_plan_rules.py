@@ -129,3 +129,20 @@ def test_a_value_changed_meanwhile_is_not_overwritten() -> None:
     fresh = LIVE | {"labels": {"team": "ml", "owner": "ops", "stage": "dev"}}
     again = replan(cfg, state(), live, change, fresh)
     assert again is not None and not change.same_changes(again)
+
+
+def test_ignoring_one_tag_key_keeps_the_live_tag_in_the_list_sent() -> None:
+    live = LIVE | {"tags": [{"key": "owner", "value": "ops"}, {"key": "cost", "value": "1"}]}
+    lifecycle = Lifecycle(ignore_keys=(("tags", "owner"),))
+    plan = make_plan(
+        config(desired("a", tags={"owner": "me", "cost": "2"}, lifecycle=lifecycle)),
+        state(a=managed("a", {"tags": [{"key": "cost", "value": "1"}]})),
+        world(a=live),
+    )
+    [change] = plan.resources
+    assert change.body is not None
+    assert change.body["spec"]["resources"]["tags"] == [
+        {"key": "owner", "value": "ops"},
+        {"key": "cost", "value": "2"},
+    ]
+    assert change.reasons == {"tags.cost": "config"}

@@ -1,4 +1,4 @@
-"""Secrets (DESIGN §2, §4, §5): a sentinel AK/SK and security token go through plan, plan -out,
+"""Secrets: a sentinel AK/SK and security token go through plan, plan -out,
 apply, drift, -v and a wrong-SK run against `np sim serve --auth aksk`, and appear in no output
 and no file np writes; those files are private (0600) whatever the umask; TLS verification
 cannot be switched off."""

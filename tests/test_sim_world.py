@@ -60,6 +60,24 @@ def test_missing_file_is_a_world_error(tmp_path: Path) -> None:
     assert str(err.value) == f"world file not found: {tmp_path / 'nope.json'}"
 
 
+def test_a_file_that_is_not_a_world_is_never_quoted(tmp_path: Path) -> None:
+    binary = tmp_path / "secret.bin"
+    binary.write_bytes(b"\xffSECRET-BYTES")
+    with pytest.raises(WorldError) as err:
+        World.load(binary)
+    assert str(err.value) == f"world file {binary} is not UTF-8 text"
+    text = tmp_path / "secret.txt"
+    text.write_text("SECRET-TEXT not json")
+    with pytest.raises(WorldError) as err:
+        World.load(text)
+    assert str(err.value) == f"{text}:1: invalid JSON: Expecting value"
+    directory = tmp_path / "a-directory.json"
+    directory.mkdir()
+    with pytest.raises(WorldError) as err:
+        World.load(directory)
+    assert str(err.value) == f"cannot read world file {directory}: Is a directory"
+
+
 def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
     file = tmp_path / "world.json"
     file.write_text('{"pools": {\n  "a": ,\n}}')
@@ -150,6 +168,33 @@ def test_the_file_is_indented_down_to_one_line_per_node_pool(world: World, path:
         '"_created": "2023-11-14T22:13:20Z"}',
     ]
     assert lines[-3:] == ["  },", '  "settings": {"scale_seconds": 30}', "}"]
+
+
+def test_a_write_encodes_only_the_node_pools_that_changed(
+    world: World, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[str] = []
+
+    class Counting(json.JSONEncoder):
+        def encode(self, o: Any) -> str:
+            if isinstance(o, dict) and "flavor" in o:
+                encoded.append(o["flavor"] + str(o["count"]))
+            return super().encode(o)
+
+    monkeypatch.setattr("reconciler.sim.world._ENCODER", Counting(ensure_ascii=False))
+    world.patch_nodepool("pool-prod", "train", patch_body(3))
+    world.flush()
+    assert encoded == ["gpu.t43", "gpu.t41"]  # the first write encodes everything
+    world.patch_nodepool("pool-prod", "infer", patch_body(5))
+    world.flush()
+    assert encoded[2:] == ["gpu.t45"]  # then only what changed
+    saved = json.loads(path.read_text())["pools"]["pool-prod"]["nodepools"]
+    assert (saved["train"]["count"], saved["infer"]["count"]) == (3, 5)
+    path.write_text(path.read_text().replace('"count": 3', '"count": 4'))  # a hand edit
+    world.patch_nodepool("pool-prod", "infer", patch_body(6))
+    world.flush()
+    saved = json.loads(path.read_text())["pools"]["pool-prod"]["nodepools"]
+    assert (saved["train"]["count"], saved["infer"]["count"]) == (4, 6)
 
 
 def test_hand_edit_is_picked_up_but_own_write_is_not_a_change(world: World, path: Path) -> None:

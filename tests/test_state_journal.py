@@ -302,3 +302,20 @@ def test_push_restores_a_state_lost_beside_its_journal(path: Path) -> None:
     assert written is not None and written.serial == 2  # above the journal's base serial 1
     assert not journal_of(path).exists()
     assert manager(path).load() == State(lineage, 2, restored.resources)
+
+
+def test_a_big_state_is_not_rewritten_before_a_tenth_of_it_changed(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint rewrites the whole state: at 50 node pools, not before 5 changes, however
+    long a slow apply takes (so checkpoints cost O(1) per change)."""
+    clock = [1000.0]
+    monkeypatch.setattr(manager_module.time, "monotonic", lambda: clock[0])
+    with manager(path).locked("apply") as session:
+        session.record({f"nodepool.n{i}": resource(1, f"n{i}") for i in range(50)})
+    with manager(path).locked("apply") as session:
+        for i in range(5):
+            clock[0] += 60.0
+            assert LocalStore(path).read().version.serial == 50
+            session.record({f"nodepool.n{i}": resource(2, f"n{i}")})
+        assert LocalStore(path).read().version.serial == 55

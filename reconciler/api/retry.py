@@ -46,6 +46,8 @@ class RetryPolicy:
     """How often and how long to retry; `sleep`, `clock` and `random` are injectable for tests."""
 
     max_attempts: int = 6
+    """Attempts that failed (5xx, dropped); a 429 only says "slower" and is bounded by the
+    time budget instead, so a throttled run is not failed by throttling alone."""
     base: float = 0.2
     cap: float = 10.0
     budget_seconds: float = 120.0
@@ -156,11 +158,12 @@ class Retrier:
         method (without it such a request is never resent)."""
         policy = self._policy
         deadline = policy.clock() + policy.budget_seconds
-        attempt = 0
+        attempt = failed = 0
         while True:
             attempt += 1
             sent_at = await self._pacer.acquire()
             retry_after: float | None = None
+            throttled = False
             failure: ApiError
             try:
                 response = await send()
@@ -184,7 +187,9 @@ class Retrier:
                 retry_after = _retry_after(response)
                 if response.status_code == 429:
                     self._pacer.on_throttle(sent_at, retry_after)
-            if attempt >= policy.max_attempts or (
+                    throttled = True
+            failed += not throttled
+            if failed >= policy.max_attempts or (
                 method not in IDEMPOTENT_METHODS and confirm is None
             ):
                 raise failure

@@ -43,7 +43,8 @@ def _backend(decl: Declaration, diagnostics: list[Diagnostic]) -> Backend | None
             continue
         message = _SECRET.format(secret) if secret else _CONNECTION.format(connection)
         diagnostics.append(Diagnostic(message, entry.key_pos, decl.address, entry.key))
-    resolved = resolve(Mapping(tuple(kept), decl.body.pos), None)
+    literal = "np chooses the backend before it evaluates anything"
+    resolved = resolve(Mapping(tuple(kept), decl.body.pos), None, literal=literal)
     validate(spec, resolved)
     diagnostics += [problem.diagnostic(decl.address) for problem in resolved.problems]
     if resolved.problems or len(kept) != len(decl.body.entries):

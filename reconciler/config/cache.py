@@ -28,19 +28,25 @@ from reconciler.config.nodes import (
     BareName,
     Block,
     Body,
+    Call,
+    Conditional,
     Entry,
+    ForExpr,
+    GetAttr,
+    Index,
     Invalid,
     Mapping,
     Node,
+    Operation,
     Scalar,
     Sequence,
     Template,
-    VarRef,
 )
 from reconciler.errors import Pos
 from reconciler.fsutil import atomic_write
 
-_FORMAT = 1
+_FORMAT = 2
+"""Bumped whenever the nodes or their encoding change, so that old entries miss."""
 Tree = Body | Node | None
 
 
@@ -96,8 +102,19 @@ def _encode(tree: Any) -> Any:
             return None
         case Scalar(value, pos):
             return ["s", value, pos.line]
-        case VarRef(name, pos):
-            return ["v", name, pos.line]
+        case GetAttr(target, name, pos):
+            return ["g", _encode(target), name, pos.line]
+        case Index(target, key, pos):
+            return ["x", _encode(target), _encode(key), pos.line]
+        case Call(name, args, expand, pos):
+            return ["c", name, [_encode(arg) for arg in args], expand, pos.line]
+        case Operation(op, operands, pos):
+            return ["o", op, [_encode(operand) for operand in operands], pos.line]
+        case Conditional(condition, then, otherwise, pos):
+            return ["?", _encode(condition), _encode(then), _encode(otherwise), pos.line]
+        case ForExpr(key_var, value_var, collection, key, value, condition, group, pos):
+            nodes = [_encode(node) for node in (collection, key, value, condition)]
+            return ["f", key_var, value_var, nodes, group, pos.line]
         case Template(parts, pos):
             return ["t", [p if isinstance(p, str) else _encode(p) for p in parts], pos.line]
         case BareName(name, pos):
@@ -126,8 +143,20 @@ def _decode(data: Any, file: str) -> Any:
     match tag:
         case "s":
             return Scalar(rest[0], pos)
-        case "v":
-            return VarRef(rest[0], pos)
+        case "g":
+            return GetAttr(_decode(rest[0], file), rest[1], pos)
+        case "x":
+            return Index(_decode(rest[0], file), _decode(rest[1], file), pos)
+        case "c":
+            return Call(rest[0], tuple(_decode(arg, file) for arg in rest[1]), rest[2], pos)
+        case "o":
+            return Operation(rest[0], tuple(_decode(node, file) for node in rest[1]), pos)
+        case "?":
+            condition, then, otherwise = (_decode(node, file) for node in rest[:3])
+            return Conditional(condition, then, otherwise, pos)
+        case "f":
+            collection, key, value, condition = (_decode(node, file) for node in rest[2])
+            return ForExpr(rest[0], rest[1], collection, key, value, condition, rest[3], pos)
         case "t":
             parts = (p if isinstance(p, str) else _decode(p, file) for p in rest[0])
             return Template(tuple(parts), pos)

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.config.messages import did_you_mean, listing, suggest
-from reconciler.config.nodes import Block, Body, Entry, Mapping, Node, SourceError, duplicates
+from reconciler.config.nodes import (
+    Block,
+    Body,
+    Entry,
+    Mapping,
+    Node,
+    Sequence,
+    SourceError,
+    duplicates,
+)
 from reconciler.config.schema import REPEATED_BLOCKS
 from reconciler.config.sources import parse_file
 from reconciler.errors import Diagnostic, Pos
@@ -29,6 +38,7 @@ class _Kind:
     """The YAML top-level key."""
     usage: str
     """How the HCL block is written, for messages."""
+    labels: int = 1
 
 
 _KINDS = {
@@ -37,10 +47,16 @@ _KINDS = {
         _Kind("provider", "provider", 'provider "modelarts" { ... }'),
         _Kind("backend", "backend", 'backend "pg" { ... } or backend "s3" { ... }'),
         _Kind("variable", "variables", 'variable "NAME" { ... }'),
+        _Kind("locals", "locals", "locals { NAME = EXPRESSION ... }", 0),
         _Kind("nodepool", "nodepools", 'nodepool "NAME" { ... }'),
+        _Kind("moved", "moved", "moved { from = nodepool.OLD  to = nodepool.NEW }", 0),
     )
 }
 _SECTIONS = {kind.section: kind for kind in _KINDS.values()}
+_VAR_FILE = (
+    "; a file of name = value lines is a variable file: name it np.npvars or NAME.auto.npvars, "
+    "or pass it with --var-file"
+)
 _OTHER_TOOL = (
     "if this file belongs to another tool, keep np's files in a directory of their own and "
     "run np -C DIR"
@@ -52,16 +68,17 @@ class Declaration:
     """One block, whichever language it was written in."""
 
     kind: str
-    """``provider``, ``backend``, ``variable`` or ``nodepool``."""
+    """``provider``, ``backend``, ``variable``, ``locals``, ``nodepool`` or ``moved``."""
     label: str
-    """The block's name (``modelarts`` for the provider, ``pg``/``s3`` for a backend)."""
+    """The block's name (``modelarts`` for the provider, ``pg``/``s3`` for a backend, empty
+    for a moved block)."""
     body: Mapping
     pos: Pos
 
     @property
     def address(self) -> str:
         """How messages name the block: ``provider``, ``backend.s3``, ``nodepool.train``."""
-        return "provider" if self.kind == "provider" else f"{self.kind}.{self.label}"
+        return f"{self.kind}.{self.label}" if self.label and self.kind != "provider" else self.kind
 
 
 class DeclarationReader:
@@ -110,7 +127,9 @@ class DeclarationReader:
         for item in body.items:
             if not isinstance(item, Block):
                 message = f"unexpected attribute {item.name!r} at top level; expected blocks"
-                self.error(f"{message} {listing(_KINDS)}", item.pos)
+                self.error(f"{message} {listing(_KINDS)}{_VAR_FILE if not types else ''}", item.pos)
+                if not types:
+                    return  # a variable file: one message is enough
             elif item.type not in _KINDS:
                 self.unknown("block type", item.type, _KINDS, item.pos)
             else:
@@ -118,10 +137,11 @@ class DeclarationReader:
 
     def hcl_block(self, block: Block) -> None:
         kind = _KINDS[block.type]
-        if len(block.labels) != 1:
-            self.error(f"a {block.type} block needs exactly one label: {kind.usage}", block.pos)
+        if len(block.labels) != kind.labels:
+            needs = "exactly one label" if kind.labels else "no label"
+            self.error(f"a {block.type} block needs {needs}: {kind.usage}", block.pos)
             return
-        label = block.labels[0]
+        label = block.labels[0] if block.labels else ""
         if block.type == "provider" and label != "modelarts":
             message = f'unknown provider {label!r}; only "modelarts" is supported'
             self.error(message, block.pos)
@@ -149,11 +169,17 @@ class DeclarationReader:
                 self.unknown("top-level key", entry.key, _SECTIONS, entry.key_pos)
             elif kind.block == "provider":
                 self.yaml_block(kind.block, Entry("modelarts", entry.key_pos, entry.value))
+            elif kind.block == "moved":
+                self.yaml_list(kind, entry)
+            elif kind.block == "locals" and isinstance(entry.value, Mapping):
+                self.declare(kind.block, "", entry.value, entry.key_pos)
             elif isinstance(entry.value, Mapping):
                 self.yaml_section(kind, entry.value)
             else:
                 message = f"{entry.key} must be a mapping of names to blocks"
-                if kind.block == "backend":
+                if kind.block == "locals":
+                    message = "locals must be a mapping of names to values"
+                elif kind.block == "backend":
                     message = "backend must be a mapping with one key, pg or s3"
                 self.error(message, entry.key_pos)
 
@@ -164,6 +190,17 @@ class DeclarationReader:
             return
         for item in section.entries:
             self.yaml_block(kind.block, item)
+
+    def yaml_list(self, kind: _Kind, entry: Entry) -> None:
+        """``moved: [{from: ..., to: ...}, ...]``"""
+        if not isinstance(entry.value, Sequence):
+            self.error(f"{entry.key} must be a list of {{from, to}} mappings", entry.key_pos)
+            return
+        for item in entry.value.items:
+            if isinstance(item, Mapping):
+                self.declare(kind.block, "", item, item.pos)
+            else:
+                self.error("expected a mapping with from and to", item.pos, kind.block)
 
     def yaml_block(self, kind: str, entry: Entry) -> None:
         if isinstance(entry.value, Mapping):

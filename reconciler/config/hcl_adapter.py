@@ -12,6 +12,7 @@ from hcl2.api import parses_to_tree
 from lark import Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
+from reconciler.config.hcltext import escaped
 from reconciler.config.nodes import (
     MAX_DEPTH,
     MAX_STRING,
@@ -19,30 +20,30 @@ from reconciler.config.nodes import (
     BareName,
     Block,
     Body,
+    Call,
+    Conditional,
     Entry,
+    ForExpr,
+    GetAttr,
+    Index,
     Invalid,
     Mapping,
     Node,
+    Operation,
     Scalar,
     Sequence,
     SourceError,
-    VarRef,
     make_template,
-    unsupported,
 )
 from reconciler.errors import Pos
 
+_SPLAT = "splat expressions (x[*].y, x.*.y) are not supported; use a for expression"
+_DIRECTIVE = "template directives (%{if}, %{for}) are not supported; use a conditional or a for"
+_DIRECTIVE += " expression inside ${...}"
 _UNSUPPORTED = {
-    "binary_op": "an operator expression (+, -, *, ==, && ...)",
-    "unary_op": "an operator expression (!, -)",
-    "conditional": "a conditional expression (a ? b : c)",
-    "function_call": "a function call",
-    "index_expr_term": "an index expression (x[i])",
-    "attr_splat_expr_term": "a splat expression (x.*)",
-    "full_splat_expr_term": "a splat expression (x[*])",
-    "for_tuple_expr": "a for expression",
-    "for_object_expr": "a for expression",
-    "template_string": "a template directive (%{...})",
+    "attr_splat_expr_term": _SPLAT,
+    "full_splat_expr_term": _SPLAT,
+    "template_string": _DIRECTIVE,
 }
 _DIRECTIVES = {"template_if_start", "template_else", "template_endif"}
 _DIRECTIVES |= {"template_for_start", "template_endfor"}
@@ -67,6 +68,112 @@ def parse_hcl(text: str, file: str) -> Body:
     except LarkError:
         raise SourceError("syntax error", 1) from None
     return _Walker(file).body(_children(tree)[0], 1, 0)
+
+
+def yaml_expression(text: str, pos: Pos) -> Node:
+    """A YAML string holding ``${...}``: exactly one ``${expr}`` is that expression (its value
+    keeps its type); anything else is a template, read as the same text in an HCL string."""
+    try:
+        source, whole = _as_hcl_string(text)
+    except ValueError as exc:
+        return Invalid(str(exc), pos)
+    return expression(whole, pos) if whole is not None else _parse_value(source, text, pos)
+
+
+def expression(text: str, pos: Pos) -> Node:
+    """One HCL expression written as text (a YAML ``${...}``, a type, a ``--var`` value)."""
+    return _parse_value(f"(\n{text}\n)", text, pos)
+
+
+def _parse_value(source: str, text: str, pos: Pos) -> Node:
+    """``source`` as the value of an attribute; every node is placed at ``pos``."""
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    try:
+        tree = parses_to_tree(_prepare(f"x = {source}\n"))
+    except UnexpectedInput as exc:
+        return Invalid(f"syntax error in {shown!r}: {_reason(exc)}", pos)
+    except (LarkError, SourceError, RecursionError):
+        return Invalid(f"syntax error in {shown!r}", pos)
+    attributes = _children(_children(tree)[0])
+    if len(attributes) != 1 or attributes[0].data != "attribute":
+        return Invalid(f"{shown!r} is not a single expression", pos)
+    try:
+        return _Walker(pos.file, pos.line).expr(_children(attributes[0])[1], pos.line, 0)
+    except SourceError as exc:
+        return Invalid(exc.message, pos)
+
+
+_LITERAL = {"%": "\\u0025", "$": "\\u0024"}
+"""Text around an interpolation writes ``$`` and ``%`` escaped: never a directive, and never a
+``$${`` made of the text's last ``$`` and the interpolation that follows it."""
+
+
+def _as_hcl_string(text: str) -> tuple[str, str | None]:
+    """The HCL string literal that means what ``text`` means in YAML (where ``$${`` is a
+    literal ``${`` and ``%{`` is plain text), and the expression when ``text`` is one whole
+    ``${expr}``. ValueError for an interpolation without its closing brace."""
+    out = ['"']
+    spans = 0
+    whole = None
+    i = 0
+    while i < len(text):
+        if text.startswith("$${", i):
+            out.append("\\u0024{")
+            i += 3
+        elif text.startswith("${", i):
+            end = _interpolation_end(text, i + 2, 0)
+            if end is None:
+                shown = text[i : i + 40]
+                raise ValueError(f"the interpolation {shown} has no closing }}")
+            spans += 1
+            whole = text[i + 2 : end] if i == 0 and end == len(text) - 1 else None
+            out.append(text[i : end + 1])
+            i = end + 1
+        else:
+            out.append(_LITERAL.get(text[i]) or escaped(text[i]))
+            i += 1
+    out.append('"')
+    return "".join(out), whole if spans == 1 else None
+
+
+def _interpolation_end(text: str, i: int, depth: int) -> int | None:
+    """Index of the ``}`` that closes an interpolation whose body starts at ``i``: nested
+    braces and quoted strings (with their own interpolations) are skipped."""
+    if depth > MAX_DEPTH:
+        return None
+    braces = 0
+    while i < len(text):
+        char = text[i]
+        if char == '"':
+            end = _string_end(text, i + 1, depth + 1)
+            if end is None:
+                return None
+            i = end
+        elif char == "{":
+            braces += 1
+        elif char == "}":
+            if braces == 0:
+                return i
+            braces -= 1
+        i += 1
+    return None
+
+
+def _string_end(text: str, i: int, depth: int) -> int | None:
+    """Index of the quote that closes a string whose text starts at ``i``."""
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == '"':
+            return i
+        elif text.startswith("${", i):
+            end = _interpolation_end(text, i + 2, depth)
+            if end is None:
+                return None
+            i = end + 1
+        else:
+            i += 1
+    return None
 
 
 def _prepare(text: str) -> str:
@@ -137,13 +244,17 @@ def _unescape(raw: str) -> str:
 
 
 class _Walker:
-    """Turns the lark tree of one file into neutral nodes, tracking nesting depth."""
+    """Turns the lark tree of one file into neutral nodes, tracking nesting depth.
 
-    def __init__(self, file: str) -> None:
+    ``fixed_line``: every node gets this line (an expression inside a YAML string).
+    """
+
+    def __init__(self, file: str, fixed_line: int | None = None) -> None:
         self.file = file
+        self.fixed_line = fixed_line
 
     def pos(self, line: int) -> Pos:
-        return Pos(self.file, line)
+        return Pos(self.file, self.fixed_line or line)
 
     def body(self, tree: Tree[Token], line: int, depth: int) -> Body:
         if depth > MAX_DEPTH:
@@ -194,11 +305,77 @@ class _Walker:
             return Sequence(tuple(self.expr(c, line, depth + 1) for c in _children(tree)), pos)
         if kind == "object":
             return self.object(tree, pos, depth)
+        if kind in _UNSUPPORTED:
+            return Invalid(_UNSUPPORTED[kind], pos)
+        parts = _children(tree)
+        inner = depth + 1
         if kind == "get_attr_expr_term":
-            return self.reference(tree, pos)
+            target, attr = parts
+            return GetAttr(self.expr(target, line, inner), _name(_children(attr)[0]), pos)
+        if kind == "index_expr_term":
+            return Index(self.expr(parts[0], line, inner), self.index(parts[1], line, inner), pos)
         if kind == "unary_op":
-            return self.negative(tree, pos, depth)
-        return unsupported(_UNSUPPORTED.get(kind, f"the expression {kind!r}"), pos)
+            return self.unary(tree, pos, inner)
+        if kind == "binary_op":
+            left, term = parts
+            operator, right = _children(term)
+            operands = (self.expr(left, line, inner), self.expr(right, line, inner))
+            return Operation(str(operator.children[0]), operands, pos)
+        if kind == "conditional":
+            condition, then, otherwise = (self.expr(part, line, inner) for part in parts)
+            return Conditional(condition, then, otherwise, pos)
+        if kind == "function_call":
+            return self.call(tree, pos, inner)
+        if kind in ("for_tuple_expr", "for_object_expr"):
+            return self.for_expr(tree, pos, inner)
+        return Invalid(f"the expression {kind!r} is not supported", pos)
+
+    def index(self, tree: Tree[Token], line: int, depth: int) -> Node:
+        if tree.data == "short_index":  # the legacy list.0
+            return Scalar(int(str(tree.children[-1])), self.pos(line))
+        return self.expr(_children(tree)[0], line, depth)
+
+    def unary(self, tree: Tree[Token], pos: Pos, depth: int) -> Node:
+        """``-3`` parses as unary minus applied to ``3``; fold it back into a literal."""
+        operator, operand = tree.children
+        assert isinstance(operand, Tree)
+        inner = self.expr(operand, pos.line, depth)
+        value = inner.value if isinstance(inner, Scalar) else None
+        if str(operator) == "-" and type(value) in (int, float):
+            return Scalar(-value, pos)  # type: ignore[operator]  # int or float, checked
+        return Operation(str(operator), (inner,), pos)
+
+    def call(self, tree: Tree[Token], pos: Pos, depth: int) -> Node:
+        parts = _children(tree)
+        names = [part for part in parts if part.data == "identifier"]
+        if len(names) > 1:
+            return Invalid("provider functions (provider::NAME::FUNCTION) are not supported", pos)
+        arguments = parts[-1] if parts[-1].data == "arguments" else None
+        if arguments is None:
+            return Call(_name(names[0]), (), False, pos)
+        args = tuple(self.expr(arg, pos.line, depth) for arg in _children(arguments))
+        expand = any(isinstance(t, Token) and t.type == "ELLIPSIS" for t in arguments.children)
+        return Call(_name(names[0]), args, expand, pos)
+
+    def for_expr(self, tree: Tree[Token], pos: Pos, depth: int) -> Node:
+        intro, *rest = _children(tree)
+        *variables, collection = _children(intro)
+        condition = None
+        if rest and rest[-1].data == "for_cond":
+            condition = self.expr(_children(rest.pop())[0], pos.line, depth)
+        values = [self.expr(part, pos.line, depth) for part in rest]
+        key_var = _name(variables[0]) if len(variables) == 2 else None
+        group = any(isinstance(t, Token) and t.type == "ELLIPSIS" for t in tree.children)
+        return ForExpr(
+            key_var=key_var,
+            value_var=_name(variables[-1]),
+            collection=self.expr(collection, pos.line, depth),
+            key=values[0] if len(values) == 2 else None,
+            value=values[-1],
+            condition=condition,
+            group=group,
+            pos=pos,
+        )
 
     def object(self, tree: Tree[Token], pos: Pos, depth: int) -> Node:
         entries: list[Entry] = []
@@ -207,7 +384,8 @@ class _Walker:
             elem_line = _line(elem, pos.line)
             key = self.key(_children(key_tree)[0], elem_line)
             if key is None:
-                return Invalid("object keys must be names or literal strings", pos)
+                message = "object keys must be names or literal strings; compute keys with a"
+                return Invalid(f"{message} for expression", pos)
             value = self.expr(value_tree, elem_line, depth + 1)
             entries.append(Entry(key, self.pos(elem_line), value))
         return Mapping(tuple(entries), pos)
@@ -222,31 +400,11 @@ class _Walker:
             return str(node.value)
         return None
 
-    def reference(self, tree: Tree[Token], pos: Pos) -> Node:
-        """``var.NAME``; any other traversal (``local.x``, ``var.x.y``) is unsupported."""
-        target, attr = tree.children
-        assert isinstance(target, Tree) and isinstance(attr, Tree)
-        inner = _children(target)
-        attr_name = _children(attr)[0]
-        if inner and inner[0].data == "identifier" and _name(inner[0]) == "var":
-            return VarRef(_name(attr_name), pos)
-        return unsupported("a reference other than var.NAME", pos)
-
-    def negative(self, tree: Tree[Token], pos: Pos, depth: int) -> Node:
-        """``-3`` parses as unary minus applied to ``3``; fold it back into a literal."""
-        operator, operand = tree.children
-        if str(operator) == "-" and isinstance(operand, Tree):
-            inner = self.expr(operand, pos.line, depth)
-            value = inner.value if isinstance(inner, Scalar) else None
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return Scalar(-value, pos)
-        return unsupported(_UNSUPPORTED["unary_op"], pos)
-
     def string(self, tree: Tree[Token], line: int, depth: int = 0) -> Node:
         pos = self.pos(line)
         if _is_too_long(tree):
             return Invalid(f"string is longer than {MAX_STRING} characters", pos)
-        parts: list[str | VarRef] = []
+        parts: list[str | Node] = []
         for part in _children(tree):
             piece = part.children[0]
             if isinstance(piece, Token):
@@ -259,12 +417,9 @@ class _Walker:
                 except ValueError as exc:
                     return Invalid(f"invalid escape sequence {exc} in a string", pos)
             elif piece.data in _DIRECTIVES:
-                return unsupported(_UNSUPPORTED["template_string"], pos)
+                return Invalid(_DIRECTIVE, pos)
             else:
-                inner = self.expr(_children(piece)[0], _line(piece, line), depth + 1)
-                if not isinstance(inner, VarRef):
-                    return unsupported("an interpolation other than ${var.NAME}", pos)
-                parts.append(inner)
+                parts.append(self.expr(_children(piece)[0], _line(piece, line), depth + 1))
         return make_template(parts, pos)
 
 

@@ -14,16 +14,19 @@ from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence as SequenceABC
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from reconciler.config.backend import build_backend
 from reconciler.config.declarations import Declaration, DeclarationReader
+from reconciler.config.expr import Context
 from reconciler.config.files import auto_var_files, config_files
-from reconciler.config.names import new_name_problem, suggested_name
+from reconciler.config.limits import Budget
+from reconciler.config.locals import build_locals
+from reconciler.config.moved import build_moves
+from reconciler.config.nodepools import NodePoolBuilder
 from reconciler.config.nodes import Entry, Mapping
-from reconciler.config.resolve import Resolved, Scope, resolve, validate
-from reconciler.config.schema import NodePoolSpec, ProviderSpec
-from reconciler.config.types import Configuration, DesiredNodePool, Lifecycle, Provider
+from reconciler.config.resolve import resolve, validate
+from reconciler.config.schema import ProviderSpec
+from reconciler.config.types import Configuration, Provider
 from reconciler.config.variables import Variable, VariableValues, declare
 from reconciler.errors import ConfigError, Diagnostic
 
@@ -58,9 +61,9 @@ def _load(
     reader = DeclarationReader()
     for path in files:
         reader.read(path)
-    builder = _Builder(reader.diagnostics, new_names)
-    declarations = builder.unique(reader.declarations)
-    values = builder.variables(declarations)
+    diagnostics = reader.diagnostics
+    declarations = _unique(reader.declarations, diagnostics)
+    values = _variables(declarations, diagnostics)
     values.from_environ(os.environ if environ is None else environ)
     auto = auto_var_files(config_dir)
     for var_file in auto:
@@ -68,18 +71,22 @@ def _load(
     for var_file in var_files:
         values.from_file(var_file)
     values.from_args(var_args)
-    builder.diagnostics += values.diagnostics
-    scope = values.scope()
-    provider = builder.provider(declarations, scope)
-    backend = build_backend(declarations, builder.diagnostics)
-    nodepools = builder.nodepools(declarations, scope)
-    if builder.diagnostics:
-        raise ConfigError(builder.diagnostics)
+    diagnostics += values.diagnostics
+    budget = Budget()
+    local_values = build_locals(declarations, values.names(), budget, diagnostics)
+    context = Context(values.names(), local_values, budget=budget)
+    provider = _provider(declarations, context, diagnostics)
+    backend = build_backend(declarations, diagnostics)
+    nodepools, blocks = NodePoolBuilder(context, diagnostics, new_names).build(declarations)
+    moved = build_moves(declarations, blocks, diagnostics)
+    if diagnostics:
+        raise ConfigError(diagnostics)
     return Configuration(
         provider,
         nodepools,
         files=tuple(path.name for path in files),
         backend=backend,
+        moved=moved,
         var_files=tuple(path.name for path in auto),
         warnings=tuple(values.warnings),
     )
@@ -99,113 +106,50 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-class _Builder:
-    """Turns declarations into the typed configuration, collecting every problem."""
+def _unique(declarations: list[Declaration], diagnostics: list[Diagnostic]) -> list[Declaration]:
+    """Keep the first declaration of each address; report the others (backends, locals and
+    moved blocks are checked as a whole)."""
+    first: dict[str, Declaration] = {}
+    for decl in declarations:
+        if decl.kind in ("backend", "locals", "moved"):
+            first[f"{decl.address}:{decl.pos}"] = decl
+        elif decl.address in first:
+            message = f"declared more than once (first at {first[decl.address].pos})"
+            diagnostics.append(Diagnostic(message, decl.pos, decl.address))
+        else:
+            first[decl.address] = decl
+    return list(first.values())
 
-    def __init__(self, diagnostics: list[Diagnostic], new_names: bool) -> None:
-        self.diagnostics = diagnostics
-        self.new_names = new_names
 
-    def unique(self, declarations: list[Declaration]) -> list[Declaration]:
-        """Keep the first declaration of each address; report the others (backends are
-        checked as a whole: at most one of any kind)."""
-        first: dict[str, Declaration] = {}
-        for decl in declarations:
-            if decl.kind == "backend":
-                first[f"{decl.address}:{decl.pos}"] = decl
-            elif decl.address in first:
-                message = f"declared more than once (first at {first[decl.address].pos})"
-                self.diagnostics.append(Diagnostic(message, decl.pos, decl.address))
-            else:
-                first[decl.address] = decl
-        return list(first.values())
+def _variables(declarations: list[Declaration], diagnostics: list[Diagnostic]) -> VariableValues:
+    variables: dict[str, Variable] = {}
+    broken: list[str] = []
+    for decl in declarations:
+        if decl.kind == "variable":
+            variables[decl.label], problems = declare(decl.label, decl.body, decl.pos)
+            diagnostics += [problem.diagnostic(decl.address) for problem in problems]
+            broken += [decl.label] if problems else []
+    return VariableValues(variables, broken)
 
-    def report(self, resolved: Resolved, address: str) -> bool:
-        """Move a block's problems into the diagnostics; True when there were none."""
-        self.diagnostics += [problem.diagnostic(address) for problem in resolved.problems]
-        return not resolved.problems
 
-    def variables(self, declarations: list[Declaration]) -> VariableValues:
-        variables: dict[str, Variable] = {}
-        broken: list[str] = []
-        for decl in declarations:
-            if decl.kind == "variable":
-                variables[decl.label], problems = declare(decl.label, decl.body, decl.pos)
-                self.diagnostics += [problem.diagnostic(decl.address) for problem in problems]
-                broken += [decl.label] if problems else []
-        return VariableValues(variables, broken)
-
-    def provider(self, declarations: list[Declaration], scope: Scope) -> Provider:
-        decl = next((d for d in declarations if d.kind == "provider"), None)
-        if decl is None:
-            return Provider()
-        kept: list[Entry] = []
-        for entry in decl.body.entries:
-            hint = ProviderSpec.secret_hint(entry.key)
-            if hint is None:
-                kept.append(entry)
-                continue
-            message = f"credentials must not be written in configuration; set {hint} instead"
-            self.diagnostics.append(Diagnostic(message, entry.key_pos, "provider", entry.key))
-        resolved = resolve(Mapping(tuple(kept), decl.body.pos), scope)
-        spec = validate(ProviderSpec, resolved)
-        if not self.report(resolved, "provider") or spec is None:
-            return Provider()
-        where = resolved.pos(("endpoint",)) if spec.endpoint else decl.pos
-        return Provider(spec.region, spec.project_id, spec.endpoint, where, spec.workspace_id)
-
-    def nodepools(
-        self, declarations: list[Declaration], scope: Scope
-    ) -> tuple[DesiredNodePool, ...]:
-        pools: dict[tuple[str, str], DesiredNodePool] = {}
-        for decl in declarations:
-            if decl.kind != "nodepool":
-                continue
-            pool = self.nodepool(decl, scope)
-            if pool is None:
-                continue
-            other = pools.setdefault((pool.pool, pool.name), pool)
-            if other is not pool:
-                message = (
-                    f"manages the same node pool {pool.pool}/{pool.name} as "
-                    f"{other.address} ({other.pos})"
-                )
-                self.diagnostics.append(Diagnostic(message, pool.pos, pool.address))
-        return tuple(sorted(pools.values(), key=lambda pool: pool.address))
-
-    def label_as_name(self, decl: Declaration) -> None:
-        """A label used as the name must be one the API accepts for a new node pool: else
-        validate passes and plan fails. An existing node pool of another name is named
-        explicitly."""
-        problem = new_name_problem(decl.label)
-        if problem is None:
-            return
-        suggestion = suggested_name(decl.label)
-        fix = f'add name = "{suggestion}"' if suggestion else "set name to a valid name"
-        existing = f'name = "{decl.label}" for an existing node pool of that name'
-        message = f"{problem}; the block label is the name when name is not set: {fix}"
-        self.diagnostics.append(Diagnostic(f"{message} (or {existing})", decl.pos, decl.address))
-
-    def nodepool(self, decl: Declaration, scope: Scope) -> DesiredNodePool | None:
-        resolved = resolve(decl.body, scope)
-        spec = validate(NodePoolSpec, resolved)
-        if spec is not None:
-            for path, message in spec.problems():
-                resolved.report(path, message)
-            if spec.name is None and self.new_names:
-                self.label_as_name(decl)
-        if not self.report(resolved, decl.address) or spec is None:
-            return None
-        written: dict[str, Any] = resolved.value
-        lifecycle = spec.lifecycle
-        return DesiredNodePool(
-            address=decl.address,
-            pool=spec.pool,
-            name=spec.name or decl.label,
-            fields={k: v for k, v in written.items() if k not in ("pool", "name", "lifecycle")},
-            lifecycle=Lifecycle(tuple(lifecycle.ignore_changes), lifecycle.prevent_destroy)
-            if lifecycle
-            else Lifecycle(),
-            pos=decl.pos,
-            field_pos={key: resolved.positions[(key,)] for key in written},
-        )
+def _provider(
+    declarations: list[Declaration], context: Context, diagnostics: list[Diagnostic]
+) -> Provider:
+    decl = next((d for d in declarations if d.kind == "provider"), None)
+    if decl is None:
+        return Provider()
+    kept: list[Entry] = []
+    for entry in decl.body.entries:
+        hint = ProviderSpec.secret_hint(entry.key)
+        if hint is None:
+            kept.append(entry)
+            continue
+        message = f"credentials must not be written in configuration; set {hint} instead"
+        diagnostics.append(Diagnostic(message, entry.key_pos, "provider", entry.key))
+    resolved = resolve(Mapping(tuple(kept), decl.body.pos), context)
+    spec = validate(ProviderSpec, resolved)
+    diagnostics += [problem.diagnostic("provider") for problem in resolved.problems]
+    if resolved.problems or spec is None:
+        return Provider()
+    where = resolved.pos(("endpoint",)) if spec.endpoint else decl.pos
+    return Provider(spec.region, spec.project_id, spec.endpoint, where, spec.workspace_id)

@@ -58,6 +58,8 @@ def describe(value: Any) -> str:
         return f"string {json.dumps(shown)}"
     if value is None:
         return "null"
+    if isinstance(value, frozenset):
+        return "a set"
     return "a list" if isinstance(value, list) else "an object"
 
 

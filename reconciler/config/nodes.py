@@ -6,6 +6,7 @@ Nodes keep the source line of every value and every key, and keep duplicate keys
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reconciler.errors import Pos
@@ -39,26 +40,82 @@ class Scalar:
 
 
 @dataclass(frozen=True, slots=True)
-class VarRef:
-    """``var.NAME`` as a whole value: it keeps the variable's type."""
-
-    name: str
-    pos: Pos
-
-
-@dataclass(frozen=True, slots=True)
 class Template:
-    """A string with ``${var.NAME}`` parts: the result is always a string."""
+    """A string with ``${...}`` parts: the result is always a string."""
 
-    parts: tuple[str | VarRef, ...]
+    parts: tuple[str | Node, ...]
     pos: Pos
 
 
 @dataclass(frozen=True, slots=True)
 class BareName:
-    """An unquoted HCL name such as ``number`` (only meaningful as a variable's ``type``)."""
+    """An unquoted name: the root of a reference (``var``, ``local``, ``each``), a keyword such
+    as ``all``, or a type word (``number``)."""
 
     name: str
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class GetAttr:
+    """``target.name``"""
+
+    target: Node
+    name: str
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """``target[key]``"""
+
+    target: Node
+    key: Node
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """``name(args...)``; ``expand``: the last argument was written ``list...``."""
+
+    name: str
+    args: tuple[Node, ...]
+    expand: bool
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A unary (``!x``, ``-x``: one operand) or binary (``a + b``) operator."""
+
+    op: str
+    operands: tuple[Node, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    """``condition ? then : otherwise``"""
+
+    condition: Node
+    then: Node
+    otherwise: Node
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class ForExpr:
+    """``[for k, v in coll : value if cond]`` or ``{for k, v in coll : key => value if cond}``."""
+
+    key_var: str | None
+    value_var: str
+    collection: Node
+    key: Node | None
+    """The key expression of an object ``for``; None for a list."""
+    value: Node
+    condition: Node | None
+    group: bool
+    """``value...``: values of equal keys are grouped into lists."""
     pos: Pos
 
 
@@ -68,12 +125,6 @@ class Invalid:
 
     message: str
     pos: Pos
-
-
-def unsupported(what: str, pos: Pos) -> Invalid:
-    """An expression beyond the small language np evaluates."""
-    message = f'{what} is not supported; only literal values, var.NAME and "${{var.NAME}}" are'
-    return Invalid(f"{message} allowed", pos)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +146,22 @@ class Sequence:
     pos: Pos
 
 
-Node = Scalar | VarRef | Template | BareName | Invalid | Mapping | Sequence
+Node = (
+    Scalar
+    | Template
+    | BareName
+    | GetAttr
+    | Index
+    | Call
+    | Operation
+    | Conditional
+    | ForExpr
+    | Invalid
+    | Mapping
+    | Sequence
+)
+EXPRESSIONS = (Template, BareName, GetAttr, Index, Call, Operation, Conditional, ForExpr)
+"""Nodes that must be evaluated (the others are literal structure)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +216,9 @@ class Body:
         return Mapping(tuple(entries), self.pos)
 
 
-def make_template(parts: list[str | VarRef], pos: Pos) -> Scalar | Template:
-    """Join adjacent text; a string without references is a plain literal."""
-    merged: list[str | VarRef] = []
+def make_template(parts: list[str | Node], pos: Pos) -> Scalar | Template:
+    """Join adjacent text; a string without expressions is a plain literal."""
+    merged: list[str | Node] = []
     for part in parts:
         last = merged[-1] if merged else None
         if isinstance(part, str) and isinstance(last, str):
@@ -162,6 +228,36 @@ def make_template(parts: list[str | VarRef], pos: Pos) -> Scalar | Template:
     if all(isinstance(part, str) for part in merged):
         return Scalar("".join(str(part) for part in merged), pos)
     return Template(tuple(merged), pos)
+
+
+def subnodes(node: Node) -> Iterator[Node]:
+    """Every node inside ``node`` (and ``node`` itself), without recursion."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        yield current
+        pending += _children(current)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, Mapping):
+        return [entry.value for entry in node.entries]
+    if isinstance(node, Template):
+        return [part for part in node.parts if not isinstance(part, str)]
+    if isinstance(node, Sequence):
+        return list(node.items)
+    if isinstance(node, (Call, Operation)):
+        return list(node.args if isinstance(node, Call) else node.operands)
+    if isinstance(node, GetAttr):
+        return [node.target]
+    if isinstance(node, Index):
+        return [node.target, node.key]
+    if isinstance(node, Conditional):
+        return [node.condition, node.then, node.otherwise]
+    if isinstance(node, ForExpr):
+        parts = (node.collection, node.key, node.value, node.condition)
+        return [part for part in parts if part is not None]
+    return []
 
 
 def duplicates(entries: tuple[Entry, ...]) -> list[tuple[Entry, Entry]]:

@@ -1,29 +1,18 @@
-"""Neutral nodes → plain Python values, with variables substituted and a position recorded
-for every path so that later checks (pydantic, cross-field rules) can point at a line.
+"""Neutral nodes → plain Python values, expressions evaluated, and a position recorded for
+every path so that later checks (pydantic, cross-field rules) can point at a line.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Collection
-from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from reconciler.config.messages import FieldPath, did_you_mean, format_path, pydantic_problems
-from reconciler.config.nodes import (
-    MAX_STRING,
-    BareName,
-    Mapping,
-    Node,
-    Scalar,
-    Sequence,
-    Template,
-    VarRef,
-    duplicates,
-)
+from reconciler.config.expr import Context, Evaluator
+from reconciler.config.messages import FieldPath, format_path, pydantic_problems
+from reconciler.config.nodes import MAX_STRING, Invalid, Mapping, Node, Scalar, Sequence, duplicates
+from reconciler.config.values import EvalError, Quiet, plain
 from reconciler.errors import Diagnostic, Pos
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -39,16 +28,6 @@ class Problem:
 
     def diagnostic(self, address: str | None) -> Diagnostic:
         return Diagnostic(self.message, self.pos, address, format_path(self.path) or None)
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """The variables a block may use: every declared name, the values that are set, and the
-    names whose declaration or value is already reported (their uses stay quiet)."""
-
-    declared: Collection[str]
-    values: MappingABC[str, Any]
-    broken: Collection[str] = ()
 
 
 @dataclass
@@ -86,18 +65,28 @@ def validate(model: type[_Model], resolved: Resolved) -> _Model | None:
         return None
 
 
-def resolve(node: Node, scope: Scope | None, *, allow_null: bool = False) -> Resolved:
-    """Evaluate ``node``; ``scope=None`` where variables may not be used at all."""
-    resolver = _Resolver(scope, allow_null)
+def resolve(
+    node: Node, context: Context | None, *, literal: str = "", allow_null: bool = False
+) -> Resolved:
+    """Evaluate ``node``. ``context=None`` where only literal values may be written; then
+    ``literal`` says why (it ends the message about an expression)."""
+    resolver = _Resolver(context, literal, allow_null)
     resolver.out.positions[()] = node.pos
-    resolver.out.value = resolver.value(node, ())
+    value = resolver.value(node, ())
+    resolver.out.value = None if value is _OMITTED else value
     return resolver.out
 
 
+_OMITTED = object()
+"""An expression whose value is null: the entry is left out, as if it were not written."""
+
+
 class _Resolver:
-    def __init__(self, scope: Scope | None, allow_null: bool) -> None:
-        self.scope = scope
+    def __init__(self, context: Context | None, literal: str, allow_null: bool) -> None:
+        self.context = context
+        self.literal = literal
         self.allow_null = allow_null
+        self.evaluator = Evaluator(context) if context is not None else None
         self.out = Resolved(None)
 
     def fail(self, path: FieldPath, pos: Pos, message: str) -> None:
@@ -109,26 +98,15 @@ class _Resolver:
         if isinstance(node, Mapping):
             return self.mapping(node, path)
         if isinstance(node, Sequence):
-            items = []
-            for index, item in enumerate(node.items):
-                self.out.positions[(*path, index)] = item.pos
-                items.append(self.value(item, (*path, index)))
-            return items
+            return self.sequence(node, path)
         if isinstance(node, Scalar):
             if node.value is None and not self.allow_null:
                 self.fail(path, node.pos, "null is not allowed; leave the field out instead")
             return self.text(node.value, path, node.pos)
-        if isinstance(node, VarRef):
-            value = copy.deepcopy(self.variable(node, path))
-            return self.text(value, path, node.pos)
-        if isinstance(node, Template):
-            return self.text(self.template(node, path), path, node.pos)
-        if isinstance(node, BareName):
-            message = f'bare name {node.name} is not a value; write a string as "{node.name}"'
-            self.fail(path, node.pos, f"{message} and a variable as var.NAME")
-        else:
+        if isinstance(node, Invalid):
             self.fail(path, node.pos, node.message)
-        return None
+            return None
+        return self.expression(node, path)
 
     def mapping(self, node: Mapping, path: FieldPath) -> dict[str, Any]:
         for later, first in duplicates(node.entries):
@@ -143,8 +121,37 @@ class _Resolver:
                 self.fail(path, entry.key_pos, f"a key is longer than {MAX_STRING} characters")
                 continue
             self.out.positions[where] = entry.key_pos
-            result[entry.key] = self.value(entry.value, where)
+            value = self.value(entry.value, where)
+            if value is _OMITTED:
+                del self.out.positions[where]
+            else:
+                result[entry.key] = value
         return result
+
+    def sequence(self, node: Sequence, path: FieldPath) -> list[Any]:
+        items = []
+        for index, item in enumerate(node.items):
+            self.out.positions[(*path, index)] = item.pos
+            value = self.value(item, (*path, index))
+            if value is _OMITTED:
+                self.fail((*path, index), item.pos, "null is not allowed in a list")
+                value = None
+            items.append(value)
+        return items
+
+    def expression(self, node: Node, path: FieldPath) -> Any:
+        if self.evaluator is None:
+            self.fail(path, node.pos, f"only literal values can be written here: {self.literal}")
+            return None
+        try:
+            value = self.evaluator.evaluate(node)
+        except EvalError as exc:
+            self.fail(path, exc.pos or node.pos, exc.message)
+            return None
+        except Quiet:
+            self.out.failed.add(path)
+            return None
+        return _OMITTED if value is None else self.text(plain(value), path, node.pos)
 
     def text(self, value: Any, path: FieldPath, pos: Pos) -> Any:
         """Pass values through, refusing strings over the size limit."""
@@ -152,44 +159,3 @@ class _Resolver:
             self.fail(path, pos, f"string is longer than {MAX_STRING} characters")
             return None
         return value
-
-    def template(self, node: Template, path: FieldPath) -> str | None:
-        pieces: list[str] = []
-        for part in node.parts:
-            if isinstance(part, str):
-                pieces.append(part)
-                continue
-            value = self.variable(part, path)
-            if isinstance(value, (list, dict)):
-                kind = "list" if isinstance(value, list) else "map"
-                self.fail(path, part.pos, f"var.{part.name} is a {kind} and cannot go in a string")
-            pieces.append(stringify(value))
-        return None if path in self.out.failed else "".join(pieces)
-
-    def variable(self, ref: VarRef, path: FieldPath) -> Any:
-        if self.scope is None:
-            self.fail(path, ref.pos, "variables cannot be used here")
-        elif ref.name not in self.scope.declared:
-            hint = did_you_mean(ref.name, self.scope.declared, "var.")
-            self.fail(path, ref.pos, f"undeclared variable var.{ref.name}{hint}")
-        elif ref.name in self.scope.broken:
-            self.out.failed.add(path)
-        elif ref.name not in self.scope.values:
-            self.fail(
-                path,
-                ref.pos,
-                f"variable {ref.name} has no value; give it a default or set it with "
-                f"NP_VAR_{ref.name}, --var-file or --var",
-            )
-        else:
-            return self.scope.values[ref.name]
-        return None
-
-
-def stringify(value: Any) -> str:
-    """How a value reads inside a string: ``4``, ``2.5``, ``true``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetJsonSchemaHandler
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from reconciler.config.messages import FieldPath, did_you_mean
+from reconciler.config.messages import FieldPath
 from reconciler.endpoint import endpoint_problem
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -118,69 +118,132 @@ SchemaName = Annotated[
 ]
 
 
-class _Strict(BaseModel):
-    """No coercion (``"2"`` is not 2, ``true`` is not 1) and no unknown fields."""
+class _Expression:
+    """Marks a value that YAML may also write as ``${...}``: a whole-value expression takes the
+    expression's type, so editors must not flag ``count: ${var.n}``. Blocks never get it, so
+    that an editor still reports a misspelt field inside them."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [handler(schema), _EXPRESSION]}
+
+
+EXPR = _Expression()
+_EXPRESSION: JsonSchemaValue = {
+    "type": "string",
+    "pattern": r"^\$\{[\s\S]*\}$",
+    "description": "An expression whose value is used as it is, e.g. ${var.train_nodes}",
+}
+
+
+class _Strict(BaseModel):
+    """No coercion (``"2"`` is not 2, ``true`` is not 1) and no unknown fields. Attribute
+    docstrings are the schema's descriptions."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class AzCount(_Strict):
+    """How many of the node pool's nodes run in one availability zone."""
+
     az: NonEmpty
-    count: Count
+    """The availability zone, e.g. cn-north-4a."""
+    count: Annotated[Count, EXPR]
+    """Nodes in that zone."""
+
+
+Effect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
 class Taint(_Strict):
+    """A Kubernetes taint on every node of the node pool; matched by key and effect."""
+
     key: Annotated[str, _qualified_name("taint key")]
+    """The taint's key, by Kubernetes label-key rules."""
     value: Annotated[str, _label_value("taint value")] | None = None
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+    """The taint's value, by Kubernetes label-value rules."""
+    effect: Annotated[Effect, EXPR]
+    """NoSchedule, PreferNoSchedule or NoExecute."""
 
 
 class Network(_Strict):
+    """Where the nodes attach; np changes only the sub-fields written here."""
+
     vpc: NonEmpty | None = None
+    """The VPC ID."""
     subnet: NonEmpty | None = None
-    security_groups: list[NonEmpty] | None = None
+    """The subnet ID."""
+    security_groups: Annotated[list[NonEmpty], EXPR] | None = None
+    """Security group IDs, replaced as written."""
 
 
 class CreatingStep(_Strict):
-    step: Annotated[int, Field(ge=1)]
-    type: Literal["rack", "hyperinstance"]
+    """Nodes are created in steps: count and max_count must be multiples of step."""
+
+    step: Annotated[int, Field(ge=1), EXPR]
+    """Nodes per step."""
+    type: Annotated[Literal["rack", "hyperinstance"], EXPR]
+    """rack or hyperinstance."""
 
 
 class OsSpec(_Strict):
+    """The nodes' operating system image."""
+
     name: str | None = None
+    """The OS name, e.g. EulerOS 2.10."""
     image_id: str | None = None
+    """The image ID."""
     image_type: str | None = None
-    auto_match: bool | None = None
+    """The image type, e.g. private."""
+    auto_match: Annotated[bool, EXPR] | None = None
+    """Whether the API picks a matching image."""
 
 
 class LifecycleSpec(_Strict):
-    ignore_changes: list[str] = Field(
-        default=[], description="Top-level fields np neither changes nor reports as drift."
-    )
-    prevent_destroy: bool = Field(default=False, description="Make a plan that deletes fail.")
+    """How np treats the node pool over time."""
+
+    ignore_changes: list[str] | Literal["all"] = []
+    """Fields np neither changes nor reports as drift after creation: names (count), single
+    map keys (labels["team"]), or all."""
+    prevent_destroy: Annotated[bool, EXPR] = False
+    """A plan that would delete the node pool fails instead."""
 
 
 class NodePoolSpec(_Strict):
     """One ``nodepool`` block. Only ``pool`` is required; a field left out is not managed."""
 
-    pool: NonEmpty = Field(description="Resource pool name.")
-    name: NonEmpty | None = Field(
-        default=None, description="Node pool name in the API; defaults to the block label."
-    )
+    for_each: Annotated[dict[str, Any] | list[str], EXPR] | None = None
+    """One node pool per key of a map or element of a set of strings, addressed
+    nodepool.NAME["KEY"]; each.key and each.value inside the block."""
+    pool: NonEmpty
+    """The resource pool that holds the node pool."""
+    name: NonEmpty | None = None
+    """The node pool's name in the API; defaults to the block label."""
     flavor: NonEmpty | None = None
-    count: Count | None = None
-    max_count: Count | None = Field(default=None, description="Defaults to count.")
-    azs: list[AzCount] | None = None
-    labels: dict[LabelKey, LabelValue] | None = None
-    taints: list[Taint] | None = None
-    tags: Annotated[dict[TagKey, str], Field(max_length=20)] | None = None
-    extend_params: dict[NonEmpty, str] | None = Field(
-        default=None, description="Passed through with keys as written (e.g. dockerBaseSize)."
-    )
+    """The node flavor, e.g. modelarts.vm.gpu.t4u8; required to create, fixed afterwards."""
+    count: Annotated[Count, EXPR] | None = None
+    """How many nodes; required to create."""
+    max_count: Annotated[Count, EXPR] | None = None
+    """The most nodes the node pool may scale to; at least count."""
+    azs: Annotated[list[AzCount], EXPR] | None = None
+    """Nodes per availability zone; matched by az."""
+    labels: Annotated[dict[LabelKey, LabelValue], EXPR] | None = None
+    """Kubernetes labels on the nodes; patched key by key."""
+    taints: Annotated[list[Taint], EXPR] | None = None
+    """Kubernetes taints on the nodes; matched by key and effect."""
+    tags: Annotated[dict[TagKey, str], Field(max_length=20), EXPR] | None = None
+    """Resource tags (at most 20); a map here, a list of {key, value} on the wire."""
+    extend_params: Annotated[dict[NonEmpty, str], EXPR] | None = None
+    """Extra API parameters, keys passed through as written (e.g. dockerBaseSize)."""
     network: Network | None = None
+    """Where the nodes attach."""
     creating_step: CreatingStep | None = None
+    """Nodes are created in steps of this size."""
     os: OsSpec | None = None
+    """The operating system image of the nodes; np changes only the sub-fields written."""
     lifecycle: LifecycleSpec | None = None
+    """ignore_changes and prevent_destroy; never sent."""
 
     def problems(self) -> list[tuple[FieldPath, str]]:
         """Rules that span several fields; run once the fields themselves are valid."""
@@ -189,12 +252,6 @@ class NodePoolSpec(_Strict):
             found += _repeats([(t.key, t.effect) for t in self.taints], ("taints",), "taint")
         if self.azs:
             found += _repeats([a.az for a in self.azs], ("azs",), "az", ("az",))
-        if self.lifecycle:
-            for index, name in enumerate(self.lifecycle.ignore_changes):
-                if name not in MANAGED_FIELDS:
-                    hint = did_you_mean(name, MANAGED_FIELDS)
-                    path: FieldPath = ("lifecycle", "ignore_changes", index)
-                    found.append((path, f"{name!r} is not a field np manages{hint}"))
         return found
 
     def _count_problems(self) -> list[tuple[FieldPath, str]]:
@@ -227,7 +284,9 @@ def _repeats(
 
 
 MANAGED_FIELDS = tuple(
-    name for name in NodePoolSpec.model_fields if name not in ("pool", "name", "lifecycle")
+    name
+    for name in NodePoolSpec.model_fields
+    if name not in ("for_each", "pool", "name", "lifecycle")
 )
 """Top-level fields np manages (what ``lifecycle.ignore_changes`` may name)."""
 
@@ -239,14 +298,13 @@ class ProviderSpec(_Strict):
     """``provider "modelarts"``. Credentials never live here: they come from the environment."""
 
     region: NonEmpty | None = None
+    """The region, e.g. cn-north-4: the endpoint is https://modelarts.REGION.myhuaweicloud.com."""
     project_id: NonEmpty | None = None
-    endpoint: Endpoint | None = Field(
-        default=None, description="sim://PATH, https://HOST, or http:// to a loopback host."
-    )
-    workspace_id: NonEmpty | None = Field(
-        default=None,
-        description="The ModelArts workspace whose pools np manages; default: the default one.",
-    )
+    """The project ID (else HUAWEICLOUD_SDK_PROJECT_ID or HW_PROJECT_ID)."""
+    endpoint: Endpoint | None = None
+    """sim://PATH, https://HOST, or http:// to a loopback host (NP_ENDPOINT overrides it)."""
+    workspace_id: NonEmpty | None = None
+    """The ModelArts workspace whose pools np manages; default: the default workspace."""
 
     @staticmethod
     def secret_hint(field: str) -> str | None:
@@ -274,11 +332,8 @@ _AWS_KEYS = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 class PgBackendSpec(_Strict):
     """``backend "pg"``: state in PostgreSQL. The connection comes from the environment."""
 
-    schema_name: SchemaName | None = Field(
-        default=None,
-        description="The database schema that holds np's table (default: np); lowercase "
-        "letters, digits and _, at most 63 characters.",
-    )
+    schema_name: SchemaName | None = None
+    """The database schema of np's table (default: np): lowercase letters, digits and _."""
 
     @staticmethod
     def secret_hint(field: str) -> str | None:
@@ -295,15 +350,14 @@ class S3BackendSpec(_Strict):
     """``backend "s3"``: state in an S3-compatible object store. Keys come from the
     environment."""
 
-    bucket: NonEmpty = Field(description="The bucket that holds the state object.")
-    key: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
-        description="The state object's key, e.g. modelarts/np.state.json."
-    )
-    region: NonEmpty | None = Field(default=None, description="The store's region.")
-    endpoint: S3Endpoint | None = Field(
-        default=None,
-        description="The store's URL, e.g. https://obs.cn-north-4.myhuaweicloud.com.",
-    )
+    bucket: NonEmpty
+    """The bucket that holds the state object."""
+    key: Annotated[str, Field(min_length=1, max_length=1024)]
+    """The state object's key, e.g. modelarts/np.state.json."""
+    region: NonEmpty | None = None
+    """The store's region."""
+    endpoint: S3Endpoint | None = None
+    """The store's URL, e.g. https://obs.cn-north-4.myhuaweicloud.com."""
 
     @staticmethod
     def secret_hint(field: str) -> str | None:
@@ -323,15 +377,16 @@ BACKENDS: dict[str, type[PgBackendSpec] | type[S3BackendSpec]] = {
 }
 
 
-VariableType = Literal["string", "number", "bool", "list", "map"]
-
-
 class VariableSpec(_Strict):
-    type: VariableType | None = Field(
-        default=None, description="Values are checked against it; any type when left out."
-    )
+    """An input variable, used as var.NAME."""
+
+    type: str | None = None
+    """Values are checked against it: string, number, bool, any, list(T), set(T), map(T) or
+    object({name = T, other = optional(T, default)}); any type when left out."""
     default: Any = None
+    """The value when no other source sets one."""
     description: str | None = None
+    """What the variable is for."""
 
 
 class BackendChoice(_Strict):
@@ -340,7 +395,18 @@ class BackendChoice(_Strict):
     model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
 
     pg: PgBackendSpec | None = None
+    """State in PostgreSQL (connection from NP_PG_CONN_STR)."""
     s3: S3BackendSpec | None = None
+    """State in an S3-compatible store (keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)."""
+
+
+class MovedSpec(_Strict):
+    """A node pool's address changed: np moves its state entry and sends nothing."""
+
+    from_address: str = Field(alias="from")
+    """The old address: nodepool.NAME or nodepool.NAME["KEY"]."""
+    to_address: str = Field(alias="to")
+    """The new address, which a block declares."""
 
 
 class ConfigFile(_Strict):
@@ -349,39 +415,21 @@ class ConfigFile(_Strict):
     model_config = ConfigDict(title="np configuration")
 
     provider: ProviderSpec | None = None
+    """The ModelArts endpoint np talks to."""
     backend: BackendChoice | None = None
+    """Where state lives (none: the local file state/np.state.json)."""
     variables: dict[str, VariableSpec] | None = None
+    """Input variables by name."""
+    locals: dict[str, Any] | None = None
+    """Named values (local.NAME): any value or ${...} expression."""
     nodepools: dict[str, NodePoolSpec] | None = None
-
-
-_VAR_REFERENCE: JsonSchemaValue = {
-    "type": "string",
-    "pattern": r"^\$\{var\.[A-Za-z_][A-Za-z0-9_-]*\}$",
-    "description": "A whole-value variable reference, e.g. ${var.train_nodes}",
-}
+    """Node pools by block label (the address is nodepool.LABEL)."""
+    moved: list[MovedSpec] | None = None
+    """Addresses that changed: state entries move, nothing is sent."""
 
 
 class _SchemaGenerator(GenerateJsonSchema):
-    """Leaves out ``null`` and ``"default": null``: null is not a value users may write.
-
-    A YAML value that is exactly ``${var.x}`` takes the variable's type, so every non-string
-    field also accepts such a reference (editors would flag ``count: ${var.n}`` otherwise).
-    """
-
-    def int_schema(self, schema: core_schema.IntSchema) -> JsonSchemaValue:
-        return {"anyOf": [super().int_schema(schema), _VAR_REFERENCE]}
-
-    def float_schema(self, schema: core_schema.FloatSchema) -> JsonSchemaValue:
-        return {"anyOf": [super().float_schema(schema), _VAR_REFERENCE]}
-
-    def bool_schema(self, schema: core_schema.BoolSchema) -> JsonSchemaValue:
-        return {"anyOf": [super().bool_schema(schema), _VAR_REFERENCE]}
-
-    def list_schema(self, schema: core_schema.ListSchema) -> JsonSchemaValue:
-        return {"anyOf": [super().list_schema(schema), _VAR_REFERENCE]}
-
-    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
-        return {"anyOf": [super().dict_schema(schema), _VAR_REFERENCE]}
+    """Leaves out ``null`` and ``"default": null``: null is not a value users may write."""
 
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
         return self.generate_inner(schema["schema"])

@@ -60,7 +60,9 @@ class Lifecycle:
     ignore_keys: tuple[tuple[str, str], ...] = ()
     """Single map keys: ``labels["team"]`` is ``("labels", "team")``."""
     ignore_all: bool = False
-    """``ignore_changes = all``: after creation np changes nothing and reports no drift."""
+    """``ignore_changes = all``: after creation np changes nothing and reports no drift.
+    ``ignore_changes`` then also lists every field, so that a reader that knows only the
+    field list ignores everything too."""
 
 
 @dataclass(frozen=True, slots=True)

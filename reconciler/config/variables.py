@@ -1,111 +1,116 @@
 """Input variables: declarations, and their values from every source in precedence order
-(default < ``NP_VAR_<name>`` < ``--var-file`` < ``--var``, later beats earlier).
+(default < ``NP_VAR_<name>`` < ``np.npvars``, ``*.auto.npvars`` < ``--var-file`` < ``--var``,
+later beats earlier), each checked against the variable's type.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.config.expr import Names, evaluate_literal
 from reconciler.config.files import is_json
-from reconciler.config.messages import describe, did_you_mean, format_path
-from reconciler.config.nodes import (
-    MAX_DEPTH,
-    MAX_STRING,
-    BareName,
-    Body,
-    Entry,
-    Mapping,
-    Node,
-    Scalar,
-    SourceError,
-)
-from reconciler.config.resolve import Problem, Scope, resolve, validate
-from reconciler.config.schema import VariableSpec, VariableType
+from reconciler.config.messages import did_you_mean, format_path
+from reconciler.config.nodes import MAX_DEPTH, MAX_STRING, Body, Mapping, Node, SourceError
+from reconciler.config.resolve import Problem, resolve, validate
+from reconciler.config.schema import VariableSpec
 from reconciler.config.sources import parse_file, read_text
+from reconciler.config.vartypes import ANY, TypeMismatch, VarType, conform, expected, parse_type
 from reconciler.errors import Diagnostic, Pos
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
-_MATCHES: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "string": ("a string", lambda v: isinstance(v, str)),
-    "number": ("a number", lambda v: type(v) in (int, float)),
-    "bool": ("true or false", lambda v: isinstance(v, bool)),
-    "list": ("a list", lambda v: isinstance(v, list)),
-    "map": ("a map", lambda v: isinstance(v, dict)),
-}
+_LITERAL_DEFAULT = "a default is a literal value (it cannot refer to anything)"
+_LITERAL_FILE = "a var file holds values, not expressions"
 
 
 @dataclass(frozen=True, slots=True)
 class Variable:
     name: str
-    type: VariableType | None
+    type: VarType
     pos: Pos
     default: Any = None
     has_default: bool = False
 
-    def mismatch(self, value: Any) -> str | None:
-        """Why ``value`` does not fit the declared type (None when it does)."""
-        if self.type is None:
-            return None
-        expected, matches = _MATCHES[self.type]
-        return None if matches(value) else f"expected {expected}, got {describe(value)}"
+    def conformed(self, value: Any) -> Any:
+        """``value`` as the declared type holds it; ValueError saying where it does not fit."""
+        try:
+            return conform(value, self.type)
+        except TypeMismatch as exc:
+            where = format_path(exc.path)
+            raise ValueError(f"{where}: {exc.message}" if where else exc.message) from None
 
     def from_text(self, text: str) -> Any:
-        """Convert an environment or ``--var`` string by the declared type (ValueError if not)."""
+        """Convert an environment or ``--var`` string by the declared type (ValueError if not):
+        a string as it is, numbers and bools as written, other types as JSON or HCL."""
         if len(text) > MAX_STRING:
             raise ValueError(f"value is longer than {MAX_STRING} characters")
-        if self.type in (None, "string"):
+        kind = self.type.kind
+        if kind in ("any", "string"):
             return text
-        if self.type == "number":
-            if _INT.fullmatch(text):
-                return int(text)
-            if _FLOAT.fullmatch(text):
-                return float(text)
-        elif self.type == "bool" and text in ("true", "false"):
+        if kind == "number" and _INT.fullmatch(text):
+            return int(text)
+        if kind == "number" and _FLOAT.fullmatch(text):
+            return float(text)
+        if kind == "bool" and text in ("true", "false"):
             return text == "true"
-        elif self.type in ("list", "map"):
-            return self._from_json(text)
-        raise ValueError(f"expected {_MATCHES[self.type][0]}, got {describe(text)}")
-
-    def _from_json(self, text: str) -> Any:
-        try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):
-            raise ValueError(f"expected {_MATCHES[str(self.type)][0]} written as JSON") from None
-        problem = self.mismatch(value) or _too_deep(value)
+        if kind in ("number", "bool"):
+            return self.conformed(text)
+        problem = _too_deep(value := _structured(text, self.type))
         if problem:
             raise ValueError(problem)
-        return value
+        return self.conformed(value)
+
+
+def _structured(text: str, type_: VarType) -> Any:
+    """A list, set, map or object written as JSON, or as an HCL literal."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    from reconciler.config.hcl_adapter import expression  # lark only when needed
+
+    try:
+        return evaluate_literal(expression(text, Pos("--var", 1)))
+    except ValueError:
+        raise ValueError(f"expected {expected(type_)} written as JSON or HCL") from None
 
 
 def declare(name: str, body: Mapping, pos: Pos) -> tuple[Variable, list[Problem]]:
-    """A ``variable`` block; its ``type`` may be a bare word in HCL (``type = number``).
+    """A ``variable`` block: ``type`` is a type (``list(string)``, read, not evaluated),
+    ``default`` a literal value checked against it.
 
     A broken declaration still declares the name (without a value), so that references to
     it are not also reported as undeclared.
     """
-    entries = tuple(
-        Entry(e.key, e.key_pos, Scalar(e.value.name, e.value.pos))
-        if e.key == "type" and isinstance(e.value, BareName)
-        else e
-        for e in body.entries
-    )
-    resolved = resolve(Mapping(entries, body.pos), None, allow_null=True)
+    types = [entry for entry in body.entries if entry.key == "type"]
+    rest = Mapping(tuple(e for e in body.entries if e.key != "type"), body.pos)
+    resolved = resolve(rest, None, literal=_LITERAL_DEFAULT, allow_null=True)
+    type_ = ANY
+    for later in types[1:]:
+        message = f"set more than once (first at {types[0].key_pos})"
+        resolved.problems.append(Problem(message, later.key_pos, ("type",)))
+    if types:
+        try:
+            type_ = parse_type(types[0].value)
+        except ValueError as exc:
+            resolved.problems.append(Problem(str(exc), types[0].value.pos, ("type",)))
     spec = validate(VariableSpec, resolved)
-    if spec is None:
-        return Variable(name, None, pos), resolved.problems
-    variable = Variable(name, spec.type, pos, spec.default, spec.default is not None)
-    if variable.has_default and (problem := variable.mismatch(spec.default)):
-        resolved.report(("default",), problem)
-    if resolved.problems:
-        return Variable(name, spec.type, pos), resolved.problems
-    return variable, []
+    if spec is None or resolved.problems:
+        return Variable(name, type_, pos), resolved.problems
+    if spec.default is None:
+        return Variable(name, type_, pos), []
+    try:
+        default = conform(spec.default, type_)
+    except TypeMismatch as exc:
+        resolved.report(("default", *exc.path), exc.message)
+        return Variable(name, type_, pos), resolved.problems
+    return Variable(name, type_, pos, default, True), []
 
 
 class VariableValues:
@@ -118,8 +123,8 @@ class VariableValues:
         self.diagnostics: list[Diagnostic] = []
         self.warnings: list[str] = []
 
-    def scope(self) -> Scope:
-        return Scope(self.variables, self.values, self.broken)
+    def names(self) -> Names:
+        return Names(self.variables, self.values, self.broken)
 
     def _error(self, diagnostic: Diagnostic, name: str | None = None) -> None:
         self.diagnostics.append(diagnostic)
@@ -169,7 +174,7 @@ class VariableValues:
             return []
         if not isinstance(node, Mapping):
             raise SourceError("a var file must map variable names to values", node.pos.line)
-        resolved = resolve(node, None)
+        resolved = resolve(node, None, literal=_LITERAL_FILE)
         for problem in resolved.problems:
             name = problem.path[0] if problem.path else None
             self._error(_var_file_diagnostic(problem), str(name) if name is not None else None)
@@ -186,11 +191,14 @@ class VariableValues:
             message = f"variable {name} is not declared, so this value is ignored{hint}"
             self.warnings.append(str(Diagnostic(message, pos)))
             return
-        problem = _too_long(value) or variable.mismatch(value)
+        problem = _too_long(value)
+        try:
+            if problem is None:
+                self.values[name] = variable.conformed(value)
+        except ValueError as exc:
+            problem = str(exc)
         if problem:
             self._error(Diagnostic(problem, pos, f"variable.{name}"), name)
-        else:
-            self.values[name] = value
 
     def _set_text(self, variable: Variable, text: str, source: str) -> None:
         try:

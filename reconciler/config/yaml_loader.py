@@ -22,18 +22,12 @@ from reconciler.config.nodes import (
     Scalar,
     Sequence,
     SourceError,
-    VarRef,
-    make_template,
-    unsupported,
 )
 from reconciler.errors import Pos
 
 _TAG = "tag:yaml.org,2002:"
 _ANCHORS = "YAML anchors and aliases (&name, *name) are not supported"
 _SCALAR_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null")}
-_VAR = r"\$\{var\.([A-Za-z_][A-Za-z0-9_-]*)\}"
-_WHOLE_VAR = re.compile(_VAR)
-_PIECE = re.compile(rf"\$\$\{{|{_VAR}|\$\{{[^}}]*\}}?")
 
 
 # YAML 1.2 core schema (not PyYAML's YAML 1.1): `010` is ten, `yes`/`on` are strings, `1:20`
@@ -220,20 +214,10 @@ def _resolve(value: str) -> str:
 
 
 def _template(text: str, pos: Pos) -> Node:
-    """``${var.x}`` alone keeps the variable's type; inside a longer string it is text."""
-    whole = _WHOLE_VAR.fullmatch(text)
-    if whole:
-        return VarRef(whole.group(1), pos)
-    parts: list[str | VarRef] = []
-    start = 0
-    for match in _PIECE.finditer(text):
-        parts.append(text[start : match.start()])
-        start = match.end()
-        if match.group(1):
-            parts.append(VarRef(match.group(1), pos))
-        elif match.group(0) == "$${":
-            parts.append("${")
-        else:
-            return unsupported(f"the interpolation {match.group(0)[:40]}", pos)
-    parts.append(text[start:])
-    return make_template(parts, pos)
+    """A string; one holding ``${...}`` is an expression or a template (parsed as HCL, so it
+    means exactly what it would in an HCL file)."""
+    if "${" not in text:
+        return Scalar(text, pos)
+    from reconciler.config.hcl_adapter import yaml_expression  # lark only when needed
+
+    return yaml_expression(text, pos)

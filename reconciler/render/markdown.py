@@ -1,4 +1,4 @@
-"""The plan as a pull-request comment (``np plan --format markdown``, DESIGN §4).
+"""The plan as a pull-request comment (``np plan --format markdown``).
 
     parts = render_plan_markdown(plan)   # post each as one comment; every part ≤ 65,000 chars
 

@@ -1,4 +1,4 @@
-"""The machine-readable plan of DESIGN §4 (``np plan --json``), one document per run."""
+"""The machine-readable plan (``np plan --json``), one document per run: docs/output.md."""
 
 from __future__ import annotations
 

@@ -9,8 +9,14 @@ from typing import Any
 import click
 
 from reconciler.diff import DriftChange, FieldChange
-from reconciler.model import CONFIG_NAMES, wire_path_to_config, wire_value_to_config
+from reconciler.model import (
+    CONFIG_NAMES,
+    wire_path_to_config,
+    wire_to_config,
+    wire_value_to_config,
+)
 from reconciler.plan import Plan, ResourceChange
+from reconciler.state.document import ResourceState
 
 _SYMBOL = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
 _COLOR = {"+": "green", "~": "yellow", "-": "red"}
@@ -128,15 +134,14 @@ def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
         lines.append("  # (adopted: np starts managing an existing node pool)")
     lines.append(f"  {paint.sign(symbol)} nodepool {value(resource.name)} {{")
     why_shown = resource.action == "update"
-    groups = field_groups(resource)
+    groups = field_groups(resource) if why_shown else _whole_fields(resource)
     names = {f: CONFIG_NAMES.get(f, f) for f in groups}
     width = max((len(n) for n in names.values()), default=0)
     lines.append(f"        {'pool'.ljust(width)} = {value(resource.pool)}")
     for field, changes in groups.items():
         name = names[field].ljust(width)
         if len(changes) == 1 and "." not in changes[0].path:
-            change = _in_config_shape(changes[0])
-            lines.append("      " + _change_line(name, change, paint, why_shown))
+            lines.append("      " + _change_line(name, changes[0], paint, why_shown))
             continue
         lines.append(f"      {paint.sign(symbol)} {name} = {{")
         keys = [c.path.split(".", 1)[1] for c in changes]
@@ -150,6 +155,28 @@ def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
         lines.append(f"        # ({hidden} unchanged fields hidden)")
     lines.append("    }")
     return lines
+
+
+def _whole_fields(resource: ResourceChange) -> dict[str, list[FieldChange]]:
+    """A create's or destroy's fields in the configuration's shape, maps and objects one key
+    per line as updates show them (``labels``, ``tags``, ``network``...)."""
+    groups: dict[str, list[FieldChange]] = {}
+    for change in resource.changes:
+        shaped = _in_config_shape(change)
+        whole = shaped.after if shaped.after is not None else shaped.before
+        if isinstance(whole, dict) and whole:
+            groups[change.path] = [
+                FieldChange(
+                    f"{change.path}.{key}",
+                    change.reason,
+                    None if shaped.before is None else item,
+                    None if shaped.after is None else item,
+                )
+                for key, item in whole.items()
+            ]
+        else:
+            groups[change.path] = [shaped]
+    return groups
 
 
 def _in_config_shape(change: FieldChange) -> FieldChange:
@@ -167,3 +194,17 @@ def _change_line(name: str, change: FieldChange, paint: Painter, why_shown: bool
     if change.after is None:
         return f"{paint.sign('-')} {name} = {value(change.before)} -> null{why}"
     return f"{paint.sign('~')} {name} = {value(change.before)} -> {value(change.after)}{why}"
+
+
+def recorded_block(address: str, resource: ResourceState) -> str:
+    """One managed node pool as state records it, in the configuration's names and shapes: a
+    ``nodepool`` block holding what np last applied."""
+    from reconciler.generate import Generated, hcl_block
+
+    label = address.removeprefix("nodepool.").split("[", 1)[0]
+    fields = wire_to_config(resource.applied)
+    block = hcl_block(Generated(label, resource.pool, resource.name, fields, ()))
+    lines = [f"# {address}: {resource.pool}/{resource.name}, last applied {resource.updated_at}"]
+    if resource.prevent_destroy:
+        lines.append("# lifecycle.prevent_destroy was set when it was applied")
+    return "\n".join([*lines, block])

@@ -120,8 +120,10 @@ class WorldFile:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise WorldError(f"world file not found: {self.path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise WorldError(f"cannot read world file {self.path}: {exc}") from None
+        except UnicodeDecodeError:  # its message would quote the file's bytes
+            raise WorldError(f"world file {self.path} is not UTF-8 text") from None
+        except OSError as exc:
+            raise WorldError(f"cannot read world file {self.path}: {exc.strerror or exc}") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -130,9 +132,10 @@ class WorldFile:
         self._seen = stamp
         return world
 
-    def write(self, data: JsonObject) -> None:
-        """Replace the file whole and atomically (a reader sees the old file or the new one)."""
-        atomic_write(self.path, render(data) + "\n")
+    def write(self, data: JsonObject, encoded: dict[tuple[str, ...], str]) -> None:
+        """Replace the file whole and atomically (a reader sees the old file or the new one);
+        `encoded` as for `render`."""
+        atomic_write(self.path, render(data, encoded) + "\n")
         self._seen = self._stamp()
 
     def changed(self) -> bool:
@@ -147,22 +150,29 @@ class WorldFile:
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def render(data: JsonObject) -> str:
+def render(data: JsonObject, encoded: dict[tuple[str, ...], str] | None = None) -> str:
     """The world as JSON, indented down to the node pools and one line per node pool.
 
-    A person can still find and edit a node pool, and the bulk of the text comes from the C
-    encoder: `json.dumps(indent=2)` runs the pure-Python one, ten times slower.
+    A person can still find and edit a node pool, and the text comes from the C encoder
+    (`json.dumps(indent=2)` runs the pure-Python one, ten times slower). `encoded` keeps each
+    node pool's line from one call to the next, so that a write encodes only the node pools
+    whose lines its caller dropped (those that changed).
     """
-    return _render(data, ())
+    return _render(data, (), {} if encoded is None else encoded)
 
 
-def _render(value: Any, path: tuple[str, ...]) -> str:
+def _render(value: Any, path: tuple[str, ...], encoded: dict[tuple[str, ...], str]) -> str:
+    if len(path) == 4:  # pools.POOL.nodepools.NAME: one line
+        line = encoded.get(path)
+        if line is None:
+            line = encoded[path] = _ENCODER.encode(value)
+        return line
     expanded = not path or (path[0] == "pools" and (len(path) < 3 or path[2:] == ("nodepools",)))
     if not (expanded and isinstance(value, dict) and value):
         return _ENCODER.encode(value)
     indent = "  " * (len(path) + 1)
     items = [
-        f"{indent}{_ENCODER.encode(key)}: {_render(item, (*path, key))}"
+        f"{indent}{_ENCODER.encode(key)}: {_render(item, (*path, key), encoded)}"
         for key, item in value.items()
     ]
     return "{\n" + ",\n".join(items) + "\n" + indent[:-2] + "}"
@@ -218,6 +228,8 @@ class World:
         self._data = self._with_creation_times(data)
         # Node pools changed since the last flush (None: deleted), by (pool, name).
         self._unsaved: dict[tuple[str, str], JsonObject | None] = {}
+        # Each node pool's line in the file as last written, for `render`.
+        self._encoded: dict[tuple[str, ...], str] = {}
 
     @classmethod
     def load(
@@ -255,7 +267,9 @@ class World:
         if not self._unsaved:
             return False
         self.reload_if_changed()
-        self._file.write(self._data)
+        for pool, name in self._unsaved:
+            self._encoded.pop(("pools", pool, "nodepools", name), None)
+        self._file.write(self._data, self._encoded)
         self._unsaved.clear()
         return True
 
@@ -277,6 +291,7 @@ class World:
             else:
                 nodepools[name] = res
         self._data = self._with_creation_times(data)
+        self._encoded.clear()
         return True
 
     # -- reads -------------------------------------------------------------------------------

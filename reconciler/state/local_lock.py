@@ -14,16 +14,15 @@ really gone (``np force-unlock ID``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
-import socket
 import time
 from pathlib import Path
 
 from reconciler.errors import LockError
 from reconciler.fsutil import private_dirs, write_new
+from reconciler.state.locking import holder_gone, lock_record, parse_lock
 from reconciler.state.protocols import LockHeldError, LockInfo, LockLostError
 
 _POLL_SECONDS = 0.1
@@ -31,7 +30,6 @@ _PARTIAL_RETRIES = 10
 """A lock written by an older np (create, then write) may be read half-written: look again a
 few times, 20 ms apart, before calling it corrupt."""
 _PARTIAL_WAIT = 0.02
-_TEXT_KEYS = ("id", "host", "user", "operation", "created")
 
 
 class LocalLocker:
@@ -47,7 +45,7 @@ class LocalLocker:
 
     def acquire(self, info: LockInfo, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        body = json.dumps(_holder_doc(info), indent=2) + "\n"
+        body = json.dumps(lock_record(info), indent=2) + "\n"
         try:
             private_dirs(self.path.parent)
         except OSError as exc:
@@ -61,7 +59,7 @@ class LocalLocker:
                     continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise LockHeldError(held, str(self.path), _stale(held)) from None
+                    raise LockHeldError(held, str(self.path), holder_gone(held)) from None
                 time.sleep(min(_POLL_SECONDS, remaining))
             except OSError as exc:
                 raise LockError(f"cannot create lock file {self.path}: {exc.strerror}") from exc
@@ -96,7 +94,7 @@ class LocalLocker:
                 raise LockError(
                     f"cannot read lock file {self.path}: {exc.strerror or exc}"
                 ) from exc
-            info = _parse(raw)
+            info = parse_lock(raw)
             if not info.corrupt or retries == 0:
                 return info
             retries -= 1
@@ -134,44 +132,3 @@ def _publish(path: Path, body: str) -> None:
         os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _holder_doc(info: LockInfo) -> dict[str, object]:
-    return {
-        "id": info.id,
-        "pid": info.pid,
-        "host": info.host,
-        "user": info.user,
-        "operation": info.operation,
-        "created": info.created,
-    }
-
-
-def _parse(raw: bytes) -> LockInfo:
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        doc = None
-    valid = (
-        isinstance(doc, dict)
-        and all(isinstance(doc.get(key), str) and doc[key] for key in _TEXT_KEYS)
-        and type(doc.get("pid")) is int
-        and doc["pid"] > 0  # os.kill(0 or negative) would signal a process group
-    )
-    if not valid:
-        return LockInfo(id=f"corrupt-{hashlib.sha256(raw).hexdigest()[:12]}", corrupt=True)
-    assert isinstance(doc, dict)
-    return LockInfo(**{key: doc[key] for key in (*_TEXT_KEYS, "pid")})
-
-
-def _stale(info: LockInfo) -> str | None:
-    """Why the lock is abandoned: its holder ran on this host and its process is gone."""
-    if info.corrupt or info.host != socket.gethostname():
-        return None
-    try:
-        os.kill(info.pid, 0)
-    except ProcessLookupError:
-        return f"process {info.pid} is not running on this host"
-    except PermissionError:  # alive, owned by another user
-        return None
-    return None

@@ -39,7 +39,11 @@ from reconciler.state.protocols import (
 CHECKPOINT_RECORDS = 1000
 """Fold the journal into the state after this many records ..."""
 CHECKPOINT_SECONDS = 5.0
-"""... or this long after the last checkpoint, whichever comes first (and at the end)."""
+"""... or this long after the last checkpoint, whichever comes first (and at the end) ..."""
+CHECKPOINT_SHARE = 10
+"""... but only once a tenth of the state's size has been recorded since: a checkpoint rewrites
+the whole state, so spread over that many changes it costs O(1) per change, whatever the
+size of the state and however slowly the changes come."""
 
 
 @dataclass(frozen=True)
@@ -267,9 +271,11 @@ class Session:
         """Make everything staged so far durable: one journal append (nothing if no change)."""
         with self._writing:
             self._flush()
-            due = time.monotonic() - self._checkpointed_at >= CHECKPOINT_SECONDS
-            if self._since_checkpoint >= CHECKPOINT_RECORDS or (self._since_checkpoint and due):
-                self._checkpoint()
+            since = self._since_checkpoint
+            if since and since >= len(self._resources) // CHECKPOINT_SHARE:
+                late = time.monotonic() - self._checkpointed_at >= CHECKPOINT_SECONDS
+                if late or since >= CHECKPOINT_RECORDS:
+                    self._checkpoint()
 
     def _flush(self) -> None:
         if self._broken is not None:

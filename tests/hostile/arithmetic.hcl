@@ -1,5 +1,5 @@
 nodepool "train" {
   pool   = "pool-prod"
   flavor = "modelarts.vm.gpu.t4u8"
-  count  = 2 * 4
+  count  = 2 * 4 / (1 - 1)
 }

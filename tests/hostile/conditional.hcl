@@ -1,5 +1,5 @@
 variable "big" {
-  default = true
+  default = "yes"
 }
 
 nodepool "train" {

@@ -2,5 +2,5 @@ nodepool "train" {
   pool   = "pool-prod"
   flavor = "modelarts.vm.gpu.t4u8"
   count  = 1
-  labels = { tier = "${upper("gpu")}" }
+  labels = { tier = "gpu-${timestamp()}" }
 }

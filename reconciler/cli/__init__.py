@@ -1,0 +1,10 @@
+"""The ``np`` command line: parse options, call the layers below, map errors to exit codes.
+
+``app`` holds the group, its global options and what every command shares; ``commands`` the
+commands that plan, apply and report; ``state_commands`` those that inspect and edit state.
+"""
+
+from reconciler.cli import commands, state_commands
+from reconciler.cli.app import cli, main
+
+__all__ = ["cli", "commands", "main", "state_commands"]

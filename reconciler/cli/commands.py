@@ -1,0 +1,375 @@
+"""The commands that plan, apply and report: validate, plan, apply, show, drift, import,
+generate, schema, version, and the simulator's ``np sim``. Each parses its options, calls
+``reconciler.runs``, and prints; nothing else happens here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import click
+
+from reconciler import __version__
+from reconciler.cli.app import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    INSECURE_HELP,
+    LOCK_TIMEOUT,
+    Globals,
+    PlanRequest,
+    approve,
+    cli,
+    connection_options,
+    load_configuration,
+    locked,
+    open_states,
+    parse_duration,
+    plan_options,
+    run_async,
+    runner,
+    targeting_options,
+    var_options,
+    with_globals,
+)
+
+if TYPE_CHECKING:
+    from reconciler.live import LiveWorld
+    from reconciler.plan import Plan
+
+
+@cli.command()
+@var_options
+@click.option("--allow-insecure-http", is_flag=True, help=INSECURE_HELP)
+@with_globals
+def validate(
+    g: Globals, var_files: tuple[Path, ...], var_args: tuple[str, ...], allow_insecure_http: bool
+) -> None:
+    """Parse and validate the configuration; no network."""
+    config = load_configuration(g, var_files, var_args, allow_insecure_http, offline=True)
+    count = len(config.nodepools)
+    g.say(
+        f"Success! The configuration is valid ({count} node pool{'s' if count != 1 else ''} "
+        f"in {len(config.files)} file{'s' if len(config.files) != 1 else ''})."
+    )
+
+
+@cli.command()
+@plan_options
+@click.option(
+    "-out",
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan to FILE.",
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format (markdown: for a pull-request comment).",
+)
+@with_globals
+def plan(
+    g: Globals,
+    /,
+    out: Path | None,
+    detailed_exitcode: bool,
+    as_json: bool,
+    fmt: str,
+    **options: Any,
+) -> None:
+    """Compute and show what apply would change."""
+    req = PlanRequest(**options)
+    config = load_configuration(g, req.var_files, req.var_args, req.allow_insecure_http)
+    run = runner(g, config, req)
+    with locked(g, "plan", req.lock_timeout, config) as session:
+        the_plan, _live, target = run_async(run.plan(session, req.target, req.exclude))
+    if out is not None:
+        from reconciler.savedplan import save_plan
+
+        out = g.path(out)
+        save_plan(out, the_plan, config_digest=run.config_digest(), target=target)
+    show_plan(g, the_plan, "json" if as_json else fmt)
+    if out is not None and fmt == "text" and not as_json:
+        g.say(f"\nSaved the plan to {out}. To apply exactly this plan, run: np apply {out}")
+    if detailed_exitcode and the_plan.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+def show_plan(g: Globals, the_plan: Plan, fmt: str) -> None:
+    from reconciler.render import plan_output
+
+    click.echo(plan_output(the_plan, fmt, g.color), color=g.color)
+
+
+@cli.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@plan_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--no-wait", is_flag=True, help="Do not wait for node counts to converge.")
+@click.option(
+    "--wait-timeout", default="30m", show_default=True, help="How long to wait for convergence."
+)
+@with_globals
+def apply(
+    g: Globals,
+    /,
+    planfile: Path | None,
+    auto_approve: bool,
+    no_wait: bool,
+    wait_timeout: str,
+    **options: Any,
+) -> None:
+    """Plan, ask for approval, apply, wait for convergence, record state.
+
+    With PLANFILE, apply exactly that saved plan (no prompt) if nothing moved since.
+    """
+    from reconciler.apply import summarise
+    from reconciler.errors import NpError
+    from reconciler.render.progress import WaitProgress
+
+    req = PlanRequest(**options)
+    wait = 0 if no_wait else parse_duration(wait_timeout, "--wait-timeout")
+    saved = None
+    if planfile is not None:
+        from reconciler.savedplan import load_plan
+
+        if req.var_args or req.var_files:
+            raise NpError(
+                "--var and --var-file cannot be used with a saved plan: it holds the values it "
+                "was made with; run np plan -out again to change them"
+            )
+        saved = load_plan(g.path(planfile))
+    config = load_configuration(g, req.var_files, req.var_args, req.allow_insecure_http)
+    run = runner(g, config, req)
+    progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
+    with locked(g, "apply", req.lock_timeout, config) as session:
+        if saved is not None:
+            outcomes = run_async(
+                run.apply_saved(session, saved, wait_seconds=wait, progress=progress)
+            )
+        else:
+            the_plan, live, _ = run_async(run.plan(session, req.target, req.exclude))
+            show_plan(g, the_plan, "text")
+            if not the_plan.applyable:
+                sys.exit(EXIT_OK)
+            if the_plan.has_changes and not auto_approve:
+                approve(g)
+            reviewed = run.apply_reviewed(
+                session, the_plan, live, wait_seconds=wait, progress=progress
+            )
+            outcomes = run_async(reviewed)
+    summary = summarise(outcomes)
+    for problem in summary.problems:
+        g.say(problem, err=True)
+    g.say(f"\n{summary.verdict}")
+    sys.exit(EXIT_OK if summary.ok else EXIT_ERROR)
+
+
+@cli.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
+@with_globals
+def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
+    """Show the state (or a saved plan)."""
+    import json
+
+    if planfile is not None:
+        from reconciler.savedplan import load_plan
+
+        show_plan(g, load_plan(g.path(planfile)).plan, "json" if as_json else "text")
+        return
+    with open_states(g) as manager:
+        state = manager.load()
+    if as_json:
+        g.say(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
+        return
+    if not state.resources:
+        g.say("The state is empty: np manages no node pools yet.")
+        return
+    from reconciler.render.text import recorded_block
+
+    g.say("\n".join(recorded_block(a, r) for a, r in state.resources.items()).rstrip("\n"))
+
+
+@cli.command("import")
+@click.argument("address")
+@click.argument("target", metavar="POOL/NODEPOOL")
+@var_options
+@LOCK_TIMEOUT
+@with_globals
+def import_(
+    g: Globals,
+    address: str,
+    target: str,
+    var_files: tuple[Path, ...],
+    var_args: tuple[str, ...],
+    lock_timeout: str,
+) -> None:
+    """Adopt an existing node pool into state without changing it."""
+    from reconciler.ops import declared_block, import_target
+
+    pool, name = import_target(target)
+    config = load_configuration(g, var_files, var_args)
+    wanted = declared_block(config, address, pool, name)
+    run = runner(g, config, PlanRequest(var_files, var_args, (), (), 1, lock_timeout, False))
+    with locked(g, "import", lock_timeout, config) as session:
+        run_async(run.import_nodepool(session, wanted))
+    g.say(
+        f"Imported {target} as {address}. Run np plan to see how it differs from the configuration."
+    )
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(f"np {__version__}")
+
+
+class _LazySim(click.Group):
+    """``np sim ...`` lives in the simulator package; load it only when asked for."""
+
+    def _real(self) -> click.Group:
+        from reconciler.sim.cli import sim_group
+
+        return sim_group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._real().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._real().get_command(ctx, cmd_name)
+
+
+cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "junit"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@var_options
+@targeting_options
+@connection_options
+@with_globals
+def drift(
+    g: Globals,
+    /,
+    fmt: str,
+    var_files: tuple[Path, ...],
+    var_args: tuple[str, ...],
+    target: tuple[str, ...],
+    exclude: tuple[str, ...],
+    parallelism: int,
+    allow_insecure_http: bool,
+) -> None:
+    """Read-only: live vs last-applied for every managed node pool (exit 2 when drifted)."""
+    from reconciler.errors import NpError
+    from reconciler.plan import select
+    from reconciler.render import drift_output
+    from reconciler.render.drift import drifted
+
+    config = load_configuration(g, var_files, var_args, allow_insecure_http)
+    with open_states(g, config) as manager:
+        state = manager.load()
+        where = manager.describe()
+    known = {np.address for np in config.nodepools} | set(state.resources)
+    unknown = [a for a in (*target, *exclude) if a not in known]
+    if unknown:
+        raise NpError(f"{unknown[0]}: no such address in the configuration or state")
+    req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
+    run = runner(g, config, req)
+    entries = run_async(run.drift(state, where, select(known, target, exclude)))
+    click.echo(drift_output(entries, fmt, g.color), color=g.color)
+    if drifted(entries):
+        sys.exit(EXIT_CHANGES)
+
+
+@cli.command()
+@click.option(
+    "--pool",
+    "pools",
+    multiple=True,
+    metavar="NAME",
+    help="Only the node pools of this resource pool (repeatable; default: every pool).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["hcl", "yaml"]),
+    default="hcl",
+    show_default=True,
+    help="Output language.",
+)
+@var_options
+@connection_options
+@with_globals
+def generate(
+    g: Globals,
+    /,
+    pools: tuple[str, ...],
+    fmt: Literal["hcl", "yaml"],
+    var_files: tuple[Path, ...],
+    var_args: tuple[str, ...],
+    parallelism: int,
+    allow_insecure_http: bool,
+) -> None:
+    """Print configuration for live node pools that np does not manage yet.
+
+    Node pools already declared or recorded in state are left out. Adding the output to the
+    configuration plans no changes; apply then records the node pools without a request.
+    """
+    from reconciler.errors import NpError
+    from reconciler.generate import generate as render
+    from reconciler.model import check_pool
+    from reconciler.state.manager import check_identity
+
+    config = load_configuration(g, var_files, var_args, allow_insecure_http)
+    with open_states(g, config) as manager:
+        state = manager.load()
+        where = manager.describe()
+    req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
+    run = runner(g, config, req)
+
+    async def read() -> tuple[LiveWorld, set[str]]:
+        async with run.connect() as client:
+            warning = check_identity(state, run.identity(client.project_id), where)
+            if warning:
+                g.say(warning, err=True)
+            listed = await client.list_pools(config.provider.workspace_id)
+            wanted = set(pools) or {check_pool(raw)[0] for raw in listed}
+            return await run.read_live(client, wanted, set()), wanted
+
+    live, wanted = run_async(read())
+    missing = sorted(pool for pool in wanted if pool not in live.pools)
+    if missing:
+        raise NpError(f'resource pool "{missing[0]}" does not exist')
+    text = render(live, config, state, wanted, fmt)
+    if not text:
+        g.say(
+            "Every live node pool is declared or in state already: nothing to generate.", err=True
+        )
+        return
+    click.echo(text, nl=False)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the YAML configuration (for yaml-language-server)."""
+    import json
+
+    from reconciler.config import config_json_schema
+
+    click.echo(json.dumps(config_json_schema(), indent=2))

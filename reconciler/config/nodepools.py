@@ -1,0 +1,206 @@
+"""``nodepool`` blocks → desired node pools: fields evaluated and validated, lifecycle read,
+``for_each`` expanded into instances ``nodepool.NAME["KEY"]``, and what spans blocks checked
+(two addresses for one node pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as SequenceABC
+from dataclasses import replace
+from typing import Any
+
+from reconciler.config.addresses import address
+from reconciler.config.declarations import Declaration
+from reconciler.config.expr import Context, Evaluator
+from reconciler.config.lifecycle import IgnoreRules, ignore_rules, take_ignore_changes
+from reconciler.config.limits import STEPS_PER_INSTANCE
+from reconciler.config.messages import describe
+from reconciler.config.moved import Blocks
+from reconciler.config.names import new_name_problem, suggested_name
+from reconciler.config.nodes import Mapping, Node
+from reconciler.config.resolve import resolve, validate
+from reconciler.config.schema import NodePoolSpec
+from reconciler.config.types import DesiredNodePool, Lifecycle
+from reconciler.config.values import EvalError, Quiet
+from reconciler.errors import Diagnostic
+
+_NOT_FIELDS = ("pool", "name", "lifecycle")
+MAX_INSTANCES = 10_000
+"""Instances one for_each may make (a fleet of 10,000 node pools plans in under a minute)."""
+MAX_ALL_INSTANCES = 20_000
+"""Instances all for_each blocks of a configuration may make together."""
+
+
+class NodePoolBuilder:
+    """Collects every problem into ``diagnostics``; ``new_names`` (np validate) also holds
+    labels used as names to the rule for new node pools."""
+
+    def __init__(self, context: Context, diagnostics: list[Diagnostic], new_names: bool) -> None:
+        self.context = context
+        self.diagnostics = diagnostics
+        self.new_names = new_names
+        self.instances_made = 0
+
+    def build(
+        self, declarations: SequenceABC[Declaration]
+    ) -> tuple[tuple[DesiredNodePool, ...], Blocks]:
+        """The node pools, sorted by address, and what the blocks declare (for moved)."""
+        pools: dict[tuple[str, str], DesiredNodePool] = {}
+        keys: dict[str, tuple[str, ...] | None] = {}
+        addresses: set[str] = set()
+        unknown: set[str] = set()
+        for decl in declarations:
+            if decl.kind != "nodepool":
+                continue
+            instances, keys[decl.label] = self.block(decl)
+            if keys[decl.label] is None:
+                addresses.add(address(decl.label))
+            else:
+                addresses.update(address(decl.label, key) for key in keys[decl.label] or ())
+            if instances is None:
+                unknown.add(decl.label)
+            for pool in instances or ():
+                other = pools.setdefault((pool.pool, pool.name), pool)
+                if other is not pool:
+                    self.same_node_pool(pool, other)
+        nodepools = tuple(sorted(pools.values(), key=lambda pool: pool.address))
+        return nodepools, Blocks(keys, frozenset(addresses), frozenset(unknown))
+
+    def same_node_pool(self, pool: DesiredNodePool, other: DesiredNodePool) -> None:
+        message = (
+            f"manages the same node pool {pool.pool}/{pool.name} as {other.address} ({other.pos})"
+        )
+        if pool.pos == other.pos and "name" not in pool.field_pos:
+            message += f'; give each instance its own name, e.g. name = "{pool.name}-${{each.key}}"'
+        self.diagnostics.append(Diagnostic(message, pool.pos, pool.address))
+
+    def block(
+        self, decl: Declaration
+    ) -> tuple[list[DesiredNodePool] | None, tuple[str, ...] | None]:
+        """The block's node pools (None when its instances are unknown: for_each failed) and
+        its for_each keys (None for a block without for_each)."""
+        body, ignore_changes = take_ignore_changes(decl.body)
+        body, for_each = take_entry(body, "for_each")
+        rules, problems = ignore_rules(ignore_changes)
+        self.diagnostics += [problem.diagnostic(decl.address) for problem in problems]
+        if for_each is None:
+            pool = self.instance(decl, body, rules, self.context, address(decl.label))
+            return ([] if pool is None or problems else [pool]), None
+        instances = self.instances(decl, for_each)
+        if instances is None:
+            return None, ()
+        found: list[Diagnostic] = []
+        pools: list[DesiredNodePool] = []
+        reported, self.diagnostics = self.diagnostics, found
+        try:
+            for key, value in instances:
+                context = self.context.with_each(key, value)
+                pool = self.instance(decl, body, rules, context, address(decl.label, key))
+                pools += [pool] if pool is not None else []
+        finally:
+            self.diagnostics = reported
+        self.diagnostics += _once(found)
+        return (pools if not problems else []), tuple(key for key, _ in instances)
+
+    def instances(self, decl: Declaration, node: Node) -> list[tuple[str, Any]] | None:
+        """``(each.key, each.value)`` for every instance, or None (and the reason)."""
+        try:
+            value = Evaluator(self.context).evaluate(node)
+        except Quiet:
+            return None
+        except EvalError as exc:
+            self.diagnostics.append(Diagnostic(exc.message, exc.pos, decl.address, "for_each"))
+            return None
+        problem = None
+        if isinstance(value, dict):
+            pairs = [(key, value[key]) for key in sorted(value)]
+        elif isinstance(value, frozenset) and all(isinstance(item, str) for item in value):
+            pairs = [(item, item) for item in sorted(value)]
+        elif isinstance(value, frozenset):
+            problem = "for_each needs a set of strings; convert: toset([for x in X : tostring(x)])"
+        elif isinstance(value, list):
+            problem = "for_each needs a map or a set of strings, got a list; use toset(...)"
+        else:
+            problem = f"for_each needs a map or a set of strings, got {describe(value)}"
+        if problem is None and len(pairs) > MAX_INSTANCES:
+            problem = (
+                f"for_each makes {len(pairs):,} instances; at most {MAX_INSTANCES:,} per block"
+            )
+        elif problem is None and self.instances_made + len(pairs) > MAX_ALL_INSTANCES:
+            problem = f"for_each blocks make more than {MAX_ALL_INSTANCES:,} node pools in all"
+        if problem is not None:
+            self.diagnostics.append(Diagnostic(problem, node.pos, decl.address))
+            return None
+        self.instances_made += len(pairs)
+        self.context.budget.allow(STEPS_PER_INSTANCE * len(pairs))
+        return pairs
+
+    def instance(
+        self,
+        decl: Declaration,
+        body: Mapping,
+        rules: IgnoreRules,
+        context: Context,
+        where: str,
+    ) -> DesiredNodePool | None:
+        resolved = resolve(body, context)
+        spec = validate(NodePoolSpec, resolved)
+        if spec is not None:
+            for path, message in spec.problems():
+                resolved.report(path, message)
+            if spec.name is None and self.new_names:
+                self.label_as_name(decl, where)
+        self.diagnostics += [problem.diagnostic(where) for problem in resolved.problems]
+        if resolved.problems or spec is None:
+            return None
+        written: dict[str, Any] = resolved.value
+        prevent_destroy = spec.lifecycle.prevent_destroy if spec.lifecycle else False
+        return DesiredNodePool(
+            address=where,
+            pool=spec.pool,
+            name=spec.name or decl.label,
+            fields={k: v for k, v in written.items() if k not in _NOT_FIELDS},
+            lifecycle=Lifecycle(rules.fields, prevent_destroy, rules.keys, rules.all),
+            pos=decl.pos,
+            field_pos={key: resolved.positions[(key,)] for key in written},
+        )
+
+    def label_as_name(self, decl: Declaration, where: str) -> None:
+        """A label used as the name must be one the API accepts for a new node pool: else
+        validate passes and plan fails. An existing node pool of another name is named
+        explicitly."""
+        problem = new_name_problem(decl.label)
+        if problem is None:
+            return
+        suggestion = suggested_name(decl.label)
+        fix = f'add name = "{suggestion}"' if suggestion else "set name to a valid name"
+        existing = f'name = "{decl.label}" for an existing node pool of that name'
+        message = f"{problem}; the block label is the name when name is not set: {fix}"
+        self.diagnostics.append(Diagnostic(f"{message} (or {existing})", decl.pos, where))
+
+
+def take_entry(body: Mapping, key: str) -> tuple[Mapping, Node | None]:
+    """The body without ``key`` (the first one; a repeat stays, to be reported), and its node."""
+    for index, entry in enumerate(body.entries):
+        if entry.key == key:
+            rest = body.entries[:index] + body.entries[index + 1 :]
+            return Mapping(rest, body.pos), entry.value
+    return body, None
+
+
+def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The same problem in several instances of a block is reported once, with a count."""
+    counts: dict[tuple[str, Any, str | None], list[Diagnostic]] = {}
+    for diagnostic in diagnostics:
+        counts.setdefault((diagnostic.message, diagnostic.pos, diagnostic.field), []).append(
+            diagnostic
+        )
+    result: list[Diagnostic] = []
+    for same in counts.values():
+        first = same[0]
+        more = len(same) - 1
+        if more:
+            noun = "instance" if more == 1 else "instances"
+            first = replace(first, message=f"{first.message} (and in {more} more {noun})")
+        result.append(first)
+    return result

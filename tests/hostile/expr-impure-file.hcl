@@ -1,0 +1,6 @@
+nodepool "train" {
+  pool   = "pool-prod"
+  flavor = "modelarts.vm.gpu.t4u8"
+  count  = 1
+  labels = { key = file("/root/.aws/credentials") }
+}

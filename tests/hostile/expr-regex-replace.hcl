@@ -1,0 +1,5 @@
+nodepool "train" {
+  pool   = "pool-prod"
+  flavor = replace("modelarts.vm.gpu.t4u8", "/(a+)+$/", "x")
+  count  = 1
+}

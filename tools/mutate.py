@@ -86,7 +86,8 @@ def main() -> int:
     env = dict(os.environ)
     if args.ci:  # mutmut runs the selection of pyproject.toml; keep only the CI tests of it
         others = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("tests/test_*.py"))
-        env["PYTEST_ADDOPTS"] = " ".join(f"--deselect={t}" for t in others if t not in CI_TESTS)
+        deselect = [f"--deselect={t}" for t in others if t not in CI_TESTS]
+        env["PYTEST_ADDOPTS"] = " ".join([env.get("PYTEST_ADDOPTS", ""), *deselect]).strip()
     shutil.rmtree(MUTANTS, ignore_errors=True)
     MUTANTS.mkdir()
     mutmut = Path(sys.executable).with_name("mutmut")
@@ -100,10 +101,10 @@ def main() -> int:
         print(LOG.read_text(errors="replace")[-4000:], file=sys.stderr)
         print(f"mutmut failed (exit {done.returncode})", file=sys.stderr)
         return 1
-    return report(groups)
+    return report(groups, MUTANTS)
 
 
-def report(groups: tuple[Group, ...]) -> int:
+def report(groups: tuple[Group, ...], mutants: Path) -> int:
     """Print the score table and the survivors; 1 when a group is below its threshold."""
     from mutmut.stats import status_by_exit_code
 
@@ -113,7 +114,7 @@ def report(groups: tuple[Group, ...]) -> int:
     for group in groups:
         group_total = group_killed = 0
         for part in group.parts:
-            meta = json.loads((MUTANTS / f"{part.path}.meta").read_text())
+            meta = json.loads((mutants / f"{part.path}.meta").read_text())
             verdicts = {
                 name: status_by_exit_code[code]
                 for name, code in meta["exit_code_by_key"].items()

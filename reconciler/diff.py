@@ -145,7 +145,7 @@ def adopted_applied(desired: dict[str, Any], live: dict[str, Any]) -> dict[str, 
 
 def _reason(applied_matches_desired: bool) -> Reason:
     """``drift`` when config still says what np last applied, so live moved; else ``config``
-    (also when nothing was applied: MISSING equals no desired value)."""
+    (also when nothing was applied: MISSING never equals a desired value)."""
     return "drift" if applied_matches_desired else "config"
 
 

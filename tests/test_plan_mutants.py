@@ -18,7 +18,7 @@ from reconciler.errors import Pos
 from reconciler.live import LiveWorld
 from reconciler.plan import ResourceChange, adoption, fingerprint, make_plan, replan
 
-# --- creating a node pool --------------------------------------------------------------------
+# --- creating a node pool ------------------------------------------------------------------------
 
 
 def test_a_create_shows_every_written_value_and_records_only_what_np_manages() -> None:
@@ -87,7 +87,156 @@ def test_a_create_refuses_az_counts_that_do_not_add_up() -> None:
     assert errors == ["nodepool.new: azs: the AZ counts add up to 1, but count is 3"]
 
 
-# --- adopting a node pool as it is (np import) -----------------------------------------------
+def test_a_create_on_a_physical_pool_records_max_count_and_keeps_ignored_keys_out() -> None:
+    block = desired(
+        "new",
+        flavor="f",
+        count=2,
+        labels={"team": "ml", "owner": "me"},
+        lifecycle=Lifecycle(prevent_destroy=True, ignore_keys=(("labels", "owner"),)),
+    )
+    change = plan_one(block, world("Dedicate", a=LIVE))
+    assert change.applied == {"flavor": "f", "count": 2, "maxCount": 2, "labels": {"team": "ml"}}
+    assert change.prevent_destroy is True
+
+
+def test_a_create_body_lists_fields_in_wire_order() -> None:
+    block = desired("new", labels={"a": "1"}, count=2, flavor="f", os={"name": "n"})
+    change = plan_one(block, world(a=LIVE))
+    assert change.body is not None
+    assert list(change.body["spec"]["resources"]) == ["flavor", "count", "maxCount", "labels", "os"]
+    assert change.applied is not None
+    assert list(change.applied) == ["flavor", "count", "labels", "os"]
+
+
+# --- updating one --------------------------------------------------------------------------------
+
+
+def test_tags_added_to_a_node_pool_without_tags() -> None:
+    change = plan_one(desired("a", tags={"owner": "ml"}), world(a=LIVE))
+    assert change.body == {
+        "spec": {
+            "resources": {
+                "flavor": "f",
+                "count": 2,
+                "maxCount": 2,
+                "tags": [{"key": "owner", "value": "ml"}],
+            }
+        }
+    }
+
+
+def test_an_update_shows_live_as_it_will_be() -> None:
+    change = plan_one(desired("a", labels={"team": "ai"}), world(a=LIVE | {"nodePool": "x"}))
+    assert change.after == LIVE | {"nodePool": "x", "labels": {"team": "ai", "owner": "ops"}}
+
+
+def test_setting_prevent_destroy_alone_is_recorded_without_a_request() -> None:
+    block = desired("a", count=2, lifecycle=Lifecycle(prevent_destroy=True))
+    change = plan_one(block, world(a=LIVE), {"count": 2})
+    assert (change.action, change.records_state, change.prevent_destroy) == ("no-op", True, True)
+    unchanged = plan_one(desired("a", count=2), world(a=LIVE), {"count": 2})
+    assert (unchanged.action, unchanged.records_state) == ("no-op", False)
+
+
+def test_a_flavor_change_names_both_flavors() -> None:
+    assert plan_errors(config(desired("a", flavor="g")), state(), world(a=LIVE)) == [
+        'nodepool.a: flavor: flavor cannot change on an existing node pool (live "f", config '
+        '"g"); create a new node pool instead'
+    ]
+
+
+def test_a_last_applied_value_of_the_wrong_shape_is_drift_not_a_crash() -> None:
+    """A hand-edited state may hold a list where a map belongs: np reports it and plans on."""
+    change = plan_one(desired("a", labels={"team": "ml"}), world(a=LIVE), {"labels": ["team"]})
+    assert (change.action, change.body) == ("no-op", None)
+    assert change.drift == (DriftChange("labels", ["team"], LIVE["labels"]),)
+    assert change.applied == {"labels": {"team": "ml"}}
+
+
+# --- what the API would refuse, refused at plan time ---------------------------------------------
+
+
+def test_az_counts_add_up_only_whole_numbers() -> None:
+    """An AZ the configuration does not list counts only when live gives it a number."""
+    azs = [{"az": "a", "count": 2}, {"az": "b", "count": "1"}, {"az": "c", "count": None}]
+    block = desired("a", count=4, azs=[{"az": "a", "count": 3}])
+    assert plan_errors(config(block), state(), world(a=LIVE | {"azs": azs})) == [
+        "nodepool.a: azs: the AZ counts add up to 3, but count is 4; live also has b (1), "
+        "c (None), which the configuration does not list: add each of them to azs (with "
+        "count = 0 to empty it)"
+    ]
+
+
+def test_an_empty_azs_list_against_a_node_pool_without_azs_adds_up_to_zero() -> None:
+    block = desired("a", count=3, azs=[])
+    assert plan_errors(config(block), state(), world(a=LIVE)) == [
+        "nodepool.a: azs: the AZ counts add up to 0, but count is 3"
+    ]
+
+
+def test_a_tags_change_names_every_reserved_tag_once() -> None:
+    live = LIVE | {
+        "tags": [
+            {"key": "__type_baremetal", "value": "1"},
+            {"key": "CCE-cluster", "value": "c"},
+            {"key": "owner", "value": "ops"},
+        ]
+    }
+    block = desired("a", tags={"owner": "ml"})
+    assert plan_errors(config(block), state(), world(a=live)) == [
+        "nodepool.a: tags: this node pool carries tags reserved by the service "
+        "(CCE-cluster, __type_baremetal); the API refuses a request that carries them, and np "
+        "sends tags whole, so np cannot change tags here: leave tags out of this block or add "
+        "it to lifecycle.ignore_changes"
+    ]
+
+
+# --- max_count: physical (Dedicate) and Logical pools --------------------------------------------
+
+
+def test_a_physical_pool_records_the_default_max_count_it_owns() -> None:
+    change = plan_one(desired("a", count=3), world("Dedicate", a=LIVE), {"count": 2})
+    assert change.body == {"spec": {"resources": {"flavor": "f", "count": 3, "maxCount": 3}}}
+    assert change.reasons == {"count": "config", "maxCount": "config"}
+    assert change.applied == {"count": 3, "maxCount": 3}
+
+
+def test_a_physical_node_pool_without_max_count_live_plans_nothing_np_does_not_manage() -> None:
+    live = {"flavor": "f", "count": 2, "labels": {"team": "ml"}}
+    change = plan_one(desired("a", labels={"team": "ml"}), world("Dedicate", a=live))
+    assert (change.action, change.body) == ("no-op", None)
+
+
+def test_an_ignored_max_count_that_differs_from_count_names_count() -> None:
+    block = desired("a", count=3, lifecycle=Lifecycle(ignore_changes=("max_count",)))
+    assert plan_errors(config(block), state(), world("Dedicate", a=LIVE)) == [
+        'nodepool.a: count: max_count (2) must equal count (3) on physical (Dedicate) pool "p"'
+    ]
+
+
+def test_an_ignored_count_on_a_physical_pool_takes_max_count_with_it() -> None:
+    """An autoscaler owns both: neither drift nor a request when it moves them together."""
+    block = desired("a", count=2, lifecycle=Lifecycle(ignore_changes=("count",)))
+    live = world("Dedicate", a=LIVE | {"count": 5, "maxCount": 5})
+    change = plan_one(block, live, {"count": 2, "maxCount": 2})
+    assert (change.action, change.drift, change.applied) == ("no-op", (), {})
+
+
+def test_a_written_max_count_on_a_logical_pool_is_owned_and_drifts() -> None:
+    block = desired("a", count=2, max_count=4)
+    change = plan_one(block, world(a=LIVE | {"maxCount": 6}), {"count": 2, "maxCount": 4})
+    assert change.drift == (DriftChange("maxCount", 4, 6),)
+    assert change.reasons == {"maxCount": "drift"}
+
+
+def test_a_written_max_count_stays_managed_when_count_is_ignored() -> None:
+    block = desired("a", count=2, max_count=8, lifecycle=Lifecycle(ignore_changes=("count",)))
+    change = plan_one(block, world(a=LIVE | {"count": 3, "maxCount": 4}))
+    assert change.body == {"spec": {"resources": {"flavor": "f", "count": 3, "maxCount": 8}}}
+
+
+# --- adopting a node pool as it is (np import) ---------------------------------------------------
 
 
 def test_adoption_records_live_values_for_exactly_what_the_block_manages() -> None:
@@ -146,107 +295,7 @@ def _ignore_owner() -> Lifecycle:
     return Lifecycle(ignore_keys=(("labels", "owner"),))
 
 
-# --- re-planning one change against a fresh read ---------------------------------------------
-
-
-def test_replan_rebuilds_the_change_it_was_given_among_several() -> None:
-    cfg = config(desired("a", labels={"team": "x"}), desired("b", labels={"team": "y"}))
-    live = world(a=LIVE, b=LIVE)
-    plan = make_plan(cfg, state(), live)
-    second = plan.resources[1]
-    again = replan(cfg, state(), live, second, LIVE | {"count": 5, "maxCount": 5})
-    assert again is not None
-    assert again.address == "nodepool.b"
-    assert again.body == {
-        "spec": {"resources": {"flavor": "f", "count": 5, "maxCount": 5, "labels": {"team": "y"}}}
-    }
-
-
-def _with(*changes: FieldChange) -> ResourceChange:
-    return ResourceChange("nodepool.a", "p", "a", "update", changes=changes)
-
-
-def test_same_changes_ignores_key_order_and_compares_both_ends() -> None:
-    taint = FieldChange(
-        "taints.k:NoSchedule",
-        "config",
-        {"key": "k", "value": "1", "effect": "NoSchedule"},
-        {"key": "k", "value": "2", "effect": "NoSchedule"},
-    )
-    reordered = FieldChange(
-        taint.path,
-        "drift",
-        {"effect": "NoSchedule", "value": "1", "key": "k"},
-        {"effect": "NoSchedule", "value": "2", "key": "k"},
-    )
-    assert _with(taint).same_changes(_with(reordered))
-    elsewhere = FieldChange(
-        taint.path, "config", taint.before, {"key": "k", "effect": "NoSchedule"}
-    )
-    assert not _with(taint).same_changes(_with(elsewhere))
-
-
-# --- what the API would refuse, refused at plan time ----------------------------------------
-
-
-def test_az_counts_add_up_only_whole_numbers() -> None:
-    """An AZ the configuration does not list counts only when live gives it a number."""
-    azs = [{"az": "a", "count": 2}, {"az": "b", "count": "1"}, {"az": "c", "count": None}]
-    block = desired("a", count=4, azs=[{"az": "a", "count": 3}])
-    assert plan_errors(config(block), state(), world(a=LIVE | {"azs": azs})) == [
-        "nodepool.a: azs: the AZ counts add up to 3, but count is 4; live also has b (1), "
-        "c (None), which the configuration does not list: add each of them to azs (with "
-        "count = 0 to empty it)"
-    ]
-
-
-def test_an_empty_azs_list_against_a_node_pool_without_azs_adds_up_to_zero() -> None:
-    block = desired("a", count=3, azs=[])
-    assert plan_errors(config(block), state(), world(a=LIVE)) == [
-        "nodepool.a: azs: the AZ counts add up to 0, but count is 3"
-    ]
-
-
-def test_a_tags_change_names_every_reserved_tag_once() -> None:
-    live = LIVE | {
-        "tags": [
-            {"key": "__type_baremetal", "value": "1"},
-            {"key": "CCE-cluster", "value": "c"},
-            {"key": "owner", "value": "ops"},
-        ]
-    }
-    block = desired("a", tags={"owner": "ml"})
-    assert plan_errors(config(block), state(), world(a=live)) == [
-        "nodepool.a: tags: this node pool carries tags reserved by the service "
-        "(CCE-cluster, __type_baremetal); the API refuses a request that carries them, and np "
-        "sends tags whole, so np cannot change tags here: leave tags out of this block or add "
-        "it to lifecycle.ignore_changes"
-    ]
-
-
-def test_tags_added_to_a_node_pool_without_tags() -> None:
-    change = plan_one(desired("a", tags={"owner": "ml"}), world(a=LIVE))
-    assert change.body == {
-        "spec": {
-            "resources": {
-                "flavor": "f",
-                "count": 2,
-                "maxCount": 2,
-                "tags": [{"key": "owner", "value": "ml"}],
-            }
-        }
-    }
-
-
-def test_a_last_applied_value_of_the_wrong_shape_is_drift_not_a_crash() -> None:
-    """A hand-edited state may hold a list where a map belongs: np reports it and plans on."""
-    change = plan_one(desired("a", labels={"team": "ml"}), world(a=LIVE), {"labels": ["team"]})
-    assert (change.action, change.body) == ("no-op", None)
-    assert change.drift == (DriftChange("labels", ["team"], LIVE["labels"]),)
-    assert change.applied == {"labels": {"team": "ml"}}
-
-
-# --- node pools no block declares -----------------------------------------------------------
+# --- node pools no block declares ----------------------------------------------------------------
 
 
 def test_a_managed_node_pool_gone_live_is_forgotten_by_name() -> None:
@@ -298,103 +347,7 @@ def test_prevent_destroy_and_the_last_node_pool_are_refused_by_address() -> None
     ]
 
 
-# --- physical (Dedicate) pools ----------------------------------------------------------------
-
-
-def test_a_physical_pool_records_the_default_max_count_it_owns() -> None:
-    change = plan_one(desired("a", count=3), world("Dedicate", a=LIVE), {"count": 2})
-    assert change.body == {"spec": {"resources": {"flavor": "f", "count": 3, "maxCount": 3}}}
-    assert change.reasons == {"count": "config", "maxCount": "config"}
-    assert change.applied == {"count": 3, "maxCount": 3}
-
-
-def test_a_physical_node_pool_without_max_count_live_plans_nothing_np_does_not_manage() -> None:
-    live = {"flavor": "f", "count": 2, "labels": {"team": "ml"}}
-    change = plan_one(desired("a", labels={"team": "ml"}), world("Dedicate", a=live))
-    assert (change.action, change.body) == ("no-op", None)
-
-
-def test_an_ignored_max_count_that_differs_from_count_names_count() -> None:
-    block = desired("a", count=3, lifecycle=Lifecycle(ignore_changes=("max_count",)))
-    assert plan_errors(config(block), state(), world("Dedicate", a=LIVE)) == [
-        'nodepool.a: count: max_count (2) must equal count (3) on physical (Dedicate) pool "p"'
-    ]
-
-
-# --- bodies and fingerprints read the same every time ----------------------------------------
-
-
-def test_a_create_body_lists_fields_in_wire_order() -> None:
-    block = desired("new", labels={"a": "1"}, count=2, flavor="f", os={"name": "n"})
-    change = plan_one(block, world(a=LIVE))
-    assert change.body is not None
-    assert list(change.body["spec"]["resources"]) == ["flavor", "count", "maxCount", "labels", "os"]
-    assert change.applied is not None
-    assert list(change.applied) == ["flavor", "count", "labels", "os"]
-
-
-def test_a_fingerprint_is_the_digest_of_canonical_json() -> None:
-    """Saved plans compare fingerprints taken by two runs (maybe two np versions): the form
-    is fixed, and the order of keys in the API's answer does not matter."""
-    spec = {"flavor": "f", "count": 2, "labels": {"b": "1", "a": "é"}}
-    again = {"labels": {"a": "é", "b": "1"}, "count": 2, "flavor": "f"}
-    canonical = '{"count":2,"flavor":"f","labels":{"a":"\\u00e9","b":"1"}}'
-    assert fingerprint(spec) == fingerprint(again)
-    assert fingerprint(spec) == hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def test_a_create_on_a_physical_pool_records_max_count_and_keeps_ignored_keys_out() -> None:
-    block = desired(
-        "new",
-        flavor="f",
-        count=2,
-        labels={"team": "ml", "owner": "me"},
-        lifecycle=Lifecycle(prevent_destroy=True, ignore_keys=(("labels", "owner"),)),
-    )
-    change = plan_one(block, world("Dedicate", a=LIVE))
-    assert change.applied == {"flavor": "f", "count": 2, "maxCount": 2, "labels": {"team": "ml"}}
-    assert change.prevent_destroy is True
-
-
-# --- updates ----------------------------------------------------------------------------------
-
-
-def test_an_update_shows_live_as_it_will_be() -> None:
-    change = plan_one(desired("a", labels={"team": "ai"}), world(a=LIVE | {"nodePool": "x"}))
-    assert change.after == LIVE | {"nodePool": "x", "labels": {"team": "ai", "owner": "ops"}}
-
-
-def test_setting_prevent_destroy_alone_is_recorded_without_a_request() -> None:
-    block = desired("a", count=2, lifecycle=Lifecycle(prevent_destroy=True))
-    change = plan_one(block, world(a=LIVE), {"count": 2})
-    assert (change.action, change.records_state, change.prevent_destroy) == ("no-op", True, True)
-    unchanged = plan_one(desired("a", count=2), world(a=LIVE), {"count": 2})
-    assert (unchanged.action, unchanged.records_state) == ("no-op", False)
-
-
-def test_a_flavor_change_names_both_flavors() -> None:
-    assert plan_errors(config(desired("a", flavor="g")), state(), world(a=LIVE)) == [
-        'nodepool.a: flavor: flavor cannot change on an existing node pool (live "f", config '
-        '"g"); create a new node pool instead'
-    ]
-
-
-def test_an_ignored_count_on_a_physical_pool_takes_max_count_with_it() -> None:
-    """An autoscaler owns both: neither drift nor a request when it moves them together."""
-    block = desired("a", count=2, lifecycle=Lifecycle(ignore_changes=("count",)))
-    live = world("Dedicate", a=LIVE | {"count": 5, "maxCount": 5})
-    change = plan_one(block, live, {"count": 2, "maxCount": 2})
-    assert (change.action, change.drift, change.applied) == ("no-op", (), {})
-
-
-def test_a_written_max_count_on_a_logical_pool_is_owned_and_drifts() -> None:
-    block = desired("a", count=2, max_count=4)
-    change = plan_one(block, world(a=LIVE | {"maxCount": 6}), {"count": 2, "maxCount": 4})
-    assert change.drift == (DriftChange("maxCount", 4, 6),)
-    assert change.reasons == {"maxCount": "drift"}
-
-
-# --- moves and targeting ----------------------------------------------------------------------
+# --- moves and targeting -------------------------------------------------------------------------
 
 
 def test_moved_blocks_after_one_carried_out_still_move() -> None:
@@ -413,6 +366,21 @@ def test_moved_blocks_after_one_carried_out_still_move() -> None:
         ("nodepool.d", "nodepool.c", False),
     ]
     assert plan.resources[1].adopted is False  # the plan's JSON says false, not null
+
+
+def test_a_moved_block_that_also_renames_the_node_pool_is_refused() -> None:
+    """Carried-out moved blocks before it do not hide it: a move never changes the name."""
+    cfg = config(
+        desired("b", count=2),
+        desired("d", "y", count=2),
+        moved=(Moved("nodepool.a", "nodepool.b"), Moved("nodepool.c", "nodepool.d")),
+    )
+    st = state(b=managed("b", {"count": 2}), c=managed("c", {"count": 2}))
+    [error] = plan_errors(cfg, st, world(b=LIVE, c=LIVE))
+    assert error.startswith(
+        "nodepool.d: name: name cannot change on a managed node pool (state: p/c, "
+        "configuration: p/y)."
+    )
 
 
 def test_every_impossible_move_is_reported_where_it_is_written() -> None:
@@ -465,22 +433,54 @@ def test_excluding_the_old_address_of_a_moved_block_excludes_the_new_one() -> No
     )
 
 
-def test_a_written_max_count_stays_managed_when_count_is_ignored() -> None:
-    block = desired("a", count=2, max_count=8, lifecycle=Lifecycle(ignore_changes=("count",)))
-    change = plan_one(block, world(a=LIVE | {"count": 3, "maxCount": 4}))
-    assert change.body == {"spec": {"resources": {"flavor": "f", "count": 3, "maxCount": 8}}}
+# --- re-planning one change against a fresh read -------------------------------------------------
 
 
-def test_a_moved_block_that_also_renames_the_node_pool_is_refused() -> None:
-    """Carried-out moved blocks before it do not hide it: a move never changes the name."""
-    cfg = config(
-        desired("b", count=2),
-        desired("d", "y", count=2),
-        moved=(Moved("nodepool.a", "nodepool.b"), Moved("nodepool.c", "nodepool.d")),
+def test_replan_rebuilds_the_change_it_was_given_among_several() -> None:
+    cfg = config(desired("a", labels={"team": "x"}), desired("b", labels={"team": "y"}))
+    live = world(a=LIVE, b=LIVE)
+    plan = make_plan(cfg, state(), live)
+    second = plan.resources[1]
+    again = replan(cfg, state(), live, second, LIVE | {"count": 5, "maxCount": 5})
+    assert again is not None
+    assert again.address == "nodepool.b"
+    assert again.body == {
+        "spec": {"resources": {"flavor": "f", "count": 5, "maxCount": 5, "labels": {"team": "y"}}}
+    }
+
+
+def _with(*changes: FieldChange) -> ResourceChange:
+    return ResourceChange("nodepool.a", "p", "a", "update", changes=changes)
+
+
+def test_same_changes_ignores_key_order_and_compares_both_ends() -> None:
+    taint = FieldChange(
+        "taints.k:NoSchedule",
+        "config",
+        {"key": "k", "value": "1", "effect": "NoSchedule"},
+        {"key": "k", "value": "2", "effect": "NoSchedule"},
     )
-    st = state(b=managed("b", {"count": 2}), c=managed("c", {"count": 2}))
-    [error] = plan_errors(cfg, st, world(b=LIVE, c=LIVE))
-    assert error.startswith(
-        "nodepool.d: name: name cannot change on a managed node pool (state: p/c, "
-        "configuration: p/y)."
+    reordered = FieldChange(
+        taint.path,
+        "drift",
+        {"effect": "NoSchedule", "value": "1", "key": "k"},
+        {"effect": "NoSchedule", "value": "2", "key": "k"},
     )
+    assert _with(taint).same_changes(_with(reordered))
+    elsewhere = FieldChange(
+        taint.path, "config", taint.before, {"key": "k", "effect": "NoSchedule"}
+    )
+    assert not _with(taint).same_changes(_with(elsewhere))
+
+
+# --- fingerprints compared across runs -----------------------------------------------------------
+
+
+def test_a_fingerprint_is_the_digest_of_canonical_json() -> None:
+    """Saved plans compare fingerprints taken by two runs (maybe two np versions): the form
+    is fixed, and the order of keys in the API's answer does not matter."""
+    spec = {"flavor": "f", "count": 2, "labels": {"b": "1", "a": "é"}}
+    again = {"labels": {"a": "é", "b": "1"}, "count": 2, "flavor": "f"}
+    canonical = '{"count":2,"flavor":"f","labels":{"a":"\\u00e9","b":"1"}}'
+    assert fingerprint(spec) == fingerprint(again)
+    assert fingerprint(spec) == hashlib.sha256(canonical.encode()).hexdigest()

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install quickstart test lint bench clean
+.PHONY: install quickstart test lint bench clean mutate mutate-ci
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +33,12 @@ lint: install
 bench: install
 	$(BIN)/python bench/run.py
 
+# Mutation testing of the planning core (docs/testing.md): the score table, exit 1 below the bar.
+mutate: install
+	$(BIN)/python tools/mutate.py
+
+mutate-ci: install
+	$(BIN)/python tools/mutate.py --ci
+
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build mutants .pytest_cache .mypy_cache .ruff_cache

@@ -84,7 +84,7 @@ def diff_nodepool(
         d = desired.get(field, MISSING)
         lv = live.get(field, MISSING)
         a = MISSING if applied is None else applied.get(field, MISSING)
-        value = _diff_field(field, d, lv, a, applied is None, changes)
+        value = _diff_field(field, d, lv, a, changes)
         if value is not MISSING:
             patch[field] = value
     if not changes:
@@ -143,21 +143,18 @@ def adopted_applied(desired: dict[str, Any], live: dict[str, Any]) -> dict[str, 
     return adopted
 
 
-def _reason(adopting: bool, applied_value: Any, applied_matches_desired: bool) -> Reason:
-    """``drift`` when config still says what np last applied, so live moved; else ``config``."""
-    if adopting or applied_value is MISSING:
-        return "config"
+def _reason(applied_matches_desired: bool) -> Reason:
+    """``drift`` when config still says what np last applied, so live moved; else ``config``
+    (also when nothing was applied: MISSING never equals a desired value)."""
     return "drift" if applied_matches_desired else "config"
 
 
-def _diff_field(
-    field: str, d: Any, lv: Any, a: Any, adopting: bool, changes: list[FieldChange]
-) -> Any:
+def _diff_field(field: str, d: Any, lv: Any, a: Any, changes: list[FieldChange]) -> Any:
     """Return the patch value for one top-level field, or MISSING when it does not change."""
     if field in _ENTRY_KEYS:
-        return _diff_keyed(field, d, lv, a, adopting, changes)
+        return _diff_keyed(field, d, lv, a, changes)
     if field in _MAPS or field in _OBJECTS:
-        return _diff_map(field, d, lv, a, adopting, changes)
+        return _diff_map(field, d, lv, a, changes)
     if d is MISSING:
         if field in REQUIRED_WIRE_FIELDS or lv is MISSING or lv is None:
             return MISSING
@@ -165,13 +162,11 @@ def _diff_field(
         return None
     if lv is not MISSING and lv == d:
         return MISSING
-    changes.append(FieldChange(field, _reason(adopting, a, a == d), _present(lv), d))
+    changes.append(FieldChange(field, _reason(a == d), _present(lv), d))
     return d
 
 
-def _diff_map(
-    field: str, d: Any, lv: Any, a: Any, adopting: bool, changes: list[FieldChange]
-) -> Any:
+def _diff_map(field: str, d: Any, lv: Any, a: Any, changes: list[FieldChange]) -> Any:
     desired = d if isinstance(d, dict) else {}
     live = lv if isinstance(lv, dict) else {}
     applied = a if isinstance(a, dict) else {}
@@ -180,7 +175,7 @@ def _diff_map(
         current = live.get(key, MISSING)
         if current is MISSING or current != value:
             was = applied.get(key, MISSING)
-            why = _reason(adopting, was, was == value)
+            why = _reason(was == value)
             changes.append(FieldChange(f"{field}.{key}", why, _present(current), value))
             out[key] = value
     for key in applied:
@@ -190,9 +185,7 @@ def _diff_map(
     return out if out else MISSING
 
 
-def _diff_keyed(
-    field: str, d: Any, lv: Any, a: Any, adopting: bool, changes: list[FieldChange]
-) -> Any:
+def _diff_keyed(field: str, d: Any, lv: Any, a: Any, changes: list[FieldChange]) -> Any:
     desired = _by_key(field, d)
     applied = _by_key(field, a)
     result: list[Any] = []
@@ -202,7 +195,7 @@ def _diff_keyed(
     def want_entry(key: str, current: Any) -> None:
         want = desired[key]
         was = applied.get(key, MISSING)
-        why = _reason(adopting, was, _project(field, was) == _project(field, want))
+        why = _reason(_project(field, was) == _project(field, want))
         shown = _shown(field, current), _shown(field, want)
         changes.append(FieldChange(f"{field}.{key}", why, *shown))
 

@@ -6,41 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from planning import LIVE, config, desired, managed, state, world
 
-from reconciler.config.types import (
-    Configuration,
-    DesiredNodePool,
-    Lifecycle,
-    Moved,
-    Provider,
-)
+from reconciler.config.types import Lifecycle, Moved
 from reconciler.errors import PlanError
-from reconciler.live import LivePool, LiveWorld
 from reconciler.plan import ResourceChange, make_plan, replan
-from reconciler.state.document import ResourceState, State
-
-LIVE = {"flavor": "f", "count": 2, "maxCount": 2, "labels": {"team": "ml", "owner": "ops"}}
-
-
-def world(**nodepools: dict[str, Any]) -> LiveWorld:
-    return LiveWorld({"p": LivePool("p", "Logical", dict(nodepools))})
-
-
-def desired(label: str, name: str | None = None, **fields: Any) -> DesiredNodePool:
-    lifecycle = fields.pop("lifecycle", Lifecycle())
-    return DesiredNodePool(f"nodepool.{label}", "p", name or label, fields, lifecycle)
-
-
-def state(**resources: ResourceState) -> State:
-    return State("lin", 1, {f"nodepool.{k}": v for k, v in resources.items()})
-
-
-def managed(name: str, applied: dict[str, Any]) -> ResourceState:
-    return ResourceState("p", name, applied, LIVE, "2026-01-01T00:00:00Z")
-
-
-def config(*nodepools: DesiredNodePool, moved: tuple[Moved, ...] = ()) -> Configuration:
-    return Configuration(Provider(), nodepools, moved=moved)
 
 
 def test_a_moved_block_renames_the_state_entry_without_a_request() -> None:

@@ -290,3 +290,57 @@ def test_a_plan_for_another_target_is_refused(
     with pytest.raises(NpError) as err:
         check_target(saved, other)
     assert str(err.value) == message
+
+
+def test_the_file_reads_as_written_stamped_in_utc(tmp_path: Path) -> None:
+    """A reviewer may open the file: indented JSON, text as the configuration wrote it."""
+    cfg = Configuration(
+        Provider(),
+        (DesiredNodePool("nodepool.train", "pool-prod", "train", {"labels": {"team": "機械"}}),),
+    )
+    path = tmp_path / "p.plan"
+    save_plan(path, make_plan(cfg, _state(), _world()), config_digest="d", target=TARGET)
+    text = path.read_text()
+    assert '\n  "format_version": "2",\n' in text
+    assert '"team": "機械"' in text
+    saved = load_plan(path)
+    assert saved.created_at == json.loads(text)["created_at"]
+    assert saved.created_at.endswith("+00:00")
+    # The checksum is the SHA-256 of the content as compact, sorted, UTF-8 JSON: a file
+    # rewritten by that rule (another tool, another np) still loads.
+    _rewrite(path, lambda doc: None, fix_checksum=True)
+    assert load_plan(path).plan == saved.plan
+
+
+def test_a_plan_file_that_cannot_be_written_names_the_reason(tmp_path: Path, plan: Plan) -> None:
+    path = tmp_path / "missing-dir" / "p.plan"
+    with pytest.raises(NpError) as err:
+        save_plan(path, plan, config_digest="d", target=TARGET)
+    assert str(err.value) == f"cannot write plan file {path}: No such file or directory"
+
+
+def test_an_update_that_records_nothing_is_still_checked_against_live(tmp_path: Path) -> None:
+    """Correcting drift sends a request but leaves last-applied as it was: still touched."""
+    st = State(
+        "lin-1",
+        3,
+        {
+            "nodepool.train": ResourceState(
+                "pool-prod", "train", {"labels": {"team": "ml"}}, TRAIN_LIVE, "2026-01-01T00:00:00Z"
+            )
+        },
+    )
+    cfg = Configuration(
+        Provider(),
+        (DesiredNodePool("nodepool.train", "pool-prod", "train", {"labels": {"team": "ml"}}),),
+    )
+    drifted = _world(train=TRAIN_LIVE | {"labels": {"team": "ai"}})
+    plan = make_plan(cfg, st, drifted)
+    [change] = [r for r in plan.resources if r.address == "nodepool.train"]
+    assert (change.action, change.records_state) == ("update", False)
+    path = tmp_path / "p.plan"
+    save_plan(path, plan, config_digest="d", target=TARGET)
+    saved = load_plan(path)
+    check_still_valid(saved, st, drifted)
+    with pytest.raises(NpError, match=r"nodepool\.train changed live since the plan was made"):
+        check_still_valid(saved, st, _world(train=TRAIN_LIVE | {"labels": {"team": "x"}}))

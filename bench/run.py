@@ -502,7 +502,7 @@ class Bench:
         self.rows.append(
             Row(
                 "15d",
-                f"peak RSS, np plan --json, {nodepools:,} node pools",
+                f"peak RSS, np plan --json, {nodepools:,} node pools (np sim serve)",
                 rss,
                 "MB",
                 target="≤ 250 MB",

@@ -2,7 +2,7 @@
 `np sim serve`, and the plan of the largest fleet cold and warm.
 
     points = apply_points(scratch, pools=(15, 150, 500), per_pool=20)   # 300, 3,000, 10,000
-    cold, warm = plan_points(scratch, pools=500, per_pool=20)
+    cold, warm = plan_points(scratch, pools=500, per_pool=20)    # against np sim serve too
 
 Per-change figures that stay flat from 300 to 3,000 changes are what "O(1) work per change"
 means in practice: np's own CPU comes from wait4(2) of np's process alone (the simulator runs
@@ -59,13 +59,16 @@ def apply_points(scratch: Path, pools: tuple[int, ...], per_pool: int) -> list[A
 
 
 def plan_points(scratch: Path, pools: int, per_pool: int) -> tuple[Finished, Finished]:
-    """`np plan --json` of the whole fleet via sim://, with an empty parse cache, then again."""
+    """`np plan --json` of the whole fleet against `np sim serve`, with an empty parse cache,
+    then again: np's own memory, as against the real API (an in-process sim:// world would
+    add its own ~40 MB to np's process)."""
     fleet = Fleet(pools, per_pool)
     root = scratch / f"plan-{len(fleet)}"
-    fleet.write(root, endpoint="sim://world.json", changed_every=10)
-    env = {"NP_CACHE_DIR": str(root / "parse-cache")}
-    cold = run([NP, "plan", "--json"], cwd=root, env=env, timeout=1800).check()
-    warm = run([NP, "plan", "--json"], cwd=root, env=env, timeout=1800).check()
+    fleet.write(root, endpoint=None, changed_every=10)
+    with SimServer(root / "world.json") as sim:
+        env = {**HTTP_ENV, "NP_ENDPOINT": sim.url, "NP_CACHE_DIR": str(root / "parse-cache")}
+        cold = run([NP, "plan", "--json"], cwd=root, env=env, timeout=1800).check()
+        warm = run([NP, "plan", "--json"], cwd=root, env=env, timeout=1800).check()
     shutil.rmtree(root)
     return cold, warm
 

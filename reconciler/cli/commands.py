@@ -6,6 +6,7 @@ generate, schema, version, and the simulator's ``np sim``. Each parses its optio
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -106,7 +107,14 @@ def plan(
 def show_plan(g: Globals, the_plan: Plan, fmt: str) -> None:
     from reconciler.render import plan_output
 
-    click.echo(plan_output(the_plan, fmt, g.color), color=g.color)
+    echo_pieces(plan_output(the_plan, fmt, g.color), g.color)
+
+
+def echo_pieces(pieces: Iterable[str], color: bool) -> None:
+    """Write output as it is rendered (a 10,000-node-pool JSON plan is never one string)."""
+    for piece in pieces:
+        click.echo(piece, nl=False, color=color)
+    click.echo(color=color)
 
 
 @cli.command()
@@ -292,7 +300,7 @@ def drift(
     req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
     run = runner(g, config, req)
     entries = run_async(run.drift(state, where, select(known, target, exclude)))
-    click.echo(drift_output(entries, fmt, g.color), color=g.color)
+    echo_pieces(drift_output(entries, fmt, g.color), g.color)
     if drifted(entries):
         sys.exit(EXIT_CHANGES)
 

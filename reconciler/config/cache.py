@@ -35,14 +35,15 @@ from reconciler.config.nodes import (
     GetAttr,
     Index,
     Invalid,
+    Lines,
     Mapping,
     Node,
     Operation,
     Scalar,
     Sequence,
     Template,
+    shared,
 )
-from reconciler.errors import Pos
 from reconciler.fsutil import atomic_write
 
 _FORMAT = 2
@@ -59,7 +60,7 @@ class ParseCache:
             return None
         try:
             raw = (self.directory / f"{_key(text, language)}.json").read_bytes()
-            tree: Tree = _decode(json.loads(raw), display)
+            tree: Tree = _decode(json.loads(raw), Lines(display))
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             return None
         return tree
@@ -135,44 +136,45 @@ def _encode(tree: Any) -> Any:
     raise ValueError(f"cannot cache {type(tree).__name__}")
 
 
-def _decode(data: Any, file: str) -> Any:
+def _decode(data: Any, at: Lines) -> Any:
     if data is None:
         return None
     tag, *rest = data
-    pos = Pos(file, rest[-1])
+    pos = at(rest[-1])
     match tag:
         case "s":
-            return Scalar(rest[0], pos)
+            value = rest[0]
+            return Scalar(shared(value) if isinstance(value, str) else value, pos)
         case "g":
-            return GetAttr(_decode(rest[0], file), rest[1], pos)
+            return GetAttr(_decode(rest[0], at), rest[1], pos)
         case "x":
-            return Index(_decode(rest[0], file), _decode(rest[1], file), pos)
+            return Index(_decode(rest[0], at), _decode(rest[1], at), pos)
         case "c":
-            return Call(rest[0], tuple(_decode(arg, file) for arg in rest[1]), rest[2], pos)
+            return Call(rest[0], tuple(_decode(arg, at) for arg in rest[1]), rest[2], pos)
         case "o":
-            return Operation(rest[0], tuple(_decode(node, file) for node in rest[1]), pos)
+            return Operation(rest[0], tuple(_decode(node, at) for node in rest[1]), pos)
         case "?":
-            condition, then, otherwise = (_decode(node, file) for node in rest[:3])
+            condition, then, otherwise = (_decode(node, at) for node in rest[:3])
             return Conditional(condition, then, otherwise, pos)
         case "f":
-            collection, key, value, condition = (_decode(node, file) for node in rest[2])
+            collection, key, value, condition = (_decode(node, at) for node in rest[2])
             return ForExpr(rest[0], rest[1], collection, key, value, condition, rest[3], pos)
         case "t":
-            parts = (p if isinstance(p, str) else _decode(p, file) for p in rest[0])
+            parts = (p if isinstance(p, str) else _decode(p, at) for p in rest[0])
             return Template(tuple(parts), pos)
         case "b":
             return BareName(rest[0], pos)
         case "i":
             return Invalid(rest[0], pos)
         case "m":
-            entries = (Entry(k, Pos(file, line), _decode(v, file)) for k, line, v in rest[0])
+            entries = (Entry(shared(k), at(line), _decode(v, at)) for k, line, v in rest[0])
             return Mapping(tuple(entries), pos)
         case "q":
-            return Sequence(tuple(_decode(item, file) for item in rest[0]), pos)
+            return Sequence(tuple(_decode(item, at) for item in rest[0]), pos)
         case "a":
-            return Attribute(rest[0], _decode(rest[1], file), pos)
+            return Attribute(shared(rest[0]), _decode(rest[1], at), pos)
         case "k":
-            return Block(rest[0], tuple(rest[1]), _decode(rest[2], file), pos)
+            return Block(rest[0], tuple(rest[1]), _decode(rest[2], at), pos)
         case "B":
-            return Body(tuple(_decode(item, file) for item in rest[0]), pos)
+            return Body(tuple(_decode(item, at) for item in rest[0]), pos)
     raise ValueError(f"unknown cache tag {tag!r}")

@@ -27,6 +27,7 @@ from reconciler.config.nodes import (
     GetAttr,
     Index,
     Invalid,
+    Lines,
     Mapping,
     Node,
     Operation,
@@ -34,6 +35,7 @@ from reconciler.config.nodes import (
     Sequence,
     SourceError,
     make_template,
+    shared,
 )
 from reconciler.errors import Pos
 
@@ -228,7 +230,7 @@ def _line(tree: Tree[Token], default: int) -> int:
 
 def _name(tree: Tree[Token]) -> str:
     """The text of an ``identifier``/``keyword``/``literal_value`` tree."""
-    return str(tree.children[0])
+    return shared(str(tree.children[0]))
 
 
 def _unescape(raw: str) -> str:
@@ -250,11 +252,11 @@ class _Walker:
     """
 
     def __init__(self, file: str, fixed_line: int | None = None) -> None:
-        self.file = file
+        self.lines = Lines(file)
         self.fixed_line = fixed_line
 
     def pos(self, line: int) -> Pos:
-        return Pos(self.file, self.fixed_line or line)
+        return self.lines(self.fixed_line or line)
 
     def body(self, tree: Tree[Token], line: int, depth: int) -> Body:
         if depth > MAX_DEPTH:
@@ -397,7 +399,7 @@ class _Walker:
         if isinstance(node, BareName):
             return node.name
         if isinstance(node, Scalar) and type(node.value) in (str, int):
-            return str(node.value)
+            return shared(str(node.value))
         return None
 
     def string(self, tree: Tree[Token], line: int, depth: int = 0) -> Node:

@@ -1,51 +1,68 @@
 """Output for people and for machines: the plan (text, JSON, Markdown), drift (text, JSON,
 Markdown, JUnit) and apply's progress.
 
-    click.echo(plan_output(plan, "markdown", color=False))
+    for piece in plan_output(plan, "json", color=False):
+        click.echo(piece, nl=False)
 
 Each format's module is imported only when it is asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reconciler.drift import DriftEntry
     from reconciler.plan import Plan
 
 
-def plan_output(plan: Plan, fmt: str, color: bool) -> str:
-    """The plan in ``fmt`` (text, json, markdown), without a final newline."""
+def plan_output(plan: Plan, fmt: str, color: bool) -> Iterator[str]:
+    """The plan in ``fmt`` (text, json, markdown), in pieces, without a final newline."""
     if fmt == "json":
-        import json
-
         from reconciler.render.plan_json import plan_document
 
-        # One line, like `terraform show -json`: the C encoder (indent= is 15x slower).
-        return json.dumps(plan_document(plan), ensure_ascii=False)
-    if fmt == "markdown":
+        yield from json_pieces(plan_document(plan))
+    elif fmt == "markdown":
         from reconciler.render.markdown import render_plan_markdown
 
-        return "\n".join(render_plan_markdown(plan)).removesuffix("\n")
-    from reconciler.render.text import Painter, render_plan
+        yield "\n".join(render_plan_markdown(plan)).removesuffix("\n")
+    else:
+        from reconciler.render.text import Painter, render_plan
 
-    return render_plan(plan, Painter(color))
+        yield render_plan(plan, Painter(color))
 
 
-def drift_output(entries: Sequence[DriftEntry], fmt: str, color: bool) -> str:
-    """``np drift`` in ``fmt`` (text, json, markdown, junit), without a final newline."""
+def drift_output(entries: Sequence[DriftEntry], fmt: str, color: bool) -> Iterator[str]:
+    """``np drift`` in ``fmt`` (text, json, markdown, junit), in pieces, without a final
+    newline."""
     from reconciler.render import drift
 
     if fmt == "json":
-        import json
+        yield from json_pieces(drift.drift_json(entries))
+    elif fmt == "markdown":
+        yield drift.drift_markdown(entries).removesuffix("\n")
+    elif fmt == "junit":
+        yield drift.drift_junit(entries).removesuffix("\n")
+    else:
+        from reconciler.render.text import Painter
 
-        return json.dumps(drift.drift_json(entries), ensure_ascii=False)
-    if fmt == "markdown":
-        return drift.drift_markdown(entries).removesuffix("\n")
-    if fmt == "junit":
-        return drift.drift_junit(entries).removesuffix("\n")
-    from reconciler.render.text import Painter
+        yield drift.drift_text(entries, Painter(color))
 
-    return drift.drift_text(entries, Painter(color))
+
+def json_pieces(document: dict[str, Any]) -> Iterator[str]:
+    """``json.dumps(document, ensure_ascii=False)`` one list item at a time: the JSON plan of
+    10,000 node pools is never one 12 MB string (nor its encoded copy), only its pieces. One
+    line, like `terraform show -json`; the C encoder does each piece (indent= is 15x slower)."""
+    yield "{"
+    for number, (key, value) in enumerate(document.items()):
+        yield f"{', ' if number else ''}{json.dumps(key, ensure_ascii=False)}: "
+        if isinstance(value, list):
+            yield "["
+            for index, item in enumerate(value):
+                yield f"{', ' if index else ''}{json.dumps(item, ensure_ascii=False)}"
+            yield "]"
+        else:
+            yield json.dumps(value, ensure_ascii=False)
+    yield "}"

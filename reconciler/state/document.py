@@ -194,8 +194,8 @@ def render(state: State) -> str:
     return "{\n" + head + '  "resources": {\n' + entries + "\n  }\n}\n"
 
 
-def parse(raw: bytes, source: str) -> State:
-    """A state document from its bytes (any backend's); StateError naming ``source``."""
+def parse(raw: bytes | str, source: str) -> State:
+    """A state document from its bytes or text (any backend's); StateError naming ``source``."""
     try:
         doc = json.loads(raw)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError

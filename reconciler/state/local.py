@@ -56,7 +56,7 @@ class LocalStore:
         try:
             with self.path.open("rb") as file:
                 stamp = _stamp(os.fstat(file.fileno()))
-                raw = file.read()
+                text = _text(file.read(), self.path)
         except FileNotFoundError:
             if self.backup_path.exists():
                 raise StateError(
@@ -67,7 +67,7 @@ class LocalStore:
             return Stored(None, NOTHING_STORED)
         except OSError as exc:
             raise StateError(f"cannot read state {self.path}: {exc.strerror or exc}") from exc
-        state = parse(raw, str(self.path))
+        state = parse(text, str(self.path))
         version = Version(state.lineage, state.serial)
         self._known = (stamp, version)
         return Stored(state, version)
@@ -277,3 +277,12 @@ def _version(version: Version) -> str:
     if version.lineage is None:
         return "no state"
     return f"lineage {version.lineage} serial {version.serial}"
+
+
+def _text(raw: bytes, path: Path) -> str:
+    """The state file as text, so that its bytes are freed before it is parsed (json.loads of
+    bytes holds both, 40 MB at 10,000 node pools)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StateError(f"{path}: not valid JSON: {exc}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from reconciler.diff import DriftChange, FieldChange
 from reconciler.drift import DriftEntry
 from reconciler.plan import Plan, ResourceChange
+from reconciler.render import json_pieces
 from reconciler.render.drift import drift_json, drift_junit, drift_markdown, drift_text, drifted
 from reconciler.render.markdown import FOLD_LINES, LIMIT, render_plan_markdown
 from reconciler.render.text import Painter, render_plan
@@ -366,3 +368,18 @@ def test_drift_junit_without_drift_has_no_failures(entries: list[DriftEntry]) ->
     assert suite.get("failures") == "0"
     assert suite.findall(".//failure") == []
     assert len(suite.findall("testcase")) == len(entries)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {},
+        {"format_version": "1", "resource_changes": []},
+        {"a": [1, {"b": 'ü ☃ "q"'}, [2, 3], None], "c": {"d": [True]}, "e": "x"},
+        {"😀": ["\n", "\u2028"], "list_last": [{}]},
+    ],
+)
+def test_json_written_in_pieces_is_the_document_json_dumps_writes(
+    document: dict[str, object],
+) -> None:
+    assert "".join(json_pieces(document)) == json.dumps(document, ensure_ascii=False)

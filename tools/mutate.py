@@ -72,7 +72,11 @@ REST = Group(
 CORE = (DIFF, REST)
 CI = (DIFF,)
 # The pure tests that pin diff.py and jsonmerge.py: enough for their score, seconds per mutant.
-CI_TESTS = ("tests/test_diff.py", "tests/test_jsonmerge.py", "tests/test_plan_mutants.py")
+CI_TESTS = (
+    "tests/unit/test_diff.py",
+    "tests/unit/test_jsonmerge.py",
+    "tests/unit/test_plan_mutants.py",
+)
 
 KILLED = ("killed", "timeout", "caught by type check", "segfault")
 
@@ -85,7 +89,7 @@ def main() -> int:
     parts = [part for group in groups for part in group.parts]
     env = dict(os.environ)
     if args.ci:  # mutmut runs the selection of pyproject.toml; keep only the CI tests of it
-        others = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("tests/test_*.py"))
+        others = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("tests/*/test_*.py"))
         deselect = [f"--deselect={t}" for t in others if t not in CI_TESTS]
         env["PYTEST_ADDOPTS"] = " ".join([env.get("PYTEST_ADDOPTS", ""), *deselect]).strip()
     shutil.rmtree(MUTANTS, ignore_errors=True)

@@ -58,7 +58,7 @@ def test_plain_progress_never_imports_rich() -> None:
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).parents[2],
     )
     assert done.stdout.splitlines() == [
         "nodepool.a: waiting for 2 node(s): 1 available, 1 creating, 0 deleting",

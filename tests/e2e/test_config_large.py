@@ -10,8 +10,8 @@ import pytest
 from reconciler.config import load_config, yaml_loader
 from reconciler.config.nodes import SourceError
 
-CORPUS = Path(__file__).parent / "hostile"
-CONFIGS = Path(__file__).parent / "configs"
+CORPUS = Path(__file__).parents[1] / "hostile"
+CONFIGS = Path(__file__).parents[1] / "configs"
 
 
 def hcl_block(i: int) -> str:

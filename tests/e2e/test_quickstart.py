@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support import Workspace
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("language", ["hcl", "yaml"])

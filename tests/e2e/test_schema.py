@@ -11,7 +11,7 @@ import pytest
 import yaml
 from support import Workspace
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def schema(ws: Workspace) -> dict[str, object]:

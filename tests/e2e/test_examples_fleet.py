@@ -8,7 +8,7 @@ from typing import Any
 
 from support import Workspace
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def plan_of(ws: Workspace) -> dict[str, Any]:

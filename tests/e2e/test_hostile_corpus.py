@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from support import PROVIDER, Run, Workspace, pool_world
 
-CORPUS = Path(__file__).parent / "hostile"
+CORPUS = Path(__file__).parents[1] / "hostile"
 SECRET = re.compile(rb"[A-Z]+HOSTILE-do-not-echo-\d")
 IMPURE = (
     "function %s() is not allowed: it reads the world outside the configuration, and np "

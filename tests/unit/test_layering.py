@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "reconciler"
+PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 
 RANKS = {
     "reconciler": 0,  # the package itself (__version__)

@@ -12,7 +12,7 @@ from reconciler.config.cache import ParseCache
 from reconciler.config.sources import parse_file
 from reconciler.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [
     ROOT / "examples/quickstart/hcl",
     ROOT / "examples/quickstart/yaml",

@@ -11,7 +11,7 @@ from reconciler.config import config_json_schema, load_config
 from reconciler.config.types import Lifecycle, Provider
 from reconciler.errors import ConfigError, Pos
 
-CONFIGS = Path(__file__).parent / "configs"
+CONFIGS = Path(__file__).parents[1] / "configs"
 
 TRAIN_FIELDS = {
     "flavor": "modelarts.vm.gpu.t4u8",

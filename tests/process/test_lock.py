@@ -118,7 +118,7 @@ def test_second_run_fails_at_once_naming_the_holder(state: Path) -> None:
     started = time.monotonic()
     with pytest.raises(LockHeldError) as err:
         take(state, "plan")
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2  # no wait (timeout 0); room for a busy machine
     assert str(err.value) == held(state, os.getpid()) + FOOTER
     assert err.value.holder == read_lock(state) and err.value.stale is None
 
@@ -169,7 +169,7 @@ def test_acquire_waits_up_to_timeout_then_fails(state: Path) -> None:
     started = time.monotonic()
     with pytest.raises(LockError):
         take(state, "apply", timeout=0.3)
-    assert 0.3 <= time.monotonic() - started < 1.0
+    assert 0.3 <= time.monotonic() - started < 3  # not before the timeout; room for load
 
 
 def test_acquire_gets_the_lock_once_the_holder_releases(state: Path) -> None:

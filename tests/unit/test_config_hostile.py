@@ -107,11 +107,11 @@ POOL = b'nodepool "a" {\n  pool = "p"\n'
 )
 def test_hostile_files(tmp_path: Path, name: str, data: bytes, expected: str) -> None:
     (tmp_path / name).write_bytes(data)
-    started = time.monotonic()
+    started = time.process_time()  # CPU, not wall: a busy machine must not fail the test
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path, environ={})
     assert str(info.value).splitlines() == [expected]
-    assert time.monotonic() - started < 2
+    assert time.process_time() - started < 2
 
 
 def test_syntax_errors_do_not_echo_string_contents(tmp_path: Path) -> None:

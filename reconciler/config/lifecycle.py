@@ -30,25 +30,33 @@ class IgnoreRules:
     all: bool = False
 
 
-def take_ignore_changes(body: Mapping) -> tuple[Mapping, Node | None]:
+def take_ignore_changes(body: Mapping) -> tuple[Mapping, list[Entry]]:
     """The body without ``lifecycle.ignore_changes`` (which must not be evaluated as an
-    expression: ``count`` is a field name here, not a reference), and that node."""
-    found: Node | None = None
+    expression: ``count`` is a field name here, not a reference), and every one written."""
+    written: list[Entry] = []
     entries: list[Entry] = []
     for entry in body.entries:
         if entry.key == "lifecycle" and isinstance(entry.value, Mapping):
             kept = [e for e in entry.value.entries if e.key != "ignore_changes"]
-            ignore = [e.value for e in entry.value.entries if e.key == "ignore_changes"]
-            found = ignore[0] if ignore and found is None else found
+            written += [e for e in entry.value.entries if e.key == "ignore_changes"]
             entry = Entry(entry.key, entry.key_pos, Mapping(tuple(kept), entry.value.pos))
         entries.append(entry)
-    return Mapping(tuple(entries), body.pos), found
+    return Mapping(tuple(entries), body.pos), written
 
 
-def ignore_rules(node: Node | None) -> tuple[IgnoreRules, list[Problem]]:
-    """The rules ``node`` writes, or the problems with it (located, one per bad entry)."""
-    if node is None:
+def ignore_rules(written: list[Entry]) -> tuple[IgnoreRules, list[Problem]]:
+    """The rules the first ``ignore_changes`` writes, or the problems with it (located, one per
+    bad entry); a repeat is a problem too."""
+    if not written:
         return IgnoreRules(), []
+    first, *repeats = written
+    message = f"set more than once (first at {first.key_pos})"
+    problems = [Problem(message, repeat.key_pos, _WHERE) for repeat in repeats]
+    rules, found = _rules(first.value)
+    return rules, problems + found
+
+
+def _rules(node: Node) -> tuple[IgnoreRules, list[Problem]]:
     if _is_all(node):
         return IgnoreRules(MANAGED_FIELDS, (), True), []
     if not isinstance(node, Sequence):

@@ -111,3 +111,12 @@ def test_ignore_changes_mistakes(tmp_path: Path, text: str, expected: str) -> No
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path, environ={})
     assert str(info.value).splitlines()[0] == expected
+
+
+def test_ignore_changes_written_twice_is_refused_not_half_read(tmp_path: Path) -> None:
+    (tmp_path / "main.hcl").write_text(hcl("[count]\n    ignore_changes = [labels]"))
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert str(info.value).splitlines() == [
+        "main.hcl:5: nodepool.a: lifecycle.ignore_changes: set more than once (first at main.hcl:4)"
+    ]

@@ -197,10 +197,20 @@ def render(state: State) -> str:
 def parse(raw: bytes | str, source: str) -> State:
     """A state document from its bytes or text (any backend's); StateError naming ``source``."""
     try:
-        doc = json.loads(raw)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        doc = json.loads(raw if isinstance(raw, str) else decode(raw, source))
+    except ValueError as exc:
         raise StateError(f"{source}: not valid JSON: {exc}") from exc
     return State.from_json(doc, source)
+
+
+def decode(raw: bytes, source: str) -> str:
+    """A state document's text (a byte-order mark is allowed, as json.loads allows it). A
+    backend that decodes before parsing can free the bytes first: json.loads of bytes holds
+    both, 40 MB at 10,000 node pools."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise StateError(f"{source}: not valid JSON: {exc}") from exc
 
 
 def expect(value: Any, kind: type, where: str, source: str) -> Any:

@@ -119,6 +119,21 @@ def test_round_trip_through_a_new_store(path: Path) -> None:
     assert LocalStore(path).read() == Stored(written, Version(written.lineage, 1))
 
 
+def test_a_state_file_saved_with_a_byte_order_mark_is_read(path: Path) -> None:
+    written = with_resources(State.new(), 1, train=TRAIN)
+    LocalStore(path).write(written, NOTHING_STORED)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as some editors save it
+    assert LocalStore(path).read() == Stored(written, Version(written.lineage, 1))
+
+
+def test_a_state_file_that_is_not_utf8_names_the_path(path: Path) -> None:
+    path.parent.mkdir()
+    path.write_bytes(b'{"version": 1, "lineage": "\xff"}')
+    with pytest.raises(StateError) as err:
+        LocalStore(path).read()
+    assert str(err.value).startswith(f"{path}: not valid JSON: 'utf-8' codec can't decode")
+
+
 def test_serial_grows_only_when_content_changes(path: Path) -> None:
     with manager(path).locked("apply") as session:
         session.record({"nodepool.train": TRAIN})

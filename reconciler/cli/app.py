@@ -248,12 +248,13 @@ def load_configuration(
     allow_insecure_http: bool = False,
     *,
     offline: bool = False,
+    new_names: bool = False,
 ) -> Configuration:
     """The validated configuration, its endpoint checked too, before any lock or request.
 
-    ``offline`` (validate) checks an endpoint only when one is set: none is plan's concern;
-    and it checks that block labels used as names are valid names for new node pools, which
-    plan checks only for the node pools it creates.
+    ``offline`` (validate, the state commands) checks an endpoint only when one is set: none
+    is plan's concern. ``new_names`` (validate) checks that block labels used as names are
+    valid names for new node pools, which plan checks only for the node pools it creates.
     """
     from reconciler.config import load_config
     from reconciler.endpoint import check_endpoint
@@ -263,7 +264,7 @@ def load_configuration(
         var_files=[g.path(f) for f in var_files],
         var_args=var_args,
         environ=os.environ,
-        new_names=offline,
+        new_names=new_names,
     )
     for warning in config.warnings:
         g.say(f"Warning: {warning}", err=True)
@@ -318,20 +319,26 @@ def runner(g: Globals, config: Configuration, req: PlanRequest) -> Run:
     )
 
 
+def configuration_for_state(g: Globals) -> Configuration | None:
+    """The configuration, read by a command that needs it only for its backend block; None
+    when the directory holds no configuration (the state is then in local files)."""
+    from reconciler.config.files import CONFIG_SUFFIXES, ignored
+
+    directory = g.chdir
+    if directory.is_dir() and not any(
+        not ignored(p.name) and p.name.lower().endswith(CONFIG_SUFFIXES)
+        for p in directory.iterdir()
+    ):
+        return None
+    return load_configuration(g, (), (), offline=True)
+
+
 def open_states(g: Globals, config: Configuration | None = None) -> StateManager:
-    """The workspace's state, in the configuration's backend. Commands that need no
-    configuration otherwise read it only for its backend block (none there: local files)."""
+    """The workspace's state, in the configuration's backend (read for it when not given)."""
     from reconciler.ops import open_state
 
     if config is None:
-        from reconciler.config.files import CONFIG_SUFFIXES, ignored
-
-        directory = g.chdir
-        names = [p.name for p in directory.iterdir()] if directory.is_dir() else []
-        if not directory.is_dir() or any(
-            not ignored(n) and n.lower().endswith(CONFIG_SUFFIXES) for n in names
-        ):
-            config = load_configuration(g, (), (), offline=True)
+        config = configuration_for_state(g)
     return open_state(
         None if config is None else config.backend,
         state_option=None if g.state is None else g.path(g.state),

@@ -49,7 +49,9 @@ def validate(
     g: Globals, var_files: tuple[Path, ...], var_args: tuple[str, ...], allow_insecure_http: bool
 ) -> None:
     """Parse and validate the configuration; no network."""
-    config = load_configuration(g, var_files, var_args, allow_insecure_http, offline=True)
+    config = load_configuration(
+        g, var_files, var_args, allow_insecure_http, offline=True, new_names=True
+    )
     count = len(config.nodepools)
     g.say(
         f"Success! The configuration is valid ({count} node pool{'s' if count != 1 else ''} "

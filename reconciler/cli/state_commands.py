@@ -15,6 +15,7 @@ from reconciler.cli.app import (
     Globals,
     ask,
     cli,
+    configuration_for_state,
     lock_seconds,
     locked,
     open_states,
@@ -170,11 +171,12 @@ def workspace_delete(g: Globals, name: str, force: bool, lock_timeout: str) -> N
 
     from reconciler.ops import delete_workspace
 
-    with open_states(g) as manager:
+    config = configuration_for_state(g)
+    with open_states(g, config) as manager:
         delete_workspace(
             manager,
             name,
-            lambda other: open_states(replace(g, workspace=other)),
+            lambda other: open_states(replace(g, workspace=other), config),
             force=force,
             timeout=lock_seconds(lock_timeout),
         )

@@ -483,3 +483,22 @@ def test_state_option_and_remote_backends_do_not_mix(tmp_path: Path) -> None:
             environ={},
         )
     assert str(err.value) == "backend \"gcs\": unknown backend 'gcs' (np has pg and s3)"
+
+
+def test_state_commands_read_the_configuration_once_and_only_for_its_backend(
+    ws: Workspace,
+) -> None:
+    """A label that could not name a new node pool is fine for one that exists (validate says
+    so, plan and the state commands do not refuse it); the configuration's warnings show once."""
+    ws.world(pool_world({"cpu_batch": {"flavor": "f", "count": 1, "maxCount": 1}}))
+    ws.write("main.hcl", config(cpu_batch="  count = 1\n"))
+    applied(ws, "--workspace", "staging")
+    assert ws.np("validate").code == 1
+    listed = ws.np("--workspace", "staging", "state", "list")
+    assert (listed.code, listed.stdout) == (0, "nodepool.cpu_batch\n")
+    assert ws.np("workspace", "list").code == 0
+
+    ws.write("np.npvars", "unknown = 1\n")
+    deleted = ws.np("workspace", "delete", "staging", "--force")
+    assert (deleted.code, deleted.stdout) == (0, "Deleted workspace staging.\n")
+    assert deleted.stderr.count("Warning: ") == 1, deleted.stderr

@@ -62,7 +62,7 @@ def unmanaged(
     ]
     pools_of_name = Counter(name for _, name, _ in everything)
     taken = {parse_address(p.address)[0] for p in config.nodepools}
-    taken |= {_label_of(address) for address in state.resources}
+    taken |= {label_of(address) for address in state.resources}
     result: list[Generated] = []
     for pool, name, spec in everything:
         if (pool, name) in known:
@@ -87,7 +87,8 @@ def generate(
     return "\n".join(hcl_block(item) for item in found)
 
 
-def _label_of(address: str) -> str:
+def label_of(address: str) -> str:
+    """The block label of an address (``nodepool.gpu[\"a\"]`` → ``gpu``)."""
     try:
         return parse_address(address)[0]
     except ValueError:

@@ -209,14 +209,16 @@ def connection_options(f: Callable[..., T]) -> Callable[..., T]:
     return click.option("--allow-insecure-http", is_flag=True, help=INSECURE_HELP)(f)
 
 
+LOCK_TIMEOUT = click.option(
+    "--lock-timeout",
+    default="0s",
+    show_default=True,
+    help="How long to wait for the state lock (e.g. 30s, 2m).",
+)
+
+
 def plan_options(f: Callable[..., T]) -> Callable[..., T]:
-    f = connection_options(targeting_options(var_options(f)))
-    return click.option(
-        "--lock-timeout",
-        default="0s",
-        show_default=True,
-        help="How long to wait for the state lock (e.g. 30s, 2m).",
-    )(f)
+    return LOCK_TIMEOUT(connection_options(targeting_options(var_options(f))))
 
 
 def parse_duration(text: str, option: str) -> float:
@@ -362,11 +364,6 @@ def locked(
         manager.locked(operation, lock_seconds(lock_timeout)) as session,
     ):
         yield session
-
-
-LOCK_TIMEOUT = click.option(
-    "--lock-timeout", default="0s", show_default=True, help="How long to wait for the state lock."
-)
 
 
 def ask() -> str:

@@ -73,8 +73,9 @@ def _load(
     values.from_args(var_args)
     diagnostics += values.diagnostics
     budget = Budget()
-    local_values = build_locals(declarations, values.names(), budget, diagnostics)
-    context = Context(values.names(), local_values, budget=budget)
+    variables = values.names()
+    local_values = build_locals(declarations, variables, budget, diagnostics)
+    context = Context(variables, local_values, budget=budget)
     provider = _provider(declarations, context, diagnostics)
     backend = build_backend(declarations, diagnostics)
     nodepools, blocks = NodePoolBuilder(context, diagnostics, new_names).build(declarations)

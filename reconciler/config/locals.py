@@ -19,7 +19,6 @@ from reconciler.errors import Diagnostic, Pos
 
 @dataclass(frozen=True, slots=True)
 class _Local:
-    name: str
     node: Node
     pos: Pos
 
@@ -40,7 +39,7 @@ def build_locals(
                 message = f"set more than once (first at {written[entry.key].pos})"
                 diagnostics.append(Diagnostic(message, entry.key_pos, f"local.{entry.key}"))
             else:
-                written[entry.key] = _Local(entry.key, entry.value, entry.key_pos)
+                written[entry.key] = _Local(entry.value, entry.key_pos)
     needs = {name: _references(local.node) & written.keys() for name, local in written.items()}
     broken: set[str] = set()
     for cycle in _cycles(needs):

@@ -189,8 +189,6 @@ Node = (
     | Mapping
     | Sequence
 )
-EXPRESSIONS = (Template, BareName, GetAttr, Index, Call, Operation, Conditional, ForExpr)
-"""Nodes that must be evaluated (the others are literal structure)."""
 
 
 @dataclass(frozen=True, slots=True)

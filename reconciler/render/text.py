@@ -202,9 +202,9 @@ def _change_line(name: str, change: FieldChange, paint: Painter, why_shown: bool
 def recorded_block(address: str, resource: ResourceState) -> str:
     """One managed node pool as state records it, in the configuration's names and shapes: a
     ``nodepool`` block holding what np last applied."""
-    from reconciler.generate import Generated, hcl_block
+    from reconciler.generate import Generated, hcl_block, label_of
 
-    label = address.removeprefix("nodepool.").split("[", 1)[0]
+    label = label_of(address)
     fields = wire_to_config(resource.applied)
     block = hcl_block(Generated(label, resource.pool, resource.name, fields, ()))
     lines = [f"# {address}: {resource.pool}/{resource.name}, last applied {resource.updated_at}"]

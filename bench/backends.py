@@ -9,6 +9,7 @@ figures are medians of wall time from spawn to exit.
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import sys
 import tempfile
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from procs import NP, BenchError, Finished, run
+from procs import HTTP_ENV, NP, BenchError, Finished, run
 from workload import Fleet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -29,7 +30,6 @@ from reconciler.state.document import State
 from reconciler.state.protocols import NOTHING_STORED
 
 KINDS = ("local", "pg", "s3")
-HTTP_ENV = {"HW_AUTH_TOKEN": "bench-token", "HW_PROJECT_ID": "bench-project"}
 S3_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
 
 
@@ -67,6 +67,7 @@ def measure(scratch: Path, pools: int, per_pool: int, rounds: int) -> Measured:
 
 def _server(stack: ExitStack, start: Any) -> str:
     home = Path(tempfile.mkdtemp(prefix="np-bench-server-"))
+    stack.callback(shutil.rmtree, home, ignore_errors=True)
     started: servers.Started = start(home)
     stack.callback(servers.stop, started.pid, started.stop_signal)
     return started.url

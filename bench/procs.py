@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PYTHON = sys.executable
+HTTP_ENV = {"HW_AUTH_TOKEN": "bench-token", "HW_PROJECT_ID": "bench-project"}
+"""What np needs to talk to `np sim serve` over HTTP (the simulator checks no credential)."""
 NP = str(Path(sys.executable).with_name("np"))
 
 

@@ -27,13 +27,12 @@ from typing import Any
 
 import backends
 import scale
-from procs import NP, PYTHON, BenchError, Finished, median_wall, run
+from procs import HTTP_ENV, NP, PYTHON, BenchError, Finished, median_wall, run
 from workload import Fleet
 
 from reconciler.sim.launch import LaunchError, RequestLog, SimServer
 
 HERE = Path(__file__).resolve().parent
-HTTP_ENV = {"HW_AUTH_TOKEN": "bench-token", "HW_PROJECT_ID": "bench-project"}
 """np insists on credentials for an http:// endpoint; the simulator (--auth none) ignores them."""
 CHANGED_EVERY = 10  # the configuration raises the count of every 10th node pool ...
 DRIFT_EVERY = 25  # ... and every 25th had a label edited in the console
@@ -308,7 +307,10 @@ class Bench:
                 drift_every=DRIFT_EVERY,
                 for_each=kind == "for_each",
             )
-        lines = {kind: (root / "main.hcl").read_text().count("\n") for kind, root in roots.items()}
+        lines = {
+            kind: sum(path.read_text().count("\n") for path in root.glob("*.hcl"))
+            for kind, root in roots.items()
+        }
         changes = len(fleet.changed(CHANGED_EVERY))
         plans: dict[str, list[Finished]] = {kind: [] for kind in roots}
         validates: dict[str, list[Finished]] = {kind: [] for kind in roots}

@@ -16,12 +16,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from procs import NP, BenchError, Finished, run
+from procs import HTTP_ENV, NP, BenchError, Finished, run
 from workload import Fleet
 
 from reconciler.sim.launch import SimServer
 
-HTTP_ENV = {"HW_AUTH_TOKEN": "bench-token", "HW_PROJECT_ID": "bench-project"}
 _COMPLETE = re.compile(rb"Apply complete! Resources: 0 added, (\d+) changed, 0 destroyed\.")
 
 

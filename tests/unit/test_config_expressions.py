@@ -214,6 +214,19 @@ IMPURE += "reproducible"
         ("var", "var is not a value by itself; write var.NAME"),
         ("var.nn", "undeclared variable var.nn; did you mean var.n?"),
         ("x[*].y", "splat expressions (x[*].y, x.*.y) are not supported; use a for expression"),
+        ("range(1, 5, 0)", "range(): the step must not be 0"),
+        ('split("", "abc")', "split(): the separator must not be empty"),
+        ('replace("abc", "", "x")', "replace(): the text to replace must not be empty"),
+        ('format("%s", "a", "b")', "format(): 2 arguments given, but the format uses 1"),
+        (
+            'format("%2000d", 1)',
+            "format(): widths and precisions in a format are at most 1000 and 100",
+        ),
+        ('format("%s", [1])', "format(): %s needs a string, number or bool, got a list"),
+        ("length(1)", "length(): expected a string, list, set or map, got integer 1"),
+        ('concat("a"...)', '... expands a list or a set, got string "a"'),
+        ("[for x in [1] : x if 1]", "a for expression's if must be true or false, got integer 1"),
+        ("toset([[1]])", "toset(): a set holds strings, numbers or bools only"),
         (
             "9223372036854775807 * 2",
             "the result is out of range (at most 9223372036854775807 in magnitude)",
@@ -492,3 +505,49 @@ def test_nesting_is_bounded_in_values_and_in_expressions(tmp_path: Path) -> None
     sums = " + ".join(["1"] * 100)
     found = problems(tmp_path, {"main.hcl": f"locals {{\n  s = {sums}\n}}\n"})
     assert found == ["main.hcl:2: values are nested deeper than 32 levels"]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"main.hcl": 'nodepool "a" {\n  for_each = toset([1, 2])\n  pool = "p"\n}\n'},
+            "main.hcl:2: nodepool.a: for_each needs a set of strings; convert: "
+            "toset([for x in X : tostring(x)])",
+        ),
+        (
+            {
+                "main.hcl": 'locals {\n  none = null\n}\nnodepool "a" {\n  pool = "p"\n'
+                '  name = "aa"\n  labels = {\n    a = "1"\n  }\n  network {\n    vpc = "v"\n'
+                '    subnet = "s"\n    security_groups = ["a", local.none]\n  }\n}\n'
+            },
+            "main.hcl:13: nodepool.a: network.security_groups[1]: null is not allowed in a list",
+        ),
+        (
+            {"main.hcl": 'variable "v" {\n  type = optional(string)\n}\n'},
+            "main.hcl:2: variable.v: type: optional(...) is only allowed for an attribute of "
+            "object({...})",
+        ),
+        (
+            {"main.hcl": 'variable "v" {\n  type = object(string)\n}\n'},
+            "main.hcl:2: variable.v: type: object(...) takes attribute types: "
+            "object({name = string, ...})",
+        ),
+        (
+            {"main.hcl": 'variable "v" {\n  type = object({a = string, a = number})\n}\n'},
+            "main.hcl:2: variable.v: type: object(...) lists an attribute twice",
+        ),
+        (
+            {"main.yaml": "locals: [1]\n"},
+            "main.yaml:1: locals must be a mapping of names to values",
+        ),
+        (
+            {"main.yaml": 'nodepools:\n  aa:\n    pool: "${a b}"\n'},
+            "main.yaml:3: nodepool.aa: pool: syntax error in 'a b': unexpected 'b'",
+        ),
+    ],
+)
+def test_configuration_mistakes_name_the_line_and_field(
+    tmp_path: Path, files: dict[str, str], expected: str
+) -> None:
+    assert problems(tmp_path, files) == [expected]

@@ -173,15 +173,33 @@ class Run:
                 finally:
                     progress.close()
 
+    def check_read_only(self, state: State, where: str, client: ModelArtsClient) -> None:
+        """``identify`` for commands that only read state: refuse another project, warn on
+        another endpoint, record nothing."""
+        warning = check_identity(state, self.identity(client.project_id), where)
+        if warning:
+            self.warn(warning)
+
     async def drift(self, state: State, where: str, chosen: set[str]) -> list[DriftEntry]:
         """Live against last-applied for the chosen addresses; state is only read."""
         async with self.connect() as client:
-            warning = check_identity(state, self.identity(client.project_id), where)
-            if warning:
-                self.warn(warning)
+            self.check_read_only(state, where, client)
             pools = {r.pool for r in state.resources.values()}
             live = await self.read_live(client, pools, managed_nodepools(state))
         return drift_report(state, live, self.config.nodepools, chosen)
+
+    async def live_pools(
+        self, state: State, where: str, pools: Sequence[str]
+    ) -> tuple[LiveWorld, set[str]]:
+        """What `np generate` reads: the live node pools of ``pools`` (every pool when none is
+        named) and the pools read; state is only read."""
+        from reconciler.model import check_pool
+
+        async with self.connect() as client:
+            self.check_read_only(state, where, client)
+            listed = await client.list_pools(self.config.provider.workspace_id)
+            wanted = set(pools) or {check_pool(raw)[0] for raw in listed}
+            return await self.read_live(client, wanted, set()), wanted
 
     async def import_nodepool(self, session: Session, wanted: DesiredNodePool) -> None:
         async with self.connect() as client:

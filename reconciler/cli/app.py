@@ -306,7 +306,9 @@ class PlanRequest:
     allow_insecure_http: bool
 
 
-def runner(g: Globals, config: Configuration, req: PlanRequest) -> Run:
+def runner(
+    g: Globals, config: Configuration, parallelism: int = 10, allow_insecure_http: bool = False
+) -> Run:
     from reconciler.runs import Run
 
     return Run(
@@ -314,8 +316,8 @@ def runner(g: Globals, config: Configuration, req: PlanRequest) -> Run:
         g.chdir,
         os.environ,
         g.workspace,
-        parallelism=req.parallelism,
-        allow_insecure_http=req.allow_insecure_http,
+        parallelism=parallelism,
+        allow_insecure_http=allow_insecure_http,
         verbose_log=g.log if g.verbose else None,
         warn=lambda text: g.say(text, err=True),
     )

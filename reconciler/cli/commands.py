@@ -37,7 +37,6 @@ from reconciler.cli.app import (
 )
 
 if TYPE_CHECKING:
-    from reconciler.live import LiveWorld
     from reconciler.plan import Plan
 
 
@@ -91,7 +90,7 @@ def plan(
     """Compute and show what apply would change."""
     req = PlanRequest(**options)
     config = load_configuration(g, req.var_files, req.var_args, req.allow_insecure_http)
-    run = runner(g, config, req)
+    run = runner(g, config, req.parallelism, req.allow_insecure_http)
     with locked(g, "plan", req.lock_timeout, config) as session:
         the_plan, _live, target = run_async(run.plan(session, req.target, req.exclude))
     if out is not None:
@@ -158,7 +157,7 @@ def apply(
             )
         saved = load_plan(g.path(planfile))
     config = load_configuration(g, req.var_files, req.var_args, req.allow_insecure_http)
-    run = runner(g, config, req)
+    run = runner(g, config, req.parallelism, req.allow_insecure_http)
     progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
     with locked(g, "apply", req.lock_timeout, config) as session:
         if saved is not None:
@@ -229,7 +228,7 @@ def import_(
     pool, name = import_target(target)
     config = load_configuration(g, var_files, var_args)
     wanted = declared_block(config, address, pool, name)
-    run = runner(g, config, PlanRequest(var_files, var_args, (), (), 1, lock_timeout, False))
+    run = runner(g, config, parallelism=1)
     with locked(g, "import", lock_timeout, config) as session:
         run_async(run.import_nodepool(session, wanted))
     g.say(
@@ -299,8 +298,7 @@ def drift(
     unknown = [a for a in (*target, *exclude) if a not in known]
     if unknown:
         raise NpError(f"{unknown[0]}: no such address in the configuration or state")
-    req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
-    run = runner(g, config, req)
+    run = runner(g, config, parallelism, allow_insecure_http)
     entries = run_async(run.drift(state, where, select(known, target, exclude)))
     echo_pieces(drift_output(entries, fmt, g.color), g.color)
     if drifted(entries):
@@ -343,26 +341,13 @@ def generate(
     """
     from reconciler.errors import NpError
     from reconciler.generate import generate as render
-    from reconciler.model import check_pool
-    from reconciler.state.manager import check_identity
 
     config = load_configuration(g, var_files, var_args, allow_insecure_http)
     with open_states(g, config) as manager:
         state = manager.load()
         where = manager.describe()
-    req = PlanRequest(var_files, var_args, (), (), parallelism, "0s", allow_insecure_http)
-    run = runner(g, config, req)
-
-    async def read() -> tuple[LiveWorld, set[str]]:
-        async with run.connect() as client:
-            warning = check_identity(state, run.identity(client.project_id), where)
-            if warning:
-                g.say(warning, err=True)
-            listed = await client.list_pools(config.provider.workspace_id)
-            wanted = set(pools) or {check_pool(raw)[0] for raw in listed}
-            return await run.read_live(client, wanted, set()), wanted
-
-    live, wanted = run_async(read())
+    run = runner(g, config, parallelism, allow_insecure_http)
+    live, wanted = run_async(run.live_pools(state, where, pools))
     missing = sorted(pool for pool in wanted if pool not in live.pools)
     if missing:
         raise NpError(f'resource pool "{missing[0]}" does not exist')

@@ -1,4 +1,4 @@
-"""What plan, apply, drift and import do from start to end, without a terminal: connect, check
+"""What plan, apply, drift, import and generate do from start to end, without a terminal: connect, check
 the state's identity, read live, plan, read each node pool again before its request, apply,
 record.
 

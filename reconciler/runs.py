@@ -1,6 +1,6 @@
-"""What plan, apply, drift, import and generate do from start to end, without a terminal: connect, check
-the state's identity, read live, plan, read each node pool again before its request, apply,
-record.
+"""What plan, apply, drift, import and generate do from start to end, without a terminal:
+connect, check the state's identity, read live, plan, read each node pool again before its
+request, apply, record.
 
     run = Run(config, Path("."), os.environ, workspace="default")
     the_plan, live, target = asyncio.run(run.plan(session))

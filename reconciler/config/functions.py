@@ -21,6 +21,7 @@ from reconciler.config.values import (
     kind,
     number,
     ordered,
+    set_problem,
     stringify,
 )
 
@@ -426,11 +427,9 @@ def tobool(budget: Budget, value: Any) -> bool | None:
 @_function(1)
 def toset(budget: Budget, collection: Any) -> frozenset[Any]:
     items = _items(collection, "the argument")
-    kinds = {kind(item) for item in items}
-    if kinds - {"string", "number", "bool"}:
-        raise EvalError("a set holds strings, numbers or bools only")
-    if len(kinds) > 1:
-        raise EvalError(f"a set holds values of one type only, got {' and '.join(sorted(kinds))}")
+    problem = set_problem(items)
+    if problem:
+        raise EvalError(problem)
     return frozenset(items)
 
 

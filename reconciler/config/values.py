@@ -71,6 +71,17 @@ def number(value: float | int) -> int | float:
     return value
 
 
+def set_problem(items: list[Any]) -> str | None:
+    """Why ``items`` cannot make a set, or None: as in HCL, a set holds strings, numbers or
+    bools, all of one type."""
+    kinds = {kind(item) for item in items}
+    if kinds - {"string", "number", "bool"}:
+        return "a set holds strings, numbers or bools only"
+    if len(kinds) > 1:
+        return f"a set holds values of one type only, got {' and '.join(sorted(kinds))}"
+    return None
+
+
 def ordered(items: frozenset[Any]) -> list[Any]:
     """A set's elements in the order HCL iterates them (sorted; one element type per set)."""
     return sorted(items)

@@ -17,7 +17,7 @@ from typing import Any
 
 from reconciler.config.messages import describe, did_you_mean
 from reconciler.config.nodes import BareName, Call, Mapping, Node, Scalar
-from reconciler.config.values import is_number, kind, ordered
+from reconciler.config.values import is_number, kind, ordered, set_problem
 
 _PRIMITIVES = ("string", "number", "bool")
 _COLLECTIONS = ("list", "set", "map")
@@ -148,10 +148,9 @@ def _sequence(value: Any, type_: VarType, path: tuple[str | int, ...]) -> Any:
     converted = [conform(item, type_.element, (*path, i)) for i, item in enumerate(items)]
     if type_.kind == "list":
         return converted
-    if any(isinstance(item, (list, dict, frozenset)) or item is None for item in converted):
-        raise TypeMismatch("a set holds strings, numbers or bools only", path)
-    if len({kind(item) for item in converted}) > 1:
-        raise TypeMismatch("a set holds values of one type only", path)
+    problem = set_problem(converted)
+    if problem:
+        raise TypeMismatch(problem, path)
     return frozenset(converted)
 
 

@@ -438,6 +438,12 @@ def test_variable_types_from_the_command_line(
         ),
         ("list(number)", "{}", "default: expected a list(number), got an object"),
         ("bool", '"true"', 'default: expected true or false, got string "true"'),
+        (
+            "set(any)",
+            '["a", 1]',
+            "default: a set holds values of one type only, got number and string",
+        ),
+        ("set(any)", "[[1]]", "default: a set holds strings, numbers or bools only"),
     ],
 )
 def test_defaults_are_checked_against_the_type(

@@ -17,9 +17,9 @@ from typing import Any
 
 from workload import Fleet
 
-from reconciler.config.types import Configuration, DesiredNodePool, Provider
+from reconciler.config.configuration import Configuration, DesiredNodePool, Provider
 from reconciler.live import LivePool, LiveWorld
-from reconciler.plan import make_plan
+from reconciler.plan.planner import make_plan
 from reconciler.render.plan_json import plan_document
 from reconciler.render.text import Painter, render_plan
 from reconciler.state.document import State

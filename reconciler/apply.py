@@ -23,10 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from reconciler.api.errors import NotFoundError
+from reconciler.api.failures import NotFoundError
 from reconciler.errors import NpError, StateError
 from reconciler.model import FAILED_POOL_PHASES, check_nodepool, pool_phase, status_counts
-from reconciler.plan import Plan, ResourceChange, fingerprint
+from reconciler.plan.changes import Plan, ResourceChange, fingerprint
 from reconciler.state.document import ResourceState, utc_now
 from reconciler.state.manager import Session
 
@@ -127,8 +127,7 @@ async def apply_plan(
             return Outcome(change.address, change.action, str(exc), applied=applied)
         return Outcome(change.address, change.action, applied=True)
 
-    todo = [c for c in plan.resources if c.sends_request or c.records_state]
-    return list(await asyncio.gather(*(one(change) for change in todo)))
+    return list(await asyncio.gather(*(one(change) for change in plan.touched)))
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from reconciler.api.credentials import (
     missing_credentials_error,
     project_id_from_env,
 )
-from reconciler.config.types import Provider
+from reconciler.config.configuration import Provider
 from reconciler.endpoint import SIM_SCHEME, check_endpoint, is_loopback
 from reconciler.errors import NpError
 

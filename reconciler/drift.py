@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.config.types import DesiredNodePool
+from reconciler.config.configuration import DesiredNodePool
 from reconciler.diff import DriftChange, drift_of
 from reconciler.live import LiveWorld
 from reconciler.state.document import State

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reconciler.api.errors import NotFoundError
+from reconciler.api.failures import NotFoundError
 from reconciler.model import check_nodepool, check_pool
 
 if TYPE_CHECKING:

@@ -13,15 +13,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.config.types import Backend as BackendBlock
-from reconciler.config.types import Configuration, DesiredNodePool, Provider
+from reconciler.config.configuration import Backend as BackendBlock
+from reconciler.config.configuration import Configuration, DesiredNodePool, Provider
 from reconciler.endpoint import resolve_endpoint
 from reconciler.errors import NpError, StateError
 from reconciler.live import fetch_live
-from reconciler.plan import adoption
-from reconciler.state.backends import open_backend
+from reconciler.plan.planner import adoption
 from reconciler.state.document import Identity, ResourceState, State, parse, render, utc_now
 from reconciler.state.manager import Session, StateManager, check_identity
+from reconciler.state.opening import open_backend
 from reconciler.state.protocols import DEFAULT_WORKSPACE, Locker, LockInfo
 
 if TYPE_CHECKING:

@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.apply import Outcome, Progress, Rebuild, WaitPolicy, apply_plan, interrupt_stops
-from reconciler.config.types import Configuration, DesiredNodePool
+from reconciler.config.configuration import Configuration, DesiredNodePool
 from reconciler.drift import DriftEntry, drift_report
 from reconciler.live import LiveWorld, fetch_live
 from reconciler.ops import adopt_identity, identity_of, import_nodepool
-from reconciler.plan import Plan, ResourceChange, make_plan, managed_nodepools, pools_of, replan
-from reconciler.savedplan import (
+from reconciler.plan.changes import Plan, ResourceChange
+from reconciler.plan.planner import make_plan, managed_nodepools, pools_of, replan
+from reconciler.plan.saved import (
     PlanTarget,
     SavedPlan,
     check_still_valid,
     check_target,
     config_digest,
-    touched,
 )
 from reconciler.state.document import Identity, State
 from reconciler.state.locking import keep_fresh
@@ -141,7 +141,7 @@ class Run:
         async with self.connect() as client:
             self.identify(session, client)
             check_target(saved, self.target(client.project_id))
-            changes = touched(saved.plan)
+            changes = saved.plan.touched
             live = await self.read_live(
                 client, {r.pool for r in changes}, {(r.pool, r.name) for r in changes}
             )

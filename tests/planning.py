@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.config.types import Configuration, DesiredNodePool, Lifecycle, Moved, Provider
+from reconciler.config.configuration import (
+    Configuration,
+    DesiredNodePool,
+    Lifecycle,
+    Moved,
+    Provider,
+)
 from reconciler.errors import PlanError
 from reconciler.live import LivePool, LiveWorld
-from reconciler.plan import Plan, ResourceChange, make_plan
+from reconciler.plan.changes import Plan, ResourceChange
+from reconciler.plan.planner import make_plan
 from reconciler.state.document import ResourceState, State
 
 LIVE = {"flavor": "f", "count": 2, "maxCount": 2, "labels": {"team": "ml", "owner": "ops"}}

@@ -64,8 +64,11 @@ REST = Group(
     "the rest",
     (
         Part("reconciler/model.py", MAPPING),
-        Part("reconciler/plan.py"),
-        Part("reconciler/savedplan.py"),
+        Part("reconciler/plan/changes.py"),
+        Part("reconciler/plan/moves.py"),
+        Part("reconciler/plan/planner.py"),
+        Part("reconciler/plan/rules.py"),
+        Part("reconciler/plan/saved.py"),
     ),
     90.0,
 )

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from reconciler import __version__
-from reconciler.api.errors import HttpError, NotFoundError, host_of
+from reconciler.api.failures import HttpError, NotFoundError, host_of
 from reconciler.api.retry import Confirm, Pacer, Retrier, RetryPolicy
 
 JSON = "application/json;charset=utf-8"

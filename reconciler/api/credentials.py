@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 
 from reconciler.api.auth import AkSkAuth, TokenAuth
-from reconciler.api.errors import HttpError, host_of
+from reconciler.api.failures import HttpError, host_of
 from reconciler.errors import NpError
 
 

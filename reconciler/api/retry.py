@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from reconciler.api.errors import ApiError, TransportError, error_from_response
+from reconciler.api.failures import ApiError, TransportError, error_from_response
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]

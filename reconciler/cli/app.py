@@ -21,7 +21,7 @@ import click
 from reconciler import __version__
 
 if TYPE_CHECKING:
-    from reconciler.config.types import Configuration
+    from reconciler.config.configuration import Configuration
     from reconciler.runs import Run
     from reconciler.state.manager import Session, StateManager
 
@@ -326,7 +326,7 @@ def runner(
 def configuration_for_state(g: Globals) -> Configuration | None:
     """The configuration, read by a command that needs it only for its backend block; None
     when the directory holds no configuration (the state is then in local files)."""
-    from reconciler.config.files import CONFIG_SUFFIXES, ignored
+    from reconciler.config.syntax.files import CONFIG_SUFFIXES, ignored
 
     directory = g.chdir
     if directory.is_dir() and not any(

@@ -37,7 +37,7 @@ from reconciler.cli.app import (
 )
 
 if TYPE_CHECKING:
-    from reconciler.plan import Plan
+    from reconciler.plan.changes import Plan
 
 
 @cli.command()
@@ -94,7 +94,7 @@ def plan(
     with locked(g, "plan", req.lock_timeout, config) as session:
         the_plan, _live, target = run_async(run.plan(session, req.target, req.exclude))
     if out is not None:
-        from reconciler.savedplan import save_plan
+        from reconciler.plan.saved import save_plan
 
         out = g.path(out)
         save_plan(out, the_plan, config_digest=run.config_digest(), target=target)
@@ -148,7 +148,7 @@ def apply(
     wait = 0 if no_wait else parse_duration(wait_timeout, "--wait-timeout")
     saved = None
     if planfile is not None:
-        from reconciler.savedplan import load_plan
+        from reconciler.plan.saved import load_plan
 
         if req.var_args or req.var_files:
             raise NpError(
@@ -191,7 +191,7 @@ def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
     import json
 
     if planfile is not None:
-        from reconciler.savedplan import load_plan
+        from reconciler.plan.saved import load_plan
 
         show_plan(g, load_plan(g.path(planfile)).plan, "json" if as_json else "text")
         return
@@ -286,9 +286,9 @@ def drift(
 ) -> None:
     """Read-only: live vs last-applied for every managed node pool (exit 2 when drifted)."""
     from reconciler.errors import NpError
-    from reconciler.plan import select
+    from reconciler.plan.planner import select
     from reconciler.render import drift_output
-    from reconciler.render.drift import drifted
+    from reconciler.render.drift_report import drifted
 
     config = load_configuration(g, var_files, var_args, allow_insecure_http)
     with open_states(g, config) as manager:

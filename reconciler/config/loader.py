@@ -15,19 +15,19 @@ from collections.abc import Sequence as SequenceABC
 from contextlib import contextmanager
 from pathlib import Path
 
-from reconciler.config.backend import build_backend
-from reconciler.config.declarations import Declaration, DeclarationReader
-from reconciler.config.expr import Context
-from reconciler.config.files import auto_var_files, config_files
-from reconciler.config.limits import Budget
-from reconciler.config.locals import build_locals
-from reconciler.config.moved import build_moves
-from reconciler.config.nodepools import NodePoolBuilder
-from reconciler.config.nodes import Entry, Mapping
-from reconciler.config.resolve import resolve, validate
+from reconciler.config.blocks.backend_block import build_backend
+from reconciler.config.blocks.moved import build_moves
+from reconciler.config.blocks.nodepools import NodePoolBuilder
+from reconciler.config.configuration import Configuration, Provider
+from reconciler.config.evaluation.expr import Context
+from reconciler.config.evaluation.limits import Budget
+from reconciler.config.evaluation.locals import build_locals
+from reconciler.config.evaluation.resolve import resolve, validate
+from reconciler.config.evaluation.variables import Variable, VariableValues, declare
 from reconciler.config.schema import ProviderSpec
-from reconciler.config.types import Configuration, Provider
-from reconciler.config.variables import Variable, VariableValues, declare
+from reconciler.config.syntax.declarations import Declaration, DeclarationReader
+from reconciler.config.syntax.files import auto_var_files, config_files
+from reconciler.config.syntax.nodes import Entry, Mapping
 from reconciler.errors import ConfigError, Diagnostic
 
 

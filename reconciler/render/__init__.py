@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reconciler.drift import DriftEntry
-    from reconciler.plan import Plan
+    from reconciler.plan.changes import Plan
 
 
 def plan_output(plan: Plan, fmt: str, color: bool) -> Iterator[str]:
@@ -37,7 +37,7 @@ def plan_output(plan: Plan, fmt: str, color: bool) -> Iterator[str]:
 def drift_output(entries: Sequence[DriftEntry], fmt: str, color: bool) -> Iterator[str]:
     """``np drift`` in ``fmt`` (text, json, markdown, junit), in pieces, without a final
     newline."""
-    from reconciler.render import drift
+    from reconciler.render import drift_report as drift
 
     if fmt == "json":
         yield from json_pieces(drift.drift_json(entries))

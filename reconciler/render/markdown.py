@@ -18,7 +18,7 @@ from typing import Any
 
 from reconciler.diff import FieldChange
 from reconciler.model import CONFIG_NAMES, wire_path_to_config
-from reconciler.plan import Plan, ResourceChange
+from reconciler.plan.changes import Plan, ResourceChange
 from reconciler.render.text import VERB, field_groups, hidden_fields, value
 
 LIMIT = 65_000
@@ -31,7 +31,7 @@ _SIGN = {"create": "+", "delete": "-", "update": " "}
 
 
 def render_plan_markdown(plan: Plan) -> list[str]:
-    budget = LIMIT - _RESERVE - sum(len(w) + 20 for w in plan.warnings)
+    budget = LIMIT - _RESERVE - sum(len(str(w)) + 20 for w in plan.warnings)
     blocks = [piece for r in plan.resources for piece in _block(r).split(budget)]
     parts = _pack(blocks, budget)
     return [_part(plan, part, i, len(parts)) for i, part in enumerate(parts, 1)]

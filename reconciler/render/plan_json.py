@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.model import wire_path_to_config
-from reconciler.plan import Plan, ResourceChange
+from reconciler.plan.changes import Plan, ResourceChange
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from reconciler.model import (
     wire_to_config,
     wire_value_to_config,
 )
-from reconciler.plan import Plan, ResourceChange
+from reconciler.plan.changes import Plan, ResourceChange
 from reconciler.state.document import ResourceState
 
 _SYMBOL = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
@@ -59,7 +59,7 @@ def render_plan(plan: Plan, paint: Painter) -> str:
             lines += _resource_lines(resource, paint)
             lines.append("")
     for warning in plan.warnings:
-        lines += [paint("Warning: ", "yellow", bold=True) + warning, ""]
+        lines += [paint("Warning: ", "yellow", bold=True) + str(warning), ""]
     lines += _state_only_lines(plan)
     summary = plan.summary
     if acting:

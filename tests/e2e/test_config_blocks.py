@@ -8,7 +8,7 @@ import pytest
 from support import Workspace
 
 from reconciler.config import load_config
-from reconciler.config.types import Backend
+from reconciler.config.configuration import Backend
 from reconciler.errors import ConfigError, Pos
 
 PG_ENV = "NP_PG_CONN_STR (a libpq URI or key=value string; PG* variables work too)"

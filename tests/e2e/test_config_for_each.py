@@ -10,7 +10,7 @@ import pytest
 from support import PROVIDER, Workspace, pool_world
 
 from reconciler.config import load_config
-from reconciler.config.types import Configuration, Moved
+from reconciler.config.configuration import Configuration, Moved
 from reconciler.errors import ConfigError, Pos
 
 GPUS_HCL = """\
@@ -319,7 +319,7 @@ def test_the_step_budget_grows_with_the_instances(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A big fleet may need more steps than a configuration without instances is allowed."""
-    from reconciler.config import limits
+    from reconciler.config.evaluation import limits
 
     monkeypatch.setattr(limits, "MAX_STEPS", 3_000)
     text = 'nodepool "x" {\n  for_each = toset([for i in range(200) : "n${i}"])\n'
@@ -334,7 +334,7 @@ def test_the_step_budget_grows_with_the_instances(
 def test_all_for_each_blocks_together_are_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from reconciler.config import nodepools
+    from reconciler.config.blocks import nodepools
 
     monkeypatch.setattr(nodepools, "MAX_ALL_INSTANCES", 5)
     block = 'nodepool "{0}" {{\n  for_each = toset(["a", "b", "c"])\n  pool = "p"\n'

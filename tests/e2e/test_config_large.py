@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import load_config, yaml_loader
-from reconciler.config.nodes import SourceError
+from reconciler.config import load_config
+from reconciler.config.syntax import yaml_loader
+from reconciler.config.syntax.nodes import SourceError
 
 CORPUS = Path(__file__).parents[1] / "hostile"
 CONFIGS = Path(__file__).parents[1] / "configs"

@@ -15,7 +15,7 @@ import pytest
 from support import Workspace, pool_world
 
 from reconciler.api.client import ModelArtsClient
-from reconciler.config.types import Backend as BackendBlock
+from reconciler.config.configuration import Backend as BackendBlock
 from reconciler.errors import Pos, StateError
 from reconciler.ops import open_state
 from reconciler.state.document import ResourceState

@@ -11,7 +11,7 @@ import pytest
 from support import PROVIDER, Workspace
 
 from reconciler.config import load_config
-from reconciler.config.types import Configuration, Provider
+from reconciler.config.configuration import Configuration, Provider
 from reconciler.generate import generate, unmanaged
 from reconciler.live import LivePool, LiveWorld
 from reconciler.model import wire_to_config
@@ -59,7 +59,7 @@ def world(nodepools: dict[str, dict[str, dict[str, Any]]]) -> LiveWorld:
 
 
 def config_of(*blocks: tuple[str, str, str]) -> Configuration:
-    from reconciler.config.types import DesiredNodePool
+    from reconciler.config.configuration import DesiredNodePool
 
     return Configuration(
         Provider(),

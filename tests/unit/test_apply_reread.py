@@ -12,7 +12,7 @@ import httpx
 
 from reconciler.api.client import ModelArtsClient
 from reconciler.apply import Outcome, Rebuild, WaitPolicy, apply_plan
-from reconciler.plan import Plan, ResourceChange
+from reconciler.plan.changes import Plan, ResourceChange
 from reconciler.render.progress import WaitProgress
 from reconciler.state.document import ResourceState, State
 from reconciler.state.local import open_local

@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.apply import WaitPolicy, wait_until_converged
 from reconciler.errors import NpError
-from reconciler.plan import ResourceChange
+from reconciler.plan.changes import ResourceChange
 from reconciler.render.progress import WaitProgress
 
 CHANGE = ResourceChange(

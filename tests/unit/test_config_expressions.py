@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from reconciler.config import load_config
-from reconciler.config.expr import Context, Evaluator, Names
-from reconciler.config.functions import FUNCTIONS
-from reconciler.config.hcl_adapter import expression
-from reconciler.config.limits import Budget
-from reconciler.config.types import Configuration
-from reconciler.config.values import EvalError
+from reconciler.config.configuration import Configuration
+from reconciler.config.evaluation.expr import Context, Evaluator, Names
+from reconciler.config.evaluation.functions import FUNCTIONS
+from reconciler.config.evaluation.limits import Budget
+from reconciler.config.evaluation.values import EvalError
+from reconciler.config.syntax.hcl_adapter import expression
 from reconciler.errors import ConfigError, Pos
 
 VARIABLES = {

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import load_config
+from reconciler.config.configuration import Lifecycle
 from reconciler.config.schema import MANAGED_FIELDS
-from reconciler.config.types import Lifecycle
 from reconciler.errors import ConfigError
 
 

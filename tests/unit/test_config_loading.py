@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import config_json_schema, load_config
-from reconciler.config.types import Lifecycle, Provider
+from reconciler.config.configuration import Lifecycle, Provider
 from reconciler.errors import ConfigError, Pos
 
 CONFIGS = Path(__file__).parents[1] / "configs"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import load_config
-from reconciler.config.types import Moved
+from reconciler.config.configuration import Moved
 from reconciler.errors import ConfigError, Pos
 
 BLOCKS = 'nodepool "train" {\n  pool = "p"\n}\nnodepool "infer" {\n  pool = "p"\n}\n'

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from reconciler.config import load_config
-from reconciler.config.types import Configuration
-from reconciler.config.variables import Variable
-from reconciler.config.vartypes import ANY, VarType
+from reconciler.config.configuration import Configuration
+from reconciler.config.evaluation.variables import Variable
+from reconciler.config.evaluation.vartypes import ANY, VarType
 from reconciler.errors import ConfigError, Pos
 
 DECLS = """\

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import load_config
-from reconciler.config.cache import ParseCache
-from reconciler.config.sources import parse_file
+from reconciler.config.syntax.cache import ParseCache
+from reconciler.config.syntax.sources import parse_file
 from reconciler.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from planning import LIVE, config, desired, managed, state, world
 
-from reconciler.config.types import Lifecycle, Moved
+from reconciler.config.configuration import Lifecycle, Moved
 from reconciler.errors import PlanError
-from reconciler.plan import ResourceChange, make_plan, replan
+from reconciler.plan.changes import ResourceChange
+from reconciler.plan.planner import make_plan, replan
 
 
 def test_a_moved_block_renames_the_state_entry_without_a_request() -> None:

@@ -9,9 +9,15 @@ import pytest
 
 from reconciler.diff import DriftChange, FieldChange
 from reconciler.drift import DriftEntry
-from reconciler.plan import Plan, ResourceChange
+from reconciler.plan.changes import Plan, ResourceChange
 from reconciler.render import json_pieces
-from reconciler.render.drift import drift_json, drift_junit, drift_markdown, drift_text, drifted
+from reconciler.render.drift_report import (
+    drift_json,
+    drift_junit,
+    drift_markdown,
+    drift_text,
+    drifted,
+)
 from reconciler.render.markdown import FOLD_LINES, LIMIT, render_plan_markdown
 from reconciler.render.text import Painter, render_plan
 

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from reconciler import __version__
-from reconciler.config.types import Configuration, DesiredNodePool, Provider
+from reconciler.config.configuration import Configuration, DesiredNodePool, Provider
 from reconciler.errors import NpError
 from reconciler.live import LivePool, LiveWorld
-from reconciler.plan import Plan, fingerprint, make_plan
-from reconciler.savedplan import (
+from reconciler.plan.changes import Plan, fingerprint
+from reconciler.plan.planner import make_plan
+from reconciler.plan.saved import (
     PlanTarget,
     check_still_valid,
     check_target,

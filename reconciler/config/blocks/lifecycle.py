@@ -10,10 +10,19 @@ import json
 import re
 from dataclasses import dataclass
 
+from reconciler.config.evaluation.resolve import Problem
 from reconciler.config.messages import FieldPath, did_you_mean
-from reconciler.config.nodes import BareName, Entry, GetAttr, Index, Mapping, Node, Scalar, Sequence
-from reconciler.config.resolve import Problem
 from reconciler.config.schema import MANAGED_FIELDS
+from reconciler.config.syntax.nodes import (
+    BareName,
+    Entry,
+    GetAttr,
+    Index,
+    Mapping,
+    Node,
+    Scalar,
+    Sequence,
+)
 
 MAP_FIELDS = ("labels", "tags", "extend_params")
 """Fields whose single keys may be ignored."""

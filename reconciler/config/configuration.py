@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.errors import Pos
+from reconciler.errors import Diagnostic, Pos
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,5 +94,5 @@ class Configuration:
     moved: tuple[Moved, ...] = ()
     var_files: tuple[str, ...] = ()
     """Variable files that loaded by themselves (``np.npvars``, ``*.auto.npvars``), by name."""
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()
     """Problems that do not stop np (an undeclared variable in a var file), one line each."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.config.declarations import Declaration
-from reconciler.config.nodes import Entry, Mapping
-from reconciler.config.resolve import resolve, validate
+from reconciler.config.configuration import Backend
+from reconciler.config.evaluation.resolve import resolve, validate
 from reconciler.config.schema import BACKENDS
-from reconciler.config.types import Backend
+from reconciler.config.syntax.declarations import Declaration
+from reconciler.config.syntax.nodes import Entry, Mapping
 from reconciler.errors import Diagnostic
 
 _SECRET = "credentials must not be written in configuration; set {} instead"

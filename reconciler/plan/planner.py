@@ -1,8 +1,7 @@
-"""The plan: for every address, what np will do, why, and what drifted (pure: no I/O).
+"""Making a plan: for every address, what np will do, why, and what drifted (pure: no I/O).
 
 live = await fetch_live(client, pools_of(config, state), parallelism=10, managed=...)
 plan = make_plan(config, state, live)          # raises PlanError, never sends
-plan.summary  # -> Summary(add=0, change=1, destroy=0, drift=1)
 
 A node pool's identity is (pool, name), not its address: when a state address and a declared
 address point to the same node pool, the plan moves the state entry and sends nothing, and a
@@ -11,118 +10,36 @@ plan never deletes a node pool that a block declares.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from reconciler.config.names import new_name_problem
-from reconciler.config.types import Configuration, DesiredNodePool
-from reconciler.diff import (
-    DriftChange,
-    FieldChange,
-    adopted_applied,
-    diff_nodepool,
-    drift_of,
-    entry_count_total,
-    reserved_tag_keys,
-)
+from reconciler.config.blocks.names import new_name_problem
+from reconciler.config.configuration import Configuration, DesiredNodePool
+from reconciler.diff import FieldChange, adopted_applied, diff_nodepool, drift_of
 from reconciler.errors import Diagnostic, PlanError
 from reconciler.jsonmerge import apply_merge_patch
 from reconciler.live import LivePool, LiveWorld
 from reconciler.model import CONFIG_NAMES, WIRE_NAMES, desired_to_wire, without_keys
+from reconciler.plan.changes import Plan, ResourceChange
+from reconciler.plan.moves import find_moves
+from reconciler.plan.rules import (
+    DEDICATE,
+    Refuse,
+    consistent,
+    default_max_count,
+    defaults_marked,
+    identity_changed,
+    unowned_max_count,
+)
 
 if TYPE_CHECKING:
     from reconciler.state.document import ResourceState, State
 
-Action = Literal["no-op", "create", "update", "delete"]
-
-DEDICATE = "Dedicate"
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceChange:
-    address: str
-    pool: str
-    name: str
-    action: Action
-    adopted: bool = False
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    body: dict[str, Any] | None = None
-    """The exact request body (PATCH for update, POST for create); None otherwise."""
-    changes: tuple[FieldChange, ...] = ()
-    applied: dict[str, Any] | None = None
-    """What becomes last-applied in state when this succeeds (None: forget the address)."""
-    prevent_destroy: bool = False
-    drift: tuple[DriftChange, ...] = ()
-    records_state: bool = False
-    """True when apply must write state even though no request is sent."""
-    moved_from: str | None = None
-    """The state address this one takes over (a rename: no request for the move itself)."""
-    forgets: bool = False
-    """State drops this address: its node pool no longer exists (a direct read said so)."""
-
-    @property
-    def reasons(self) -> dict[str, str]:
-        return {change.path: change.reason for change in self.changes}
-
-    @property
-    def sends_request(self) -> bool:
-        return self.action != "no-op"
-
-    def same_changes(self, other: ResourceChange) -> bool:
-        """True when ``other`` changes exactly the values reviewed, from the same values to the
-        same values: what moved elsewhere is kept, a value someone changed meanwhile is not
-        overwritten."""
-        return self.action == other.action and _changed(self) == _changed(other)
-
-
-def _changed(change: ResourceChange) -> set[tuple[str, str, str]]:
-    return {
-        (c.path, json.dumps(c.before, sort_keys=True), json.dumps(c.after, sort_keys=True))
-        for c in change.changes
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    add: int
-    change: int
-    destroy: int
-    drift: int
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    lineage: str
-    serial: int
-    resources: tuple[ResourceChange, ...]
-    partial: bool = False
-    warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def summary(self) -> Summary:
-        actions = [r.action for r in self.resources]
-        drifted = sum(1 for r in self.resources if r.drift)
-        return Summary(
-            actions.count("create"), actions.count("update"), actions.count("delete"), drifted
-        )
-
-    @property
-    def has_changes(self) -> bool:
-        return any(r.sends_request for r in self.resources)
-
-    @property
-    def applyable(self) -> bool:
-        return any(r.sends_request or r.records_state for r in self.resources)
-
-
-def fingerprint(resources: dict[str, Any] | None) -> str:
-    """A stable digest of a live spec, so apply can tell that live moved since the plan."""
-    canonical = json.dumps(resources, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+TARGETING_WARNING = (
+    "Resource targeting is in effect: the plan may be incomplete. Use --target and --exclude "
+    "only for exceptional situations, and run a full plan afterwards."
+)
 
 
 def pools_of(config: Configuration, state: State) -> set[str]:
@@ -154,7 +71,7 @@ def make_plan(
     """Compare config, live and last-applied for every address. Pure; raises PlanError."""
     errors: list[Diagnostic] = []
     declared = {np.address: np for np in config.nodepools}
-    moves = _moves(config, state, declared, errors)
+    moves = find_moves(config, state, declared, errors)
     moved_away = set(moves.values())
     known = set(declared) | (set(state.resources) - moved_away)
     renamed = {old: new for new, old in moves.items()}
@@ -181,58 +98,10 @@ def make_plan(
             resources.append(change)
     if errors:
         raise PlanError(errors)
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()
     if targets or excludes:
-        warnings = (
-            "Resource targeting is in effect: the plan may be incomplete. Use --target and "
-            "--exclude only for exceptional situations, and run a full plan afterwards.",
-        )
-    return Plan(state.lineage, state.serial, tuple(resources), bool(targets or excludes), warnings)
-
-
-def _moves(
-    config: Configuration,
-    state: State,
-    declared: dict[str, DesiredNodePool],
-    errors: list[Diagnostic],
-) -> dict[str, str]:
-    """New address → the state address it takes over: ``moved`` blocks first, then identity
-    (a declared address not in state whose node pool a no-longer-declared address manages)."""
-    moves: dict[str, str] = {}
-    for moved in config.moved:
-        if moved.from_address not in state.resources:
-            continue  # moved already (or never managed): nothing to do, as in Terraform
-        if moved.to_address in state.resources:
-            errors.append(
-                Diagnostic(
-                    f"cannot move {moved.from_address} to {moved.to_address}: both are in "
-                    f"state; run `np state rm` on the one that is wrong",
-                    moved.pos,
-                    "moved",
-                )
-            )
-            continue
-        moves[moved.to_address] = moved.from_address
-    orphans: dict[tuple[str, str], list[str]] = {}
-    for address, resource in state.resources.items():
-        if address not in declared and address not in moves.values():
-            orphans.setdefault((resource.pool, resource.name), []).append(address)
-    for address, desired in declared.items():
-        if address in state.resources or address in moves:
-            continue
-        holders = orphans.get((desired.pool, desired.name), [])
-        if len(holders) == 1:
-            moves[address] = holders[0]
-        elif holders:
-            errors.append(
-                Diagnostic(
-                    f"state records {desired.pool}/{desired.name} under {len(holders)} addresses "
-                    f"({', '.join(sorted(holders))}); run `np state rm` on all but one",
-                    desired.pos,
-                    address,
-                )
-            )
-    return moves
+        warnings = (Diagnostic(TARGETING_WARNING),)
+    return Plan(state.lineage, state.serial, tuple(resources), warnings)
 
 
 def _ignored_wire(desired_np: DesiredNodePool) -> set[str]:
@@ -263,7 +132,7 @@ def _plan_declared(
         errors.append(Diagnostic(message, pos, address, field_name))
 
     if prior is not None and (prior.pool, prior.name) != (pool, name):
-        _identity_changed(desired_np, prior, error)
+        identity_changed(desired_np, prior, error)
         return None
     live_pool = live.pools.get(pool)
     if live_pool is None:
@@ -276,8 +145,8 @@ def _plan_declared(
     ignored = _ignored_wire(desired_np)
     ignored_keys = _ignored_keys(desired_np)
     desired = without_keys({k: v for k, v in written.items() if k not in ignored}, ignored_keys)
-    defaulted = _default_max_count(desired_np, desired, ignored, live_pool, current)
-    unowned = ignored | _unowned_max_count(desired_np, live_pool)
+    defaulted = default_max_count(desired_np, desired, ignored, live_pool, current)
+    unowned = ignored | unowned_max_count(desired_np, live_pool)
     applied = None
     if prior is not None:
         kept = {k: v for k, v in prior.applied.items() if k not in unowned}
@@ -291,7 +160,7 @@ def _plan_declared(
         return None
     diff = diff_nodepool(_in_wire_order(desired | defaulted), current, applied)
     after = current if diff.patch is None else apply_merge_patch(current, diff.patch)
-    if not _consistent(desired_np, desired, after, current, live_pool, diff.patch, error):
+    if not consistent(desired_np, desired, after, current, live_pool, diff.patch, error):
         return None
     last_applied = _last_applied(desired, defaulted, live_pool)
     return ResourceChange(
@@ -303,7 +172,7 @@ def _plan_declared(
         before=current,
         after=after,
         body=None if diff.patch is None else {"spec": {"resources": diff.patch}},
-        changes=_defaults_marked(diff.changes, defaulted, live_pool),
+        changes=defaults_marked(diff.changes, defaulted, live_pool),
         applied=last_applied,
         prevent_destroy=desired_np.lifecycle.prevent_destroy,
         drift=tuple(drift_of(applied, current)) if applied is not None else (),
@@ -323,115 +192,11 @@ def _last_applied(
     return _in_wire_order(desired | owned)
 
 
-def _identity_changed(
-    desired_np: DesiredNodePool, prior: ResourceState, error: Callable[[str, str], None]
-) -> None:
-    """``pool``/``name`` of a managed address cannot change in place: the old node pool would
-    be orphaned, still running and no longer mentioned by any plan."""
-    field_name = "pool" if prior.pool != desired_np.pool else "name"
-    error(
-        f"{field_name} cannot change on a managed node pool (state: {prior.pool}/{prior.name}, "
-        f"configuration: {desired_np.pool}/{desired_np.name}). To give the node pool another "
-        "address, change only the block label; to replace it, add a new block for "
-        f"{desired_np.pool}/{desired_np.name} and remove this one, so that the plan shows the "
-        "create and the destroy",
-        field_name,
-    )
-
-
-def _unowned_max_count(desired_np: DesiredNodePool, live_pool: LivePool) -> set[str]:
-    """``{"maxCount"}`` where np does not own it: a Logical pool whose block leaves max_count
-    out (state written by older versions may still hold the old default)."""
-    if live_pool.type == DEDICATE or "max_count" in desired_np.fields:
-        return set()
-    return {"maxCount"}
-
-
-def _default_max_count(
-    desired_np: DesiredNodePool,
-    desired: dict[str, Any],
-    ignored: set[str],
-    live_pool: LivePool,
-    current: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """``maxCount`` when ``max_count`` is not written: ``count`` on a physical pool and on a new
-    node pool; on a Logical pool the live maximum while it is ≥ count (raised to count
-    otherwise), so leaving ``max_count`` out never lowers a maximum set in the console."""
-    if "count" not in desired or "max_count" in desired_np.fields or "maxCount" in ignored:
-        return {}
-    count = desired["count"]
-    if current is None or live_pool.type == DEDICATE:
-        return {"maxCount": count}
-    live_max = current.get("maxCount")
-    if isinstance(live_max, int) and not isinstance(live_max, bool) and live_max >= count:
-        return {}
-    return {"maxCount": count}
-
-
-def _defaults_marked(
-    changes: tuple[FieldChange, ...], defaulted: dict[str, Any], live_pool: LivePool
-) -> tuple[FieldChange, ...]:
-    """A Logical pool's ``maxCount`` raised to ``count`` is np's default, not configuration."""
-    if live_pool.type == DEDICATE:
-        return changes
-    return tuple(replace(c, reason="default") if c.path in defaulted else c for c in changes)
-
-
-def _consistent(
-    desired_np: DesiredNodePool,
-    desired: dict[str, Any],
-    after: dict[str, Any],
-    current: dict[str, Any] | None,
-    live_pool: LivePool,
-    patch: dict[str, Any] | None,
-    error: Callable[[str, str], None],
-) -> bool:
-    """What the API would refuse, refused at plan time with the field that causes it."""
-    ok = True
-    count = after.get("count")
-    if live_pool.type == DEDICATE and after.get("maxCount", count) != count:
-        error(
-            f"max_count ({after.get('maxCount')}) must equal count ({count}) "
-            f'on physical (Dedicate) pool "{live_pool.name}"',
-            "max_count" if "max_count" in desired_np.fields else "count",
-        )
-        ok = False
-    if "azs" in desired and patch is not None and isinstance(count, int):
-        total = entry_count_total(after.get("azs"))
-        if total != count:
-            declared = {entry["az"] for entry in desired["azs"]}
-            others = [
-                f"{e.get('az')} ({e.get('count')})"
-                for e in after.get("azs") or []
-                if isinstance(e, dict) and e.get("az") not in declared
-            ]
-            hint = (
-                f"; live also has {', '.join(others)}, which the configuration does not list: "
-                "add each of them to azs (with count = 0 to empty it)"
-                if others
-                else ""
-            )
-            error(f"the AZ counts add up to {total}, but count is {count}{hint}", "azs")
-            ok = False
-    if current is not None and patch is not None and "tags" in patch:
-        reserved = reserved_tag_keys(current.get("tags"))
-        if reserved:
-            error(
-                f"this node pool carries tags reserved by the service ({', '.join(reserved)}); "
-                "the API refuses a request that carries them, and np sends tags whole, so np "
-                "cannot change tags here: leave tags out of this block or add it to "
-                "lifecycle.ignore_changes",
-                "tags",
-            )
-            ok = False
-    return ok
-
-
 def _plan_create(
     desired_np: DesiredNodePool,
     written: dict[str, Any],
     live_pool: LivePool,
-    error: Callable[[str, str], None],
+    error: Refuse,
 ) -> ResourceChange | None:
     missing = [f for f in ("flavor", "count") if f not in written]
     if missing:
@@ -445,9 +210,9 @@ def _plan_create(
     if bad_name:
         error(bad_name, "name")
         return None
-    defaulted = _default_max_count(desired_np, written, set(), live_pool, None)
+    defaulted = default_max_count(desired_np, written, set(), live_pool, None)
     desired = _in_wire_order(written | defaulted)
-    if not _consistent(desired_np, desired, desired, None, live_pool, desired, error):
+    if not consistent(desired_np, desired, desired, None, live_pool, desired, error):
         return None
     body = {
         "apiVersion": "v2",
@@ -455,7 +220,7 @@ def _plan_create(
         "metadata": {"name": desired_np.name},
         "spec": {"resources": desired},
     }
-    changes = _defaults_marked(
+    changes = defaults_marked(
         tuple(FieldChange(path, "config", None, value) for path, value in desired.items()),
         defaulted,
         live_pool,
@@ -575,5 +340,5 @@ def adoption(desired_np: DesiredNodePool, live: LiveWorld) -> dict[str, Any] | N
     desired = without_keys(
         {k: v for k, v in written.items() if k not in ignored}, _ignored_keys(desired_np)
     )
-    defaulted = _default_max_count(desired_np, desired, ignored, live_pool, current)
+    defaulted = default_max_count(desired_np, desired, ignored, live_pool, current)
     return adopted_applied(_last_applied(desired, defaulted, live_pool), current)

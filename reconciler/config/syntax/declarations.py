@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.config.messages import did_you_mean, listing, suggest
-from reconciler.config.nodes import (
+from reconciler.config.schema import REPEATED_BLOCKS
+from reconciler.config.syntax.nodes import (
     Block,
     Body,
     Entry,
@@ -22,8 +23,7 @@ from reconciler.config.nodes import (
     SourceError,
     duplicates,
 )
-from reconciler.config.schema import REPEATED_BLOCKS
-from reconciler.config.sources import parse_file
+from reconciler.config.syntax.sources import parse_file
 from reconciler.errors import Diagnostic, Pos
 
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")

@@ -12,8 +12,8 @@ from hcl2.api import parses_to_tree
 from lark import Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from reconciler.config.hcltext import escaped
-from reconciler.config.nodes import (
+from reconciler.config.syntax.hcltext import escaped
+from reconciler.config.syntax.nodes import (
     MAX_DEPTH,
     MAX_STRING,
     Attribute,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.config.nodes import MAX_DEPTH, MAX_STRING
-from reconciler.config.values import EvalError, Quiet
+from reconciler.config.evaluation.values import EvalError, Quiet
+from reconciler.config.syntax.nodes import MAX_DEPTH, MAX_STRING
 
 MAX_STEPS = 1_000_000
 """Evaluation steps per configuration, before any for_each instance exists."""

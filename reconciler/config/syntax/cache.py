@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import __version__
-from reconciler.config.nodes import (
+from reconciler.config.syntax.nodes import (
     Attribute,
     BareName,
     Block,

@@ -13,10 +13,20 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.config import functions
-from reconciler.config.limits import Budget
+from reconciler.config.evaluation import functions
+from reconciler.config.evaluation.limits import Budget
+from reconciler.config.evaluation.values import (
+    EvalError,
+    Quiet,
+    equal,
+    is_number,
+    kind,
+    number,
+    ordered,
+    stringify,
+)
 from reconciler.config.messages import describe, did_you_mean
-from reconciler.config.nodes import (
+from reconciler.config.syntax.nodes import (
     BareName,
     Call,
     Conditional,
@@ -31,16 +41,6 @@ from reconciler.config.nodes import (
     Sequence,
     Template,
     duplicates,
-)
-from reconciler.config.values import (
-    EvalError,
-    Quiet,
-    equal,
-    is_number,
-    kind,
-    number,
-    ordered,
-    stringify,
 )
 
 _ROOTS = ("var", "local", "each")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.config.cache import parse_cache
-from reconciler.config.files import is_yaml
-from reconciler.config.nodes import MAX_FILE_BYTES, Body, Node, SourceError
+from reconciler.config.syntax.cache import parse_cache
+from reconciler.config.syntax.files import is_yaml
+from reconciler.config.syntax.nodes import MAX_FILE_BYTES, Body, Node, SourceError
 
 
 def read_text(path: Path) -> str:
@@ -38,8 +38,8 @@ def parse_file(path: Path, display: str) -> Body | Node | None:
     if cached is not None:
         return cached
     # The parsers (lark, PyYAML) are imported only on a cache miss.
-    from reconciler.config.hcl_adapter import parse_hcl
-    from reconciler.config.yaml_loader import parse_yaml
+    from reconciler.config.syntax.hcl_adapter import parse_hcl
+    from reconciler.config.syntax.yaml_loader import parse_yaml
 
     try:
         tree = parse_yaml(text, display) if language == "yaml" else parse_hcl(text, display)

@@ -9,11 +9,11 @@ from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.config.declarations import Declaration
-from reconciler.config.expr import Context, Evaluator, Names
-from reconciler.config.limits import Budget
-from reconciler.config.nodes import BareName, GetAttr, Node, subnodes
-from reconciler.config.values import EvalError, Quiet
+from reconciler.config.evaluation.expr import Context, Evaluator, Names
+from reconciler.config.evaluation.limits import Budget
+from reconciler.config.evaluation.values import EvalError, Quiet
+from reconciler.config.syntax.declarations import Declaration
+from reconciler.config.syntax.nodes import BareName, GetAttr, Node, subnodes
 from reconciler.errors import Diagnostic, Pos
 
 

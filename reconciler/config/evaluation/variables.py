@@ -13,14 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.config.expr import Names, evaluate_literal
-from reconciler.config.files import is_json
+from reconciler.config.evaluation.expr import Names, evaluate_literal
+from reconciler.config.evaluation.resolve import Problem, resolve, validate
+from reconciler.config.evaluation.vartypes import (
+    ANY,
+    TypeMismatch,
+    VarType,
+    conform,
+    expected,
+    parse_type,
+)
 from reconciler.config.messages import did_you_mean, format_path
-from reconciler.config.nodes import MAX_DEPTH, MAX_STRING, Body, Mapping, Node, SourceError
-from reconciler.config.resolve import Problem, resolve, validate
 from reconciler.config.schema import VariableSpec
-from reconciler.config.sources import parse_file, read_text
-from reconciler.config.vartypes import ANY, TypeMismatch, VarType, conform, expected, parse_type
+from reconciler.config.syntax.files import is_json
+from reconciler.config.syntax.nodes import MAX_DEPTH, MAX_STRING, Body, Mapping, Node, SourceError
+from reconciler.config.syntax.sources import parse_file, read_text
 from reconciler.errors import Diagnostic, Pos
 
 _INT = re.compile(r"[+-]?[0-9]+")
@@ -73,7 +80,7 @@ def _structured(text: str, type_: VarType) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):
         pass
-    from reconciler.config.hcl_adapter import expression  # lark only when needed
+    from reconciler.config.syntax.hcl_adapter import expression  # lark only when needed
 
     try:
         return evaluate_literal(expression(text, Pos("--var", 1)))
@@ -121,7 +128,7 @@ class VariableValues:
         self.values = {v.name: v.default for v in variables.values() if v.has_default}
         self.broken = set(broken)
         self.diagnostics: list[Diagnostic] = []
-        self.warnings: list[str] = []
+        self.warnings: list[Diagnostic] = []
 
     def names(self) -> Names:
         return Names(self.variables, self.values, self.broken)
@@ -189,7 +196,7 @@ class VariableValues:
         if variable is None:
             hint = did_you_mean(name, self.variables)
             message = f"variable {name} is not declared, so this value is ignored{hint}"
-            self.warnings.append(str(Diagnostic(message, pos)))
+            self.warnings.append(Diagnostic(message, pos))
             return
         problem = _too_long(value)
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from reconciler.config.nodes import BareName, GetAttr, Index, Node, Scalar
+from reconciler.config.syntax.nodes import BareName, GetAttr, Index, Node, Scalar
 
 LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 """What a block label may be (so that it reads as a name in an address)."""

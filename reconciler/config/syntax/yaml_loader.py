@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.config.nodes import (
+from reconciler.config.syntax.nodes import (
     MAX_DEPTH,
     Entry,
     Invalid,
@@ -218,6 +218,6 @@ def _template(text: str, pos: Pos) -> Node:
     means exactly what it would in an HCL file)."""
     if "${" not in text:
         return Scalar(text, pos)
-    from reconciler.config.hcl_adapter import yaml_expression  # lark only when needed
+    from reconciler.config.syntax.hcl_adapter import yaml_expression  # lark only when needed
 
     return yaml_expression(text, pos)

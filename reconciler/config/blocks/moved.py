@@ -13,11 +13,11 @@ from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass
 
-from reconciler.config.addresses import address, address_of, parse_address
-from reconciler.config.declarations import Declaration
+from reconciler.config.blocks.addresses import address, address_of, parse_address
+from reconciler.config.configuration import Moved
 from reconciler.config.messages import did_you_mean
-from reconciler.config.nodes import Node, duplicates
-from reconciler.config.types import Moved
+from reconciler.config.syntax.declarations import Declaration
+from reconciler.config.syntax.nodes import Node, duplicates
 from reconciler.errors import Diagnostic, Pos
 
 _ENDS = ("from", "to")

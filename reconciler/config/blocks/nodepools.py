@@ -9,19 +9,19 @@ from collections.abc import Sequence as SequenceABC
 from dataclasses import replace
 from typing import Any
 
-from reconciler.config.addresses import address
-from reconciler.config.declarations import Declaration
-from reconciler.config.expr import Context, Evaluator
-from reconciler.config.lifecycle import IgnoreRules, ignore_rules, take_ignore_changes
-from reconciler.config.limits import STEPS_PER_INSTANCE
+from reconciler.config.blocks.addresses import address
+from reconciler.config.blocks.lifecycle import IgnoreRules, ignore_rules, take_ignore_changes
+from reconciler.config.blocks.moved import Blocks
+from reconciler.config.blocks.names import new_name_problem, suggested_name
+from reconciler.config.configuration import DesiredNodePool, Lifecycle
+from reconciler.config.evaluation.expr import Context, Evaluator
+from reconciler.config.evaluation.limits import STEPS_PER_INSTANCE
+from reconciler.config.evaluation.resolve import resolve, validate
+from reconciler.config.evaluation.values import EvalError, Quiet
 from reconciler.config.messages import describe
-from reconciler.config.moved import Blocks
-from reconciler.config.names import new_name_problem, suggested_name
-from reconciler.config.nodes import Mapping, Node
-from reconciler.config.resolve import resolve, validate
 from reconciler.config.schema import NodePoolSpec
-from reconciler.config.types import DesiredNodePool, Lifecycle
-from reconciler.config.values import EvalError, Quiet
+from reconciler.config.syntax.declarations import Declaration
+from reconciler.config.syntax.nodes import Mapping, Node
 from reconciler.errors import Diagnostic
 
 _NOT_FIELDS = ("pool", "name", "lifecycle")

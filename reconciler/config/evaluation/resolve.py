@@ -9,10 +9,18 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from reconciler.config.expr import Context, Evaluator
+from reconciler.config.evaluation.expr import Context, Evaluator
+from reconciler.config.evaluation.values import EvalError, Quiet, plain
 from reconciler.config.messages import FieldPath, format_path, pydantic_problems
-from reconciler.config.nodes import MAX_STRING, Invalid, Mapping, Node, Scalar, Sequence, duplicates
-from reconciler.config.values import EvalError, Quiet, plain
+from reconciler.config.syntax.nodes import (
+    MAX_STRING,
+    Invalid,
+    Mapping,
+    Node,
+    Scalar,
+    Sequence,
+    duplicates,
+)
 from reconciler.errors import Diagnostic, Pos
 
 _Model = TypeVar("_Model", bound=BaseModel)

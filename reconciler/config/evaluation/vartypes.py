@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.config.evaluation.values import is_number, kind, ordered, set_problem
 from reconciler.config.messages import describe, did_you_mean
-from reconciler.config.nodes import BareName, Call, Mapping, Node, Scalar
-from reconciler.config.values import is_number, kind, ordered, set_problem
+from reconciler.config.syntax.nodes import BareName, Call, Mapping, Node, Scalar
 
 _PRIMITIVES = ("string", "number", "bool")
 _COLLECTIONS = ("list", "set", "map")
@@ -68,7 +68,7 @@ class TypeMismatch(Exception):
 def parse_type(node: Node) -> VarType:
     """The type a ``type`` attribute writes; ValueError with the reason otherwise."""
     if isinstance(node, Scalar) and isinstance(node.value, str):
-        from reconciler.config.hcl_adapter import expression  # YAML: type: list(string)
+        from reconciler.config.syntax.hcl_adapter import expression  # YAML: type: list(string)
 
         node = expression(node.value, node.pos)
     return _type(node, top=True)
@@ -114,7 +114,7 @@ def _object(node: Node) -> VarType:
 
 def _literal(node: Node) -> Any:
     """An ``optional`` default: a literal, evaluated with nothing in scope."""
-    from reconciler.config.expr import evaluate_literal
+    from reconciler.config.evaluation.expr import evaluate_literal
 
     return evaluate_literal(node)
 

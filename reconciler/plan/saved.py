@@ -28,7 +28,7 @@ from reconciler import __version__
 from reconciler.errors import NpError
 from reconciler.fsutil import atomic_write
 from reconciler.live import LiveWorld
-from reconciler.plan import Plan, ResourceChange, fingerprint
+from reconciler.plan.changes import Plan, fingerprint
 from reconciler.state.document import State
 
 FORMAT_VERSION = "2"
@@ -87,11 +87,6 @@ def config_digest(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
-def touched(plan: Plan) -> list[ResourceChange]:
-    """The changes apply acts on: a request to send, or state to write."""
-    return [r for r in plan.resources if r.sends_request or r.records_state]
-
-
 def save_plan(path: Path, plan: Plan, *, config_digest: str, target: PlanTarget) -> None:
     content = _Content(
         format_version=FORMAT_VERSION,
@@ -99,7 +94,7 @@ def save_plan(path: Path, plan: Plan, *, config_digest: str, target: PlanTarget)
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         config_digest=config_digest,
         target=target,
-        fingerprints={r.address: fingerprint(r.before) for r in touched(plan)},
+        fingerprints={r.address: fingerprint(r.before) for r in plan.touched},
         plan=plan,
     )
     doc = content.model_dump(mode="json")
@@ -179,7 +174,7 @@ def check_still_valid(saved: SavedPlan, state: State, live: LiveWorld) -> None:
         _stale(f"state changed since the plan was made (serial {saved.serial} → {state.serial})")
     moved = [
         r.address
-        for r in touched(saved.plan)
+        for r in saved.plan.touched
         if fingerprint(live.nodepool(r.pool, r.name)) != saved.fingerprints.get(r.address)
     ]
     if moved:

@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.config.limits import Budget, Spent
-from reconciler.config.messages import describe, did_you_mean
-from reconciler.config.values import (
+from reconciler.config.evaluation.limits import Budget, Spent
+from reconciler.config.evaluation.values import (
     EvalError,
     equal,
     is_number,
@@ -24,6 +23,7 @@ from reconciler.config.values import (
     set_problem,
     stringify,
 )
+from reconciler.config.messages import describe, did_you_mean
 
 IMPURE = frozenset(
     {

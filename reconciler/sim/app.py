@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from reconciler import signer
+from reconciler.sim import jsontext
 from reconciler.sim.faults import INTERNAL, Faults
 from reconciler.sim.world import BAD_REQUEST, JsonObject, SimError, World, WorldError
 from reconciler.sim.writebehind import WriteBehind
@@ -288,7 +289,8 @@ def _limit(text: str | None) -> int:
 
 
 def _json_body(request: Request, accepted: tuple[str, ...]) -> Any:
-    """The parsed JSON body, once its Content-Type is one of `accepted` (charset utf-8 only)."""
+    """The parsed JSON body, once its Content-Type is one of `accepted` (charset utf-8 only);
+    refused (400) unless the world could store and write it (see `jsontext`)."""
     content_type = request.headers.get("content-type", "")
     media, _, params = content_type.partition(";")
     charset = params.replace(" ", "").lower()
@@ -300,9 +302,11 @@ def _json_body(request: Request, accepted: tuple[str, ...]) -> Any:
             f"use {' or '.join(accepted)}",
         )
     try:
-        return json.loads(request.body)
-    except ValueError:
-        raise SimError(400, BAD_REQUEST, "request body is not valid JSON") from None
+        return jsontext.decode(request.body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SimError(400, BAD_REQUEST, "request body is not UTF-8") from None
+    except jsontext.JsonTextError as exc:
+        raise SimError(400, BAD_REQUEST, f"request body: {exc}") from None
 
 
 async def _read_request(scope: Scope, receive: Receive) -> Request:

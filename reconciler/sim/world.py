@@ -31,6 +31,7 @@ from typing import Any
 from reconciler.errors import NpError
 from reconciler.fsutil import atomic_write
 from reconciler.jsonmerge import apply_merge_patch
+from reconciler.sim import jsontext
 
 JsonObject = dict[str, Any]
 
@@ -125,9 +126,10 @@ class WorldFile:
         except OSError as exc:
             raise WorldError(f"cannot read world file {self.path}: {exc.strerror or exc}") from None
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise WorldError(f"{self.path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+            data = jsontext.decode(text)
+        except jsontext.JsonTextError as exc:
+            where = self.path if exc.line is None else f"{self.path}:{exc.line}"
+            raise WorldError(f"{where}: {exc.reason}") from None
         world: JsonObject = _check_world(data, str(self.path))
         self._seen = stamp
         return world
@@ -320,17 +322,28 @@ class World:
     def list_nodes(
         self, pool: str, name: str, limit: int = MAX_PAGE, continue_token: str | None = None
     ) -> JsonObject:
-        """One page of the node pool's nodes, synthesised from its count and scaling progress."""
+        """One page of the node pool's nodes, synthesised from its count and scaling progress.
+
+        Only the page's nodes are built: a count of 2,147,483,647 costs what a count of 1 does.
+        """
         res = self._nodepool(pool, name)
         if not 0 <= limit <= MAX_PAGE:
             raise _bad(f"limit must be between 0 and {MAX_PAGE}, got {limit}")
         start = _decode_token(continue_token) if continue_token else 0
-        nodes = self._nodes(name, res)
-        items = nodes[start : start + (limit or MAX_PAGE)]
-        remaining = max(0, len(nodes) - start - len(items))
+        buckets = self._buckets(res)
+        total = sum(buckets[bucket] for bucket, _ in NODE_PHASES)
+        end = min(total, start + (limit or MAX_PAGE))
+        items: list[JsonObject] = []
+        first = 0  # the index of the phase's first node
+        for bucket, phase in NODE_PHASES:
+            last = first + buckets[bucket]
+            indexes = range(max(start, first), min(end, last))
+            items += [_node(name, res["flavor"], index, phase) for index in indexes]
+            first = last
+        remaining = max(0, total - max(start, end))
         metadata: JsonObject = {"remainingItemCount": remaining}
         if remaining:
-            metadata["continue"] = _encode_token(start + len(items))
+            metadata["continue"] = _encode_token(end)
         return {"apiVersion": "v2", "kind": "NodeList", "metadata": metadata, "items": items}
 
     # -- writes ------------------------------------------------------------------------------
@@ -484,19 +497,15 @@ class World:
             },
         }
 
-    def _nodes(self, name: str, res: JsonObject) -> list[JsonObject]:
-        buckets = self._buckets(res)
-        phases = [phase for bucket, phase in NODE_PHASES for _ in range(buckets[bucket])]
-        return [
-            {
-                "apiVersion": "v2",
-                "kind": "Node",
-                "metadata": {"name": f"{name}-{index:04d}"},
-                "spec": {"flavor": res["flavor"]},
-                "status": {"phase": phase},
-            }
-            for index, phase in enumerate(phases)
-        ]
+
+def _node(nodepool: str, flavor: str, index: int, phase: str) -> JsonObject:
+    return {
+        "apiVersion": "v2",
+        "kind": "Node",
+        "metadata": {"name": f"{nodepool}-{index:04d}"},
+        "spec": {"flavor": flavor},
+        "status": {"phase": phase},
+    }
 
 
 def _pool_bucket(counts: dict[str, int]) -> JsonObject:

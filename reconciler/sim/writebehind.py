@@ -64,18 +64,23 @@ class WriteBehind:
             self.flush()
 
     def flush(self) -> None:
-        """Write the world now if it has unsaved changes; WorldError when that fails."""
+        """Write the world now if it has unsaved changes; WorldError when that fails.
+
+        Whatever stops the write (a full disk, a value the encoder refuses) becomes the failure
+        that `check` reports on every request: an exception escaping from the timer's callback
+        would be lost, and requests answered 200 while nothing is saved any more.
+        """
         self._cancel_timer()
         self._first_unsaved = None
         try:
             self._world.flush()
-        except OSError as exc:
-            self._failure = WorldError(f"cannot write {self._world.path}: {exc}")
-            self._first_unsaved = self._clock()
-            raise self._failure from None
         except WorldError as exc:
             self._failure = exc
             raise
+        except Exception as exc:  # any failure at all: see above
+            self._failure = WorldError(f"cannot write {self._world.path}: {exc}")
+            self._first_unsaved = self._clock()
+            raise self._failure from None
         self._failure = None
 
     def _on_timer(self) -> None:

@@ -274,7 +274,76 @@ def test_patch_without_content_type_is_rejected(sim: Sim) -> None:
 
 def test_patch_with_invalid_json(sim: Sim) -> None:
     response = sim("PATCH", f"{NP}/train", content=b"{spec:", headers=MERGE)
-    assert error(response) == (400, "ModelArts.50004000", "request body is not valid JSON")
+    assert error(response) == (
+        400,
+        "ModelArts.50004000",
+        "request body: line 1: invalid JSON: Expecting property name enclosed in double quotes",
+    )
+
+
+def deep(levels: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def patch_text(**extra: Any) -> str:
+    return json.dumps({"spec": {"resources": resources(**extra)}})  # ensure_ascii: \\u escapes
+
+
+LONE = "request body: line 1: a string holds a lone surrogate ({}), which is not Unicode text"
+TOO_DEEP = "request body: nested deeper than 32 levels"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "text", "message"),
+    [
+        ("PATCH", f"{NP}/train", patch_text(labels={"team": "a\ud800"}), LONE.format("\\ud800")),
+        ("PATCH", f"{NP}/train", patch_text(labels={"\udc00": "x"}), LONE.format("\\udc00")),
+        (
+            "POST",
+            NP,
+            json.dumps(
+                {
+                    "metadata": {"name": "new"},
+                    "spec": {"resources": resources(labels={"a": "\udfff"})},
+                }
+            ),
+            LONE.format("\\udfff"),
+        ),
+        ("PATCH", f"{NP}/train", patch_text(extendParams=deep(40)), TOO_DEEP),
+        ("PATCH", f"{NP}/train", "[" * 100_000 + "]" * 100_000, TOO_DEEP),  # RecursionError
+    ],
+)
+def test_a_body_the_world_could_not_keep_is_refused_before_anything_is_stored(
+    sim: Sim, method: str, url: str, text: str, message: str
+) -> None:
+    """A lone surrogate, once stored, made every later write of the world fail; deep nesting
+    ended in a RecursionError. Refused at the door, they leave the world as it was and later
+    changes are written as usual."""
+    before = sim.saved()
+    response = sim(method, url, content=text, headers={"Content-Type": "application/json"})
+    assert error(response) == (400, "ModelArts.50004000", message)
+    assert sim.saved() == before
+    assert sim.patch(f"{NP}/train", resources(3)).status_code == 200
+    assert sim.saved()["pools"]["pool-prod"]["nodepools"]["train"]["count"] == 3
+
+
+def test_a_body_that_is_not_utf8_is_refused(sim: Sim) -> None:
+    text = json.dumps({"spec": {"resources": resources(labels={"team": "x"})}}).encode()
+    response = sim(
+        "PATCH", f"{NP}/train", content=text.replace(b"x", b"\xed\xa0\x80"), headers=MERGE
+    )
+    assert error(response) == (400, "ModelArts.50004000", "request body is not UTF-8")
+
+
+def test_surrogate_pairs_are_text(sim: Sim) -> None:
+    body = {"spec": {"resources": resources(labels={"team": "\U0001f600", "pair": "\ud83d\ude00"})}}
+    response = sim("PATCH", f"{NP}/train", content=json.dumps(body), headers=MERGE)
+    assert response.status_code == 200
+    labels = sim.saved()["pools"]["pool-prod"]["nodepools"]["train"]["labels"]
+    assert labels == {"team": "\U0001f600", "pair": "\U0001f600", "env": "prod"}
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,14 @@ losing unsaved changes), workspaces, scaling over time."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import FakeClock
+from support import PROVIDER, FakeClock, Workspace
 
 from reconciler.sim.world import SimError, World, WorldError, render
 
@@ -84,6 +85,66 @@ def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(WorldError) as err:
         World.load(file)
     assert str(err.value) == f"{file}:2: invalid JSON: Expecting value"
+
+
+def world_text(labels: str, *, line: int) -> str:
+    """A world whose one node pool has `labels` (JSON text) on line `line`."""
+    head = '{"pools": {"p": {"type": "Logical", "nodepools": {' + "\n" * (line - 1)
+    return head + f'"n": {{"flavor": "f", "count": 1, "maxCount": 1, "labels": {labels}}}}}}}}}}}'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, ": nested deeper than 32 levels"),  # RecursionError
+        (
+            '{"pools": {}, "settings": {"x": ' + "[" * 40 + "]" * 40 + "}}",
+            ": nested deeper than 32 levels",  # parses, but would overflow merges and copies
+        ),
+        (
+            world_text('{"a": "a\\ud800b"}', line=2),
+            ":2: a string holds a lone surrogate (\\ud800), which is not Unicode text",
+        ),
+        (
+            world_text('{"\\udfff": "b"}', line=3),
+            ":3: a string holds a lone surrogate (\\udfff), which is not Unicode text",
+        ),
+        ('{"pools": {}, "n": 1' + "0" * 5000 + "}", ": a number has more than 4300 digits"),
+    ],
+)
+def test_a_world_the_simulator_could_not_keep_is_one_clear_error(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    """Loaded, a lone surrogate would make every later write of the world fail; deep nesting
+    would end in a RecursionError instead of an answer."""
+    file = tmp_path / "world.json"
+    file.write_text(text)
+    with pytest.raises(WorldError) as err:
+        World.load(file)
+    assert str(err.value) == f"{file}{message}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, ": nested deeper than 32 levels"),
+        (world_text('{"a": "\\ud800"}', line=1), ":1: a string holds a lone surrogate"),
+    ],
+)
+def test_np_plan_on_such_a_world_is_one_error(ws: Workspace, text: str, message: str) -> None:
+    ws.write("main.hcl", PROVIDER)
+    ws.world_path.write_text(text)
+    run = ws.np("plan")
+    assert (run.code, run.stdout) == (1, "")
+    assert run.stderr.startswith(f"Error: {ws.world_path}{message}")
+    assert run.stderr.count("\n") == 1
+
+
+def test_escaped_surrogate_pairs_and_backslashes_are_ordinary_text(tmp_path: Path) -> None:
+    file = tmp_path / "world.json"
+    file.write_text(world_text('{"smile": "\\ud83d\\ude00", "literal": "\\\\ud800"}', line=1))
+    labels = World.load(file).get_nodepool("p", "n")["spec"]["resources"]["labels"]
+    assert labels == {"smile": "\U0001f600", "literal": "\\ud800"}
 
 
 @pytest.mark.parametrize(
@@ -341,6 +402,45 @@ def test_nodes_follow_the_scale(world: World) -> None:
         }
     ]
     assert nodes["metadata"] == {"remainingItemCount": 0}
+
+
+def test_a_page_of_nodes_spans_the_phases_in_order(world: World) -> None:
+    world.patch_nodepool("pool-prod", "train", patch_body(5))  # 2 available, 3 creating
+    pages, token = [], None
+    while True:
+        page = world.list_nodes("pool-prod", "train", 2, token)
+        pages.append([(n["metadata"]["name"], n["status"]["phase"]) for n in page["items"]])
+        token = page["metadata"].get("continue")
+        if token is None:
+            break
+    assert pages == [
+        [("train-0000", "Available"), ("train-0001", "Available")],
+        [("train-0002", "Creating"), ("train-0003", "Creating")],
+        [("train-0004", "Creating")],
+    ]
+
+
+def continue_token(offset: int) -> str:
+    """The simulator's own continue token for `offset` (its format is no secret to a test)."""
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def test_pages_are_found_by_offset(tmp_path: Path) -> None:
+    """The first, last and a past-the-end page of a large node pool. (That only the page asked
+    for is built, a child under a memory cap checks: tests/process/test_sim_hostile.py.)"""
+    count = 100_000
+    file = tmp_path / "world.json"
+    nodepool = {"flavor": "f", "count": count, "maxCount": count}
+    file.write_text(json.dumps({"pools": {"p": {"type": "Logical", "nodepools": {"n": nodepool}}}}))
+    world = World.load(file)
+    first = world.list_nodes("p", "n", 1)
+    assert [n["metadata"]["name"] for n in first["items"]] == ["n-0000"]
+    assert first["metadata"] == {"remainingItemCount": count - 1, "continue": continue_token(1)}
+    last = world.list_nodes("p", "n", 500, continue_token(count - 2))
+    assert [n["metadata"]["name"] for n in last["items"]] == ["n-99998", "n-99999"]
+    assert last["metadata"] == {"remainingItemCount": 0}
+    beyond = world.list_nodes("p", "n", 500, continue_token(count + 9))
+    assert (beyond["items"], beyond["metadata"]) == ([], {"remainingItemCount": 0})
 
 
 def test_errors_carry_status_and_code(world: World) -> None:

@@ -175,3 +175,37 @@ def test_shutdown_writes_the_last_changes(world_path: Path) -> None:
     asyncio.run(run())
     assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
     assert json.loads(world_path.read_text())["pools"]["pool-a"]["nodepools"]["train"]["count"] == 5
+
+
+def test_any_failed_write_behind_answers_500_until_a_write_succeeds(
+    world_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only an OSError: whatever stops the idle timer's write (here the encoder's refusal
+    of a lone surrogate) must not leave requests answered 200 while nothing is saved."""
+    app, _ = app_for(world_path, lambda w: WriteBehind(w, idle=0.01, max_delay=NEVER))
+
+    def refuse(path: Path, text: str) -> None:
+        raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+
+    failure = {
+        "error_code": "ModelArts.50005000",
+        "error_msg": f"simulator world: cannot write {world_path}: 'utf-8' codec can't encode "
+        "character '\\ud800' in position 0: surrogates not allowed",
+    }
+
+    async def run() -> None:
+        async with client_for(app) as client:
+            with monkeypatch.context() as patched:
+                patched.setattr("reconciler.sim.world.atomic_write", refuse)
+                assert await patch(client, 2) == 200
+                await asyncio.sleep(0.2)  # the idle timer is due long before this sleep ends
+                for answer in (
+                    await client.get(URL),
+                    await client.patch(URL, content=body(3), headers=MERGE),
+                ):
+                    assert (answer.status_code, answer.json()) == (500, failure)
+            answer = await client.get(URL)  # the write is retried first, and now succeeds
+            assert answer.json()["spec"]["resources"]["count"] == 2
+
+    asyncio.run(run())
+    assert json.loads(world_path.read_text())["pools"]["pool-a"]["nodepools"]["train"]["count"] == 2

@@ -63,7 +63,8 @@ def _load(
         reader.read(path)
     diagnostics = reader.diagnostics
     declarations = _unique(reader.declarations, diagnostics)
-    values = _variables(declarations, diagnostics)
+    budget = Budget()
+    values = _variables(declarations, budget, diagnostics)
     values.from_environ(os.environ if environ is None else environ)
     auto = auto_var_files(config_dir)
     for var_file in auto:
@@ -72,14 +73,13 @@ def _load(
         values.from_file(var_file)
     values.from_args(var_args)
     diagnostics += values.diagnostics
-    budget = Budget()
     variables = values.names()
     local_values = build_locals(declarations, variables, budget, diagnostics)
     context = Context(variables, local_values, budget=budget)
     provider = _provider(declarations, context, diagnostics)
     backend = build_backend(declarations, diagnostics)
     nodepools, blocks = NodePoolBuilder(context, diagnostics, new_names).build(declarations)
-    moved = build_moves(declarations, blocks, diagnostics)
+    moved = build_moves(declarations, blocks, diagnostics, budget.hints)
     if diagnostics:
         raise ConfigError(diagnostics)
     return Configuration(
@@ -122,7 +122,9 @@ def _unique(declarations: list[Declaration], diagnostics: list[Diagnostic]) -> l
     return list(first.values())
 
 
-def _variables(declarations: list[Declaration], diagnostics: list[Diagnostic]) -> VariableValues:
+def _variables(
+    declarations: list[Declaration], budget: Budget, diagnostics: list[Diagnostic]
+) -> VariableValues:
     variables: dict[str, Variable] = {}
     broken: list[str] = []
     for decl in declarations:
@@ -130,7 +132,7 @@ def _variables(declarations: list[Declaration], diagnostics: list[Diagnostic]) -
             variables[decl.label], problems = declare(decl.label, decl.body, decl.pos)
             diagnostics += [problem.diagnostic(decl.address) for problem in problems]
             broken += [decl.label] if problems else []
-    return VariableValues(variables, broken)
+    return VariableValues(variables, broken, budget.hints)
 
 
 def _provider(

@@ -1,5 +1,8 @@
 """Plain-English wording shared by every config check: value descriptions, field paths,
 did-you-mean suggestions, and the translation of pydantic errors into them.
+
+A value a message shows is cut to ``SHOWN`` characters (``excerpt``): a 5,000-digit number or
+a 60,000-character string in a message helps no one, and a message is one line.
 """
 
 from __future__ import annotations
@@ -8,7 +11,8 @@ import difflib
 import json
 import re
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from itertools import islice
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -32,30 +36,66 @@ _EXPECTED = {
 }
 
 
+SHOWN = 64
+"""The most characters of a value a message shows: every name the API accepts (node pools, label
+keys and values) fits."""
+
+
+def excerpt(text: str) -> str:
+    """``text`` cut to ``SHOWN`` characters, the cut marked with ``...``."""
+    return text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
+
+
 def format_path(path: FieldPath) -> str:
-    """``("taints", 1, "effect")`` → ``taints[1].effect``; odd keys quoted: ``labels["a/b"]``."""
+    """``("taints", 1, "effect")`` → ``taints[1].effect``; odd keys quoted: ``labels["a/b"]``;
+    long keys cut (see ``excerpt``)."""
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif _IDENT.fullmatch(part):
+        elif _IDENT.fullmatch(part) and len(part) <= SHOWN:
             text += f".{part}" if text else part
         else:
-            text += f"[{json.dumps(part)}]"
+            text += f"[{json.dumps(excerpt(part))}]"
     return text
 
 
+def _digits(value: int | float) -> str:
+    """A number as a message shows it: at most ``SHOWN`` characters, with the count of digits
+    when it is cut (Python refuses to write integers of more than 4,300 digits at all)."""
+    try:
+        text = str(value)
+    except ValueError:
+        return "of more than 4,300 digits"
+    if len(text) <= SHOWN:
+        return text
+    return f"{text[: SHOWN - 3]}... ({len(text.lstrip('-')):,} digits)"
+
+
 def describe(value: Any) -> str:
-    """A short description of a value for "expected X, got Y"."""
+    """A short description of a value for "expected X, got Y" (see ``excerpt``)."""
     if isinstance(value, bool):
         return f"bool {str(value).lower()}"
     if isinstance(value, int):
-        return f"integer {value}"
+        return f"integer {_digits(value)}"
     if isinstance(value, float):
-        return f"number {value}"
+        return f"number {_digits(value)}"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"string {json.dumps(shown)}"
+        return f"string {json.dumps(excerpt(value))}"
+    return describe_type(value)
+
+
+def describe_type(value: Any) -> str:
+    """What a value is, without showing it: for values the operator gave from outside the
+    configuration (var files, ``--var``, ``NP_VAR_``), which may hold secrets."""
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
     if value is None:
         return "null"
     if isinstance(value, frozenset):
@@ -69,21 +109,71 @@ def listing(names: Iterable[str], last: str = "or") -> str:
     return f"{', '.join(items[:-1])} {last} {items[-1]}" if len(items) > 1 else "".join(items)
 
 
-def suggest(name: str, candidates: Iterable[str]) -> str | None:
+SUGGEST_LENGTH = 64
+"""Names and candidates longer than this are not compared for a near miss: names people type
+are short, and comparing long strings takes time that grows with the square of their length."""
+SUGGEST_CANDIDATES = 1_000
+"""Candidates one near-miss search compares (the first ones)."""
+HINT_WORK = 4_000_000
+"""Character pairs all near-miss searches of one configuration may compare together (about
+a second of CPU at worst): a map of 50,000 long keys took 40 s per failed lookup before."""
+_REMEMBERED = 10_000
+"""Searches ``Hints`` remembers (each may hold up to ``SUGGEST_CANDIDATES`` names)."""
+
+
+class Hints:
+    """The near-miss searches of one configuration share ``HINT_WORK``, so that thousands of
+    failed lookups in large maps cannot add up to minutes. A search costs the product of the
+    name's and the candidates' lengths; once the allowance is spent, messages go without a
+    suggestion. A search made before (a typo repeated in every ``for_each`` instance) is
+    answered from memory, free, so that the instances' messages stay alike."""
+
+    def __init__(self, work: int = HINT_WORK) -> None:
+        self.left = work
+        self.known: dict[tuple[str, tuple[str, ...]], str | None] = {}
+
+    def near_miss(self, name: str, options: tuple[str, ...]) -> str | None:
+        key = (name, options)
+        if key in self.known:
+            return self.known[key]
+        cost = (len(name) + 1) * sum(len(option) + 1 for option in options)
+        if cost > self.left:
+            return None
+        self.left -= cost
+        found = _near_miss(name, options)
+        if len(self.known) < _REMEMBERED:
+            self.known[key] = found
+        return found
+
+
+def suggest(name: str, candidates: Collection[str], hints: Hints | None = None) -> str | None:
     """The candidate the user most likely meant: snake_case of a camelCase spelling, a case
-    slip, or a near miss."""
-    options = list(candidates)
-    snake = _CAMEL_HUMP.sub("_", name).lower()
-    for option in options:
-        if option in (snake, name.lower()):
-            return option
+    slip, or a near miss among the first ``SUGGEST_CANDIDATES`` of at most ``SUGGEST_LENGTH``
+    characters. ``hints``: the allowance shared by a configuration's searches (needed where
+    the candidates come from the configuration; fixed lists of np's own names go without)."""
+    for exact in (_CAMEL_HUMP.sub("_", name).lower(), name.lower()):
+        if exact in candidates:
+            return exact
+    if len(name) > SUGGEST_LENGTH:
+        return None
+    options = tuple(
+        option for option in islice(candidates, SUGGEST_CANDIDATES) if len(option) <= SUGGEST_LENGTH
+    )
+    if not options:
+        return None
+    return _near_miss(name, options) if hints is None else hints.near_miss(name, options)
+
+
+def _near_miss(name: str, options: Sequence[str]) -> str | None:
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     return close[0] if close else None
 
 
-def did_you_mean(name: str, candidates: Iterable[str], prefix: str = "") -> str:
-    """``"; did you mean max_count?"`` or nothing."""
-    match = suggest(name, candidates)
+def did_you_mean(
+    name: str, candidates: Collection[str], prefix: str = "", hints: Hints | None = None
+) -> str:
+    """``"; did you mean max_count?"`` or nothing (see ``suggest``)."""
+    match = suggest(name, candidates, hints)
     return f"; did you mean {prefix}{match}?" if match is not None else ""
 
 
@@ -108,7 +198,8 @@ def _message(error: ErrorDetails, loc: FieldPath, model: type[BaseModel]) -> str
         return "required field is missing"
     if kind == "extra_forbidden":
         name = str(loc[-1])
-        return f"unknown field {name!r}{did_you_mean(name, _fields_at(model, loc[:-1]))}"
+        hint = did_you_mean(name, _fields_at(model, loc[:-1]))
+        return f"unknown field {excerpt(name)!r}{hint}"
     if kind == "literal_error":
         allowed = _QUOTED.findall(str(ctx.get("expected", "")))
         hint = did_you_mean(str(value), allowed) if isinstance(value, str) else ""

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetJsonSchema
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from reconciler.config.messages import FieldPath
+from reconciler.config.messages import FieldPath, excerpt
 from reconciler.endpoint import endpoint_problem
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -34,15 +34,15 @@ def _qualified_name(kind: str) -> AfterValidator:
         prefix, slash, name = key.rpartition("/")
         if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
             raise ValueError(
-                f"{kind} prefix {prefix!r} must be a lowercase DNS subdomain of at most "
+                f"{kind} prefix {excerpt(prefix)!r} must be a lowercase DNS subdomain of at most "
                 "253 characters"
             )
         if not name:
-            raise ValueError(f"{kind} {key!r} has an empty name")
+            raise ValueError(f"{kind} {excerpt(key)!r} has an empty name")
         if len(name) > 63:
-            raise ValueError(f"{kind} {key!r}: the name is longer than 63 characters")
+            raise ValueError(f"{kind} {excerpt(key)!r}: the name is longer than 63 characters")
         if not _K8S_NAME.fullmatch(name):
-            raise ValueError(f"{kind} {key!r} must consist of {_K8S_CHARSET}")
+            raise ValueError(f"{kind} {excerpt(key)!r} must consist of {_K8S_CHARSET}")
         return key
 
     return AfterValidator(check)
@@ -55,7 +55,7 @@ def _label_value(kind: str) -> AfterValidator:
         if len(value) > 63:
             raise ValueError(f"{kind} is longer than 63 characters")
         if value and not _K8S_NAME.fullmatch(value):
-            raise ValueError(f"{kind} {value!r} must consist of {_K8S_CHARSET}")
+            raise ValueError(f"{kind} {excerpt(value)!r} must consist of {_K8S_CHARSET}")
         return value
 
     return AfterValidator(check)
@@ -66,7 +66,7 @@ def _check_tag_key(key: str) -> str:
         raise ValueError("tag key must not be empty")
     for prefix in _RESERVED_TAG_PREFIXES:
         if key.startswith(prefix):
-            raise ValueError(f"tag key {key!r} must not start with {prefix!r} (reserved)")
+            raise ValueError(f"tag key {excerpt(key)!r} must not start with {prefix!r} (reserved)")
     return key
 
 
@@ -96,8 +96,8 @@ _SCHEMA_NAME = r"[a-z_][a-z0-9_]{0,62}"
 def _check_schema_name(name: str) -> str:
     if not re.fullmatch(_SCHEMA_NAME, name):
         raise ValueError(
-            f"{name!r} is not a schema name np uses: lowercase letters, digits and _, starting "
-            "with a letter or _, at most 63 characters"
+            f"{excerpt(name)!r} is not a schema name np uses: lowercase letters, digits and _, "
+            "starting with a letter or _, at most 63 characters"
         )
     return name
 
@@ -275,7 +275,7 @@ def _repeats(
     found: list[tuple[FieldPath, str]] = []
     for index, key in enumerate(keys):
         if key in first:
-            shown = ":".join(key) if isinstance(key, tuple) else key
+            shown = excerpt(":".join(key) if isinstance(key, tuple) else key)
             message = f"duplicate {what} {shown!r} (also {where[-1]}[{first[key]}])"
             found.append(((*where, index, *field), message))
         else:

@@ -462,7 +462,7 @@ def test_var_file_values_are_checked_against_the_type(tmp_path: Path) -> None:
     config_dir = tmp_path / "c"
     config_dir.mkdir()
     assert problems(config_dir, {"main.hcl": text}, var_files=[tmp_path / "v.json"]) == [
-        f"{tmp_path / 'v.json'}:1: variable.v: a[1]: expected a string, got integer 2"
+        f"{tmp_path / 'v.json'}:1: variable.v: a[1]: expected a string, got an integer"
     ]
 
 

@@ -115,11 +115,11 @@ def test_converted_values_reach_the_configuration(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("type_", "text", "expected"),
     [
-        ("number", "4x", 'expected a number, got string "4x"'),
-        ("number", "", 'expected a number, got string ""'),
-        ("number", "nan", 'expected a number, got string "nan"'),
-        ("bool", "yes", 'expected true or false, got string "yes"'),
-        ("bool", "1", 'expected true or false, got string "1"'),
+        ("number", "4x", "expected a number, got a string"),
+        ("number", "", "expected a number, got a string"),
+        ("number", "nan", "expected a number, got a string"),
+        ("bool", "yes", "expected true or false, got a string"),
+        ("bool", "1", "expected true or false, got a string"),
         ("list", "a,b", "expected a list written as JSON or HCL"),
         ("list", '{"a": 1}', "expected a list, got an object"),
         ("map", "[1]", "expected a map, got a list"),
@@ -245,7 +245,7 @@ def test_a_broken_variable_is_reported_once_not_at_each_use(tmp_path: Path) -> N
     found = problems(tmp_path, pool_using("count = var.n", "max_count = var.n", decls=decls))
     assert found == ['vars.hcl:3: variable.n: default: expected a number, got string "x"']
     found = problems(tmp_path, pool_using("count = var.n"), var_args=["n=x"])
-    assert found == ['variable.n: --var n: expected a number, got string "x"']
+    assert found == ["variable.n: --var n: expected a number, got a string"]
 
 
 def test_var_file_problems(tmp_path: Path) -> None:
@@ -260,7 +260,7 @@ def test_var_file_problems(tmp_path: Path) -> None:
     assert found == [
         f"{bad_hcl}:3: variable.n2: only literal values can be written here: a var file holds"
         " values, not expressions",
-        f'{bad_hcl}:1: variable.n: expected a number, got string "x"',
+        f"{bad_hcl}:1: variable.n: expected a number, got a string",
         f"{bad_yaml}:2: syntax error: expected ',' or ']', but got '<stream end>'",
         f"{tmp_path / 'missing.hcl'}:1: cannot read the file: No such file or directory",
     ]
@@ -283,7 +283,7 @@ def test_var_arg_problems(tmp_path: Path) -> None:
     found = problems(tmp_path, pool_using(), var_args=["nn=1", "novalue"])
     assert found == [
         "variable.nn: --var nn: variable nn is not declared; did you mean n?",
-        "--var 'novalue' must look like NAME=VALUE",
+        "--var must look like NAME=VALUE (--var 2 does not)",
     ]
 
 

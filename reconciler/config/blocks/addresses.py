@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+from reconciler.config.messages import excerpt
 from reconciler.config.syntax.nodes import BareName, GetAttr, Index, Node, Scalar
 
 LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -29,12 +30,12 @@ def parse_address(text: str) -> tuple[str, str | None]:
     """``(label, key)`` of an address; ValueError naming the expected shape otherwise."""
     match = _ADDRESS.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"{text!r} is not a node pool address ({_SHAPE})")
+        raise ValueError(f"{excerpt(text)!r} is not a node pool address ({_SHAPE})")
     label, quoted = match.groups()
     try:
         key = None if quoted is None else json.loads(quoted)
     except ValueError:
-        raise ValueError(f"{text!r}: the key is not a valid quoted string") from None
+        raise ValueError(f"{excerpt(text)!r}: the key is not a valid quoted string") from None
     return label, key
 
 

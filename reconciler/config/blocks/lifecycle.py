@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from reconciler.config.evaluation.resolve import Problem
-from reconciler.config.messages import FieldPath, did_you_mean
+from reconciler.config.messages import FieldPath, did_you_mean, excerpt
 from reconciler.config.schema import MANAGED_FIELDS
 from reconciler.config.syntax.nodes import (
     BareName,
@@ -98,7 +98,7 @@ def _entry(node: Node) -> tuple[str, str | None]:
     field, key = _traversal(node)
     if field not in MANAGED_FIELDS:
         raise ValueError(
-            f"{field!r} is not a field np manages{did_you_mean(field, MANAGED_FIELDS)}"
+            f"{excerpt(field)!r} is not a field np manages{did_you_mean(field, MANAGED_FIELDS)}"
         )
     if key is not None and field not in MAP_FIELDS:
         maps = ", ".join(MAP_FIELDS)

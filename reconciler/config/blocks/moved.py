@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from reconciler.config.blocks.addresses import address, address_of, parse_address
 from reconciler.config.configuration import Moved
-from reconciler.config.messages import did_you_mean
+from reconciler.config.messages import Hints, did_you_mean, excerpt
 from reconciler.config.syntax.declarations import Declaration
 from reconciler.config.syntax.nodes import Node, duplicates
 from reconciler.errors import Diagnostic, Pos
@@ -35,19 +35,23 @@ class Blocks:
 
 
 def build_moves(
-    declarations: SequenceABC[Declaration], blocks: Blocks, diagnostics: list[Diagnostic]
+    declarations: SequenceABC[Declaration],
+    blocks: Blocks,
+    diagnostics: list[Diagnostic],
+    hints: Hints,
 ) -> tuple[Moved, ...]:
     """Every valid move, instance by instance; problems go to ``diagnostics``."""
-    checker = _Checker(blocks, diagnostics)
+    checker = _Checker(blocks, diagnostics, hints)
     written = [m for d in declarations if d.kind == "moved" for m in checker.read(d)]
     moves = [m for move in checker.unique(written) for m in checker.expand(move)]
     return tuple(checker.declared(checker.unchained(moves)))
 
 
 class _Checker:
-    def __init__(self, blocks: Blocks, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, blocks: Blocks, diagnostics: list[Diagnostic], hints: Hints) -> None:
         self.blocks = blocks
         self.diagnostics = diagnostics
+        self.hints = hints
 
     def error(self, message: str, pos: Pos | None, field: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(message, pos, "moved", field))
@@ -60,7 +64,8 @@ class _Checker:
         for entry in decl.body.entries:
             if entry.key not in _ENDS:
                 hint = did_you_mean(entry.key, _ENDS)
-                self.error(f"unknown field {entry.key!r}{hint}", entry.key_pos, entry.key)
+                message = f"unknown field {excerpt(entry.key)!r}{hint}"
+                self.error(message, entry.key_pos, excerpt(entry.key))
             ends.setdefault(entry.key, entry.value)
         found: dict[str, str] = {}
         for end in _ENDS:
@@ -165,12 +170,12 @@ class _Checker:
         """What the configuration declares near a missing address."""
         label, key = parse_address(missing)
         if label not in self.blocks.keys:
-            return did_you_mean(label, self.blocks.keys, "nodepool.")
+            return did_you_mean(label, self.blocks.keys, "nodepool.", self.hints)
         instances = self.blocks.keys[label]
         if instances is None:
             return f"; nodepool.{label} has no for_each: write nodepool.{label}"
         if key is None:
             return f'; nodepool.{label} uses for_each: write nodepool.{label}["KEY"]'
-        shown = ", ".join(json.dumps(k, ensure_ascii=False) for k in instances[:5])
+        shown = ", ".join(json.dumps(excerpt(k), ensure_ascii=False) for k in instances[:5])
         more = ", ..." if len(instances) > 5 else ""
         return f"; nodepool.{label} has keys {shown}{more}" if instances else ""

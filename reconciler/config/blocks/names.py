@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from reconciler.config.messages import excerpt
+
 _NEW_NAME = re.compile(r"[a-z][a-z0-9-]{0,48}[a-z0-9]")
 NEW_NAME_RULE = (
     "2-50 lowercase letters, digits and '-', starting with a letter, not ending with '-' or "
@@ -23,7 +25,7 @@ def new_name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a new node pool (None when it can)."""
     if _NEW_NAME.fullmatch(name) and not name.endswith("-default"):
         return None
-    return f'"{name}" is not a valid name for a new node pool: {NEW_NAME_RULE}'
+    return f'"{excerpt(name)}" is not a valid name for a new node pool: {NEW_NAME_RULE}'
 
 
 def suggested_name(label: str) -> str | None:

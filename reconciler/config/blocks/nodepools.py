@@ -18,7 +18,7 @@ from reconciler.config.evaluation.expr import Context, Evaluator
 from reconciler.config.evaluation.limits import STEPS_PER_INSTANCE
 from reconciler.config.evaluation.resolve import resolve, validate
 from reconciler.config.evaluation.values import EvalError, Quiet
-from reconciler.config.messages import describe
+from reconciler.config.messages import describe, excerpt
 from reconciler.config.schema import NodePoolSpec
 from reconciler.config.syntax.declarations import Declaration
 from reconciler.config.syntax.nodes import Mapping, Node
@@ -67,11 +67,11 @@ class NodePoolBuilder:
         return nodepools, Blocks(keys, frozenset(addresses), frozenset(unknown))
 
     def same_node_pool(self, pool: DesiredNodePool, other: DesiredNodePool) -> None:
-        message = (
-            f"manages the same node pool {pool.pool}/{pool.name} as {other.address} ({other.pos})"
-        )
+        same = f"{excerpt(pool.pool)}/{excerpt(pool.name)}"
+        message = f"manages the same node pool {same} as {other.address} ({other.pos})"
         if pool.pos == other.pos and "name" not in pool.field_pos:
-            message += f'; give each instance its own name, e.g. name = "{pool.name}-${{each.key}}"'
+            example = f'name = "{excerpt(pool.name)}-${{each.key}}"'
+            message += f"; give each instance its own name, e.g. {example}"
         self.diagnostics.append(Diagnostic(message, pool.pos, pool.address))
 
     def block(
@@ -174,7 +174,7 @@ class NodePoolBuilder:
             return
         suggestion = suggested_name(decl.label)
         fix = f'add name = "{suggestion}"' if suggestion else "set name to a valid name"
-        existing = f'name = "{decl.label}" for an existing node pool of that name'
+        existing = f'name = "{excerpt(decl.label)}" for an existing node pool of that name'
         message = f"{problem}; the block label is the name when name is not set: {fix}"
         self.diagnostics.append(Diagnostic(f"{message} (or {existing})", decl.pos, where))
 

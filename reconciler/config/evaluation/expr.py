@@ -25,7 +25,7 @@ from reconciler.config.evaluation.values import (
     ordered,
     stringify,
 )
-from reconciler.config.messages import describe, did_you_mean
+from reconciler.config.messages import describe, did_you_mean, excerpt
 from reconciler.config.syntax.nodes import (
     BareName,
     Call,
@@ -132,7 +132,7 @@ class Evaluator:
                 hint = "; use join(SEPARATOR, LIST)" if isinstance(value, list) else ""
                 raise EvalError(f"{what} and cannot go in a string{hint}", part.pos)
             pieces.append(stringify(value))
-        self.budget.string(sum(map(len, pieces)))
+        self.budget.text(sum(map(len, pieces)))
         return "".join(pieces)
 
     # -- references --------------------------------------------------------------------------
@@ -162,13 +162,13 @@ class Evaluator:
             )
         target = self.evaluate(root)
         if not isinstance(target, dict):
-            raise EvalError(f"{describe(target)} has no attribute {node.name!r}")
+            raise EvalError(f"{describe(target)} has no attribute {excerpt(node.name)!r}")
         return self.key(target, node.name, "attribute")
 
     def variable(self, name: str) -> Any:
         names = self.context.variables
         if name not in names.declared:
-            hint = did_you_mean(name, names.declared, "var.")
+            hint = did_you_mean(name, names.declared, "var.", self.budget.hints)
             raise EvalError(f"undeclared variable var.{name}{hint}")
         if name in names.broken:
             raise Quiet
@@ -182,7 +182,7 @@ class Evaluator:
     def local(self, name: str) -> Any:
         names = self.context.locals
         if name not in names.declared:
-            hint = did_you_mean(name, names.declared, "local.")
+            hint = did_you_mean(name, names.declared, "local.", self.budget.hints)
             raise EvalError(f"undeclared local value local.{name}{hint}")
         if name in names.broken or name not in names.values:
             raise Quiet
@@ -192,13 +192,14 @@ class Evaluator:
         if self.context.each is None:
             raise EvalError("each.key and each.value exist only in a nodepool block with for_each")
         if attribute not in ("key", "value"):
-            raise EvalError(f"each has key and value only, not {attribute!r}")
+            raise EvalError(f"each has key and value only, not {excerpt(attribute)!r}")
         return self.context.each[0 if attribute == "key" else 1]
 
     def key(self, target: dict[str, Any], key: str, what: str) -> Any:
         if key not in target:
-            shown = json.dumps(key, ensure_ascii=False)
-            raise EvalError(f"no {what} {shown} in the map{did_you_mean(key, target)}")
+            shown = json.dumps(excerpt(key), ensure_ascii=False)
+            hint = did_you_mean(key, target, hints=self.budget.hints)
+            raise EvalError(f"no {what} {shown} in the map{hint}")
         return target[key]
 
     def index(self, node: Index) -> Any:
@@ -308,7 +309,7 @@ class Evaluator:
         if node.group:
             keyed.setdefault(text, []).append(value)
         elif text in keyed:
-            shown = json.dumps(text, ensure_ascii=False)
+            shown = json.dumps(excerpt(text), ensure_ascii=False)
             raise EvalError(
                 f"two elements have the key {shown}; write ... after the value to group them"
             )

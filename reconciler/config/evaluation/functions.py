@@ -19,11 +19,13 @@ from reconciler.config.evaluation.values import (
     is_number,
     kind,
     number,
+    number_problem,
     ordered,
+    plain,
     set_problem,
     stringify,
 )
-from reconciler.config.messages import describe, did_you_mean
+from reconciler.config.messages import describe, did_you_mean, excerpt
 
 IMPURE = frozenset(
     {
@@ -126,8 +128,12 @@ def _strings(value: Any, what: str) -> list[str]:
 
 
 def _number(value: Any, what: str = "the argument") -> int | float:
+    """A number argument, finite and in range (whatever a literal or a caller let through)."""
     if not is_number(value):
         raise EvalError(f"{what} must be a number, got {describe(value)}")
+    problem = number_problem(value)
+    if problem:
+        raise EvalError(f"{what} is {problem}")
     return value  # type: ignore[no-any-return]  # checked above
 
 
@@ -162,7 +168,7 @@ def lookup(budget: Budget, mapping: Any, key: Any, *default: Any) -> Any:
         return mapping[key]
     if default:
         return default[0]
-    raise EvalError(f"no key {json.dumps(key)} in the map, and no default given")
+    raise EvalError(f"no key {json.dumps(excerpt(key))} in the map, and no default given")
 
 
 @_function(1)
@@ -269,6 +275,7 @@ def split(budget: Budget, separator: Any, text: Any) -> list[str]:
     _expect(text, "string", "the string")
     if not separator:
         raise EvalError("the separator must not be empty")
+    budget.produce(len(text))  # the pieces are new strings
     parts: list[str] = text.split(separator)
     return parts
 
@@ -323,7 +330,7 @@ def format_(budget: Budget, template: Any, *args: Any) -> str:
             continue
         if used >= len(args):
             raise EvalError(f"the format needs more than {len(args)} argument(s)")
-        pieces.append(_formatted(match, verb, args[used]))
+        pieces.append(_formatted(match, verb, args[used], budget))
         used += 1
         budget.string(sum(map(len, pieces)))
     if used < len(args):
@@ -332,7 +339,7 @@ def format_(budget: Budget, template: Any, *args: Any) -> str:
     return "".join(pieces)
 
 
-def _formatted(match: re.Match[str], verb: str, value: Any) -> str:
+def _formatted(match: re.Match[str], verb: str, value: Any, budget: Budget) -> str:
     width = int(match.group("width") or 0)
     precision = match.group("precision")
     if width > 1000 or (precision and int(precision) > 100):
@@ -357,12 +364,21 @@ def _formatted(match: re.Match[str], verb: str, value: Any) -> str:
         if isinstance(value, (list, dict, frozenset)) or value is None:
             if verb != "v":
                 raise EvalError(f"%{verb} needs a string, number or bool, got {describe(value)}")
-            text = json.dumps(value if not isinstance(value, frozenset) else ordered(value))
+            text = _serialised(value, budget)
         else:
             text = stringify(value)
         text = json.dumps(text, ensure_ascii=False) if verb == "q" else text
         return format(text[: int(precision)] if precision else text, spec)
     raise EvalError(f"unsupported verb %{verb} (np knows %s %d %f %t %v %q and %%)")
+
+
+def _serialised(value: Any, budget: Budget) -> str:
+    """``%v`` of a collection: its JSON, whose work (a step per element) and bytes are charged
+    before it is written, even when a precision keeps only a few characters of it."""
+    size = budget.size(value)
+    budget.charge(size.weight)
+    budget.produce(size.bytes)
+    return json.dumps(plain(value))
 
 
 # -- numbers --------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ class _Resolver:
             self.fail(path, node.pos, f"only literal values can be written here: {self.literal}")
             return None
         try:
-            value = self.evaluator.evaluate(node)
+            value = self.evaluator.budget.kept(self.evaluator.evaluate(node))
         except EvalError as exc:
             self.fail(path, exc.pos or node.pos, exc.message)
             return None

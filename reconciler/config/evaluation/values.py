@@ -59,16 +59,23 @@ def stringify(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def number_problem(value: float | int) -> str | None:
+    """Why a number is not one of the language's (None when it is): NaN and infinities are
+    not, and neither is anything of ``MAX_NUMBER`` or more in magnitude (such numbers would
+    crash ``range``, ``floor`` and output, or take quadratic time to print)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a finite number"
+    if abs(value) >= MAX_NUMBER:
+        return f"out of range (at most {MAX_NUMBER - 1} in magnitude)"
+    return None
+
+
 def number(value: float | int) -> int | float:
     """An arithmetic result: whole numbers as ``int``; out-of-range or non-finite refused."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise EvalError("the result is not a finite number")
-        if value.is_integer() and abs(value) < MAX_NUMBER:
-            value = int(value)
-    if abs(value) >= MAX_NUMBER:
-        raise EvalError(f"the result is out of range (at most {MAX_NUMBER - 1} in magnitude)")
-    return value
+    problem = number_problem(value)
+    if problem:
+        raise EvalError(f"the result is {problem}")
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def set_problem(items: list[Any]) -> str | None:

@@ -6,6 +6,7 @@ later beats earlier), each checked against the variable's type.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
@@ -15,6 +16,7 @@ from typing import Any
 
 from reconciler.config.evaluation.expr import Names, evaluate_literal
 from reconciler.config.evaluation.resolve import Problem, resolve, validate
+from reconciler.config.evaluation.values import is_number, number_problem
 from reconciler.config.evaluation.vartypes import (
     ANY,
     TypeMismatch,
@@ -23,7 +25,13 @@ from reconciler.config.evaluation.vartypes import (
     expected,
     parse_type,
 )
-from reconciler.config.messages import did_you_mean, format_path
+from reconciler.config.messages import (
+    Hints,
+    describe_type,
+    did_you_mean,
+    excerpt,
+    format_path,
+)
 from reconciler.config.schema import VariableSpec
 from reconciler.config.syntax.files import is_json
 from reconciler.config.syntax.nodes import MAX_DEPTH, MAX_STRING, Body, Mapping, Node, SourceError
@@ -31,6 +39,9 @@ from reconciler.config.syntax.sources import parse_file, read_text
 from reconciler.errors import Diagnostic, Pos
 
 _INT = re.compile(r"[+-]?[0-9]+")
+_INT_DIGITS = 24
+"""Longer integers are out of range whatever their digits (and Python refuses to read
+integers of more than 4,300 digits at all)."""
 _FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
 _LITERAL_DEFAULT = "a default is a literal value (it cannot refer to anything)"
 _LITERAL_FILE = "a var file holds values, not expressions"
@@ -45,9 +56,14 @@ class Variable:
     has_default: bool = False
 
     def conformed(self, value: Any) -> Any:
-        """``value`` as the declared type holds it; ValueError saying where it does not fit."""
+        """A value given from outside the configuration, checked (``entry_problem``) and as
+        the declared type holds it; ValueError saying where it does not fit, which names
+        types, never the value."""
+        problem = entry_problem(value)
+        if problem:
+            raise ValueError(problem)
         try:
-            return conform(value, self.type)
+            return conform(value, self.type, show=describe_type)
         except TypeMismatch as exc:
             where = format_path(exc.path)
             raise ValueError(f"{where}: {exc.message}" if where else exc.message) from None
@@ -61,23 +77,20 @@ class Variable:
         if kind in ("any", "string"):
             return text
         if kind == "number" and _INT.fullmatch(text):
-            return int(text)
+            return self.conformed(_integer(text))
         if kind == "number" and _FLOAT.fullmatch(text):
-            return float(text)
+            return self.conformed(float(text))
         if kind == "bool" and text in ("true", "false"):
             return text == "true"
         if kind in ("number", "bool"):
             return self.conformed(text)
-        problem = _too_deep(value := _structured(text, self.type))
-        if problem:
-            raise ValueError(problem)
-        return self.conformed(value)
+        return self.conformed(_structured(text, self.type))
 
 
 def _structured(text: str, type_: VarType) -> Any:
     """A list, set, map or object written as JSON, or as an HCL literal."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_integer)
     except (ValueError, RecursionError):
         pass
     from reconciler.config.syntax.hcl_adapter import expression  # lark only when needed
@@ -86,6 +99,12 @@ def _structured(text: str, type_: VarType) -> Any:
         return evaluate_literal(expression(text, Pos("--var", 1)))
     except ValueError:
         raise ValueError(f"expected {expected(type_)} written as JSON or HCL") from None
+
+
+def _integer(text: str) -> int | float:
+    """An integer as written; one too long to be in range stands in as infinity, which
+    ``entry_problem`` refuses (reading it would be refused or take quadratic time)."""
+    return int(text) if len(text) <= _INT_DIGITS else math.inf
 
 
 def declare(name: str, body: Mapping, pos: Pos) -> tuple[Variable, list[Problem]]:
@@ -112,6 +131,10 @@ def declare(name: str, body: Mapping, pos: Pos) -> tuple[Variable, list[Problem]
         return Variable(name, type_, pos), resolved.problems
     if spec.default is None:
         return Variable(name, type_, pos), []
+    problem = entry_problem(spec.default)
+    if problem:
+        resolved.report(("default",), problem)
+        return Variable(name, type_, pos), resolved.problems
     try:
         default = conform(spec.default, type_)
     except TypeMismatch as exc:
@@ -123,10 +146,13 @@ def declare(name: str, body: Mapping, pos: Pos) -> tuple[Variable, list[Problem]
 class VariableValues:
     """Collects values source by source; each later source overrides the earlier ones."""
 
-    def __init__(self, variables: MappingABC[str, Variable], broken: Iterable[str] = ()) -> None:
+    def __init__(
+        self, variables: MappingABC[str, Variable], broken: Iterable[str], hints: Hints
+    ) -> None:
         self.variables = variables
         self.values = {v.name: v.default for v in variables.values() if v.has_default}
         self.broken = set(broken)
+        self.hints = hints
         self.diagnostics: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
 
@@ -145,15 +171,17 @@ class VariableValues:
                 self._set_text(variable, text, f"NP_VAR_{name}")
 
     def from_args(self, args: Iterable[str]) -> None:
-        for arg in args:
+        for number, arg in enumerate(args, 1):
             name, equals, text = arg.partition("=")
             name, text = name.strip(), text.strip()
-            if not equals:
-                self._error(Diagnostic(f"--var {name!r} must look like NAME=VALUE"))
+            if not equals:  # perhaps a value alone: not shown
+                message = f"--var must look like NAME=VALUE (--var {number} does not)"
+                self._error(Diagnostic(message))
             elif name not in self.variables:
-                message = f"--var {name}: variable {name} is not declared"
-                hint = did_you_mean(name, self.variables)
-                self._error(Diagnostic(message + hint, None, f"variable.{name}"))
+                shown = excerpt(name)
+                message = f"--var {shown}: variable {shown} is not declared"
+                hint = did_you_mean(name, self.variables, hints=self.hints)
+                self._error(Diagnostic(message + hint, None, f"variable.{shown}"))
             else:
                 self._set_text(self.variables[name], text, f"--var {name}")
 
@@ -194,18 +222,14 @@ class VariableValues:
     def _set(self, name: str, value: Any, pos: Pos) -> None:
         variable = self.variables.get(name)
         if variable is None:
-            hint = did_you_mean(name, self.variables)
-            message = f"variable {name} is not declared, so this value is ignored{hint}"
+            hint = did_you_mean(name, self.variables, hints=self.hints)
+            message = f"variable {excerpt(name)} is not declared, so this value is ignored{hint}"
             self.warnings.append(Diagnostic(message, pos))
             return
-        problem = _too_long(value)
         try:
-            if problem is None:
-                self.values[name] = variable.conformed(value)
+            self.values[name] = variable.conformed(value)
         except ValueError as exc:
-            problem = str(exc)
-        if problem:
-            self._error(Diagnostic(problem, pos, f"variable.{name}"), name)
+            self._error(Diagnostic(str(exc), pos, f"variable.{name}"), name)
 
     def _set_text(self, variable: Variable, text: str, source: str) -> None:
         try:
@@ -217,7 +241,7 @@ class VariableValues:
 
 def _var_file_diagnostic(problem: Problem) -> Diagnostic:
     """In a var file the first path element is the variable."""
-    address = f"variable.{problem.path[0]}" if problem.path else None
+    address = f"variable.{excerpt(str(problem.path[0]))}" if problem.path else None
     return Diagnostic(problem.message, problem.pos, address, format_path(problem.path[1:]) or None)
 
 
@@ -225,55 +249,69 @@ def _json_entries(text: str, display: str) -> list[tuple[str, Any, Pos]]:
     """A JSON var file's top-level entries (JSON gives no positions: the key's line is used)."""
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        for key in keys:
-            if keys.count(key) > 1:
-                raise SourceError(f"key {key!r} is set more than once", _key_line(text, key))
-        return dict(pairs)
+        found = dict(pairs)
+        if len(found) < len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    line = _key_lines(text).get(key, 1)
+                    raise SourceError(f"key {excerpt(key)!r} is set more than once", line)
+                seen.add(key)
+        return found
 
     try:
-        data = json.loads(text, object_pairs_hook=no_duplicates)
+        data = json.loads(text, object_pairs_hook=no_duplicates, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise SourceError(f"syntax error: {exc.msg}", exc.lineno) from None
     except RecursionError:
         raise SourceError("JSON is nested too deeply", 1) from None
     if not isinstance(data, dict):
         raise SourceError("a var file must map variable names to values", 1)
-    problem = _too_deep(data)
-    if problem:
-        raise SourceError(problem, 1)
-    return [(key, value, Pos(display, _key_line(text, key))) for key, value in data.items()]
+    lines = _key_lines(text)
+    return [(key, value, Pos(display, lines.get(key, 1))) for key, value in data.items()]
 
 
-def _key_line(text: str, key: str) -> int:
-    found = re.search(re.escape(json.dumps(key, ensure_ascii=False)) + r"\s*:", text)
-    return text.count("\n", 0, found.start()) + 1 if found else 1
+_JSON_KEY = re.compile(r'("(?:[^"\\]|\\.)*")\s*:')
 
 
-def _too_long(value: Any) -> str | None:
-    """Refuse any string (or key) over ``MAX_STRING`` inside a value from a file."""
-    pending = [value]
+def _key_lines(text: str) -> dict[str, int]:
+    """The line where each key is first written, found in one pass over the text."""
+    lines: dict[str, int] = {}
+    line, counted = 1, 0
+    for match in _JSON_KEY.finditer(text):
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        try:
+            key = json.loads(match.group(1))
+        except ValueError:
+            continue
+        lines.setdefault(key, line)
+    return lines
+
+
+def entry_problem(value: Any) -> str | None:
+    """What makes a value given from outside the configuration unusable, and where in it:
+    nesting deeper than ``MAX_DEPTH``, a string or key over ``MAX_STRING`` characters, a
+    number that is not one of the language's (NaN, an infinity, 2^63 or more in magnitude).
+    Walked without recursion, before anything else looks at the value."""
+    pending: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
     while pending:
-        item = pending.pop()
+        path, item = pending.pop()
+        if len(path) > MAX_DEPTH:
+            return f"value is nested deeper than {MAX_DEPTH} levels"
+        problem = None
         if isinstance(item, str) and len(item) > MAX_STRING:
-            return f"string is longer than {MAX_STRING} characters"
-        if isinstance(item, dict):
-            pending += [*item, *item.values()]
+            problem = f"string is longer than {MAX_STRING} characters"
+        elif is_number(item):
+            found = number_problem(item)
+            problem = f"the number is {found}" if found else None
+        elif isinstance(item, dict):
+            pending += [((*path, key), inner) for key, inner in item.items()]
+            if any(len(key) > MAX_STRING for key in item):
+                problem = f"a key is longer than {MAX_STRING} characters"
         elif isinstance(item, list):
-            pending += item
+            pending += [((*path, index), inner) for index, inner in enumerate(item)]
+        if problem:
+            where = format_path(path)
+            return f"{where}: {problem}" if where else problem
     return None
-
-
-def _too_deep(value: Any) -> str | None:
-    """Refuse values nested beyond ``MAX_DEPTH`` (checked without recursion)."""
-    level: list[Any] = [value]
-    for _ in range(MAX_DEPTH + 1):
-        level = [
-            child
-            for item in level
-            if isinstance(item, (list, dict))
-            for child in (item.values() if isinstance(item, dict) else item)
-        ]
-        if not level:
-            return None
-    return f"value is nested deeper than {MAX_DEPTH} levels"

@@ -12,11 +12,12 @@ and an object's missing optional attributes get their defaults.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.config.evaluation.values import is_number, kind, ordered, set_problem
-from reconciler.config.messages import describe, did_you_mean
+from reconciler.config.messages import describe, did_you_mean, excerpt
 from reconciler.config.syntax.nodes import BareName, Call, Mapping, Node, Scalar
 
 _PRIMITIVES = ("string", "number", "bool")
@@ -119,7 +120,13 @@ def _literal(node: Node) -> Any:
     return evaluate_literal(node)
 
 
-def conform(value: Any, type_: VarType, path: tuple[str | int, ...] = ()) -> Any:
+Shown = Callable[[Any], str]
+"""How a mismatch shows the value it got: ``describe`` (written in the configuration) or
+``describe_type`` (given from outside it, never echoed)."""
+_Path = tuple[str | int, ...]
+
+
+def conform(value: Any, type_: VarType, path: _Path = (), show: Shown = describe) -> Any:
     """``value`` as ``type_`` holds it; TypeMismatch (with where inside) when it does not fit."""
     wanted = type_.kind
     if wanted == "any":
@@ -129,23 +136,23 @@ def conform(value: Any, type_: VarType, path: tuple[str | int, ...] = ()) -> Any
     if wanted in _PRIMITIVES:
         if wanted == kind(value) and (wanted != "number" or is_number(value)):
             return value
-        raise TypeMismatch(f"expected {expected(type_)}, got {describe(value)}", path)
+        raise TypeMismatch(f"expected {expected(type_)}, got {show(value)}", path)
     if wanted in ("list", "set"):
-        return _sequence(value, type_, path)
+        return _sequence(value, type_, path, show)
     if not isinstance(value, dict):
-        raise TypeMismatch(f"expected {expected(type_)}, got {describe(value)}", path)
+        raise TypeMismatch(f"expected {expected(type_)}, got {show(value)}", path)
     if wanted == "map":
         assert type_.element is not None
-        return {k: conform(v, type_.element, (*path, k)) for k, v in value.items()}
-    return _object_value(value, type_, path)
+        return {k: conform(v, type_.element, (*path, k), show) for k, v in value.items()}
+    return _object_value(value, type_, path, show)
 
 
-def _sequence(value: Any, type_: VarType, path: tuple[str | int, ...]) -> Any:
+def _sequence(value: Any, type_: VarType, path: _Path, show: Shown) -> Any:
     assert type_.element is not None
     if not isinstance(value, (list, frozenset)):
-        raise TypeMismatch(f"expected {expected(type_)}, got {describe(value)}", path)
+        raise TypeMismatch(f"expected {expected(type_)}, got {show(value)}", path)
     items = ordered(value) if isinstance(value, frozenset) else value
-    converted = [conform(item, type_.element, (*path, i)) for i, item in enumerate(items)]
+    converted = [conform(item, type_.element, (*path, i), show) for i, item in enumerate(items)]
     if type_.kind == "list":
         return converted
     problem = set_problem(converted)
@@ -154,17 +161,17 @@ def _sequence(value: Any, type_: VarType, path: tuple[str | int, ...]) -> Any:
     return frozenset(converted)
 
 
-def _object_value(value: dict[str, Any], type_: VarType, path: tuple[str | int, ...]) -> Any:
+def _object_value(value: dict[str, Any], type_: VarType, path: _Path, show: Shown) -> Any:
     known = {a.name for a in type_.attributes}
     for name in value:
         if name not in known:
             listed = ", ".join(sorted(known)) or "none"
-            message = f"unexpected attribute {name!r} (the type has {listed})"
+            message = f"unexpected attribute {excerpt(name)!r} (the type has {listed})"
             raise TypeMismatch(message, path)
     result: dict[str, Any] = {}
     for attribute in type_.attributes:
         if attribute.name in value and value[attribute.name] is not None:
-            item = conform(value[attribute.name], attribute.type, (*path, attribute.name))
+            item = conform(value[attribute.name], attribute.type, (*path, attribute.name), show)
             result[attribute.name] = item
         elif attribute.optional:
             result[attribute.name] = attribute.default

@@ -7,11 +7,11 @@ block without its label, a YAML section of the wrong shape) become diagnostics h
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.config.messages import did_you_mean, listing, suggest
+from reconciler.config.messages import did_you_mean, excerpt, listing, suggest
 from reconciler.config.schema import REPEATED_BLOCKS
 from reconciler.config.syntax.nodes import (
     Block,
@@ -102,27 +102,27 @@ class DeclarationReader:
     def error(self, message: str, pos: Pos | None, address: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(message, pos, address))
 
-    def unknown(self, what: str, name: str, known: Iterable[str], pos: Pos) -> None:
+    def unknown(self, what: str, name: str, known: Collection[str], pos: Pos) -> None:
         """An unknown block type or section: a near miss gets a did-you-mean, anything else
         may be another tool's file among np's."""
         hint = did_you_mean(name, known) or f"; {_OTHER_TOOL}"
-        self.error(f"unknown {what} {name!r}{hint}", pos)
+        self.error(f"unknown {what} {excerpt(name)!r}{hint}", pos)
 
-    def foreign(self, names: list[str], known: Iterable[str]) -> bool:
+    def foreign(self, names: list[str], known: Collection[str]) -> bool:
         """Whether a file holds nothing of np's, not even a near miss (then it is reported
         once, as most likely another tool's file)."""
         return bool(names) and not any(
             name in known or suggest(name, known) is not None for name in names
         )
 
-    def foreign_file(self, file: str, found: str, known: Iterable[str]) -> None:
+    def foreign_file(self, file: str, found: str, known: Collection[str]) -> None:
         message = f"not an np configuration file: it has {found}, np's are {listing(known, 'and')}"
         self.error(f"{message}; {_OTHER_TOOL}", Pos(file, 1))
 
     def hcl(self, body: Body, file: str) -> None:
         types = [item.type for item in body.items if isinstance(item, Block)]
         if len(types) == len(body.items) and self.foreign(types, _KINDS):
-            self.foreign_file(file, f"block type {types[0]!r}", _KINDS)
+            self.foreign_file(file, f"block type {excerpt(types[0])!r}", _KINDS)
             return
         for item in body.items:
             if not isinstance(item, Block):
@@ -154,7 +154,8 @@ class DeclarationReader:
             self.error(f"expected a mapping with {listing(_SECTIONS, 'and')}", node.pos)
             return
         if self.foreign([entry.key for entry in node.entries], _SECTIONS):
-            self.foreign_file(file, f"top-level key {node.entries[0].key!r}", _SECTIONS)
+            key = excerpt(node.entries[0].key)
+            self.foreign_file(file, f"top-level key {key!r}", _SECTIONS)
             return
         for later, first in duplicates(node.entries):
             message = f"{later.key} is set more than once (first at {first.key_pos})"

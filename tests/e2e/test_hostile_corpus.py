@@ -38,6 +38,7 @@ OTHER_TOOL = (
 )
 NOT_UTF8 = "file is not UTF-8 text (binary file?)"
 ANCHORS = "YAML anchors and aliases (&name, *name) are not supported"
+BYTES = "evaluation makes more than 64 MiB of values; simplify the expressions"
 
 # file -> the problems np must report, as (line, message after "FILE:LINE: ")
 CASES: dict[str, list[tuple[int, str]]] = {
@@ -153,6 +154,19 @@ CASES: dict[str, list[tuple[int, str]]] = {
     ],
     "expr-step-bomb.hcl": [
         (2, "local.grid: evaluation needs more than 1,000,000 steps; simplify the expressions")
+    ],
+    # each took minutes or gigabytes before its work was charged (steps, bytes, hint searches)
+    "expr-format-serialise-bomb.hcl": [
+        (4, "local.bomb: evaluation needs more than 1,000,000 steps; simplify the expressions")
+    ],
+    "expr-for-string-bomb.hcl": [(3, f"local.bomb: {BYTES}")],
+    "expr-field-bytes-bomb.hcl": [(11, f'nodepool.train["p1"]: extend_params: {BYTES}')],
+    "expr-did-you-mean-long-keys.hcl": [
+        (
+            11,
+            f'nodepool.train["p0"]: count: no key "{" " * 61}..." in the map (and in 99 more '
+            "instances)",
+        )
     ],
     "expr-doubling.hcl": [(7, "local.l5: a value holds more than 1,000,000 elements in all")],
     "expr-string-bomb.yaml": [
@@ -459,9 +473,9 @@ def test_leading_zero_count_means_the_same_in_yaml_as_in_hcl(tmp_path: Path) -> 
 
 
 def test_dangling_config_symlink_is_an_error_not_a_destroy(tmp_path: Path) -> None:
-    config, shared = tmp_path / "config", tmp_path / "shared"
-    config.mkdir()
-    shared.mkdir()
+    config = tmp_path / "config"
+    shared = config / "shared"  # a link may lead anywhere inside the directory
+    shared.mkdir(parents=True)
     ws = Workspace(config)
     ws.world(pool_world({n: {"flavor": "f", "count": 1, "maxCount": 1} for n in ("a", "b")}))
     ws.write("main.hcl", PROVIDER + 'nodepool "a" {\n  pool = "pool-prod"\n}\n')

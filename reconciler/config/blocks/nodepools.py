@@ -148,11 +148,11 @@ class NodePoolBuilder:
         if spec is not None:
             for path, message in spec.problems():
                 resolved.report(path, message)
-            if spec.name is None and self.new_names:
+            if spec.name is None and self.new_names and not resolved.is_failed(("name",)):
                 self.label_as_name(decl, where)
         self.diagnostics += [problem.diagnostic(where) for problem in resolved.problems]
-        if resolved.problems or spec is None:
-            return None
+        if resolved.problems or resolved.failed or spec is None:
+            return None  # a field that failed quietly (already reported) fails the instance too
         written: dict[str, Any] = resolved.value
         prevent_destroy = spec.lifecycle.prevent_destroy if spec.lifecycle else False
         return DesiredNodePool(

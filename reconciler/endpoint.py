@@ -17,6 +17,10 @@ it is, instead of the configuration's) and ``NP_ALLOWED_ENDPOINTS`` (comma-separ
 Separately, plain ``http://`` only goes to loopback unless ``--allow-insecure-http`` is given:
 credentials never cross a network in clear text unless the user insists.
 
+Messages never carry a secret: an endpoint is printed as ``scheme://host[:port]`` at most
+(`shown`), and whatever an endpoint sends back is printed through `redact`, which every place
+that shows a server's words uses.
+
     check_config_endpoint("https://obs.cn-north-4.myhuaweicloud.com", "obs", os.environ,
                           where='main.hcl:9: backend "s3": endpoint')   # passes
     check_config_endpoint("https://evil.example", "modelarts", {}, where="provider: endpoint")
@@ -26,10 +30,11 @@ credentials never cross a network in clear text unless the user insists.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from reconciler.errors import NpError
 
@@ -47,10 +52,13 @@ HUAWEI_CLOUD_SUFFIXES = (
 (huaweicloudsdkcore 3.1.219) recognises them: ``DerivedCredentials._DEFAULT_ENDPOINT_REG`` in
 ``huaweicloudsdkcore/auth/credentials.py``. Its region tables (``ModelArtsRegion`` in
 ``huaweicloudsdkmodelarts/v1/region/modelarts_region.py``) use the first two."""
-_REGION = r"[a-z]{2,}-[a-z]+-\d{1,3}"
-"""A region id as the SDK's pattern writes it: ``cn-north-4``, ``ap-southeast-1``."""
+_REGION = r"[a-z]{2,}-[a-z]+-[0-9]{1,3}"
+"""A region id as the SDK's pattern writes it: ``cn-north-4``, ``ap-southeast-1`` (ASCII digits
+only: ``\\d`` would take ``cn-north-٤``, a host no HTTP client can reach)."""
 _SUFFIX = "(?:" + "|".join(map(re.escape, HUAWEI_CLOUD_SUFFIXES)) + ")"
 _NO_WORLD = "sim:// endpoint needs a world file path, e.g. sim://world.json"
+_HOST_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"(?:{_HOST_LABEL}\.)*{_HOST_LABEL}\.?", re.IGNORECASE)
 
 
 def is_loopback(host: str) -> bool:
@@ -62,11 +70,44 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_host(host: str) -> bool:
+    """A host every HTTP client reads alike: an IP address (IPv6 bare or in brackets, as a URL
+    writes it), or a DNS name of ASCII letters, digits, ``-`` and ``_`` (an international name
+    in its ``xn--`` form)."""
+    bracketed = host.startswith("[") and host.endswith("]")
+    try:
+        address = ipaddress.ip_address(host[1:-1] if bracketed else host)
+    except ValueError:
+        return not bracketed and len(host) <= 253 and _HOST_NAME.fullmatch(host) is not None
+    return address.version == 6 or not bracketed
+
+
+def _url_host(parts: SplitResult) -> str:
+    """The host as the URL writes it: urlsplit drops the brackets that say "IPv6 only"."""
+    host = parts.hostname or ""
+    return f"[{host}]" if "[" in parts.netloc else host
+
+
+def _unprintable(text: str) -> str | None:
+    """The first character of `text` that is not printable ASCII (a space, a tab, ``٤``)."""
+    return next((char for char in text if not "!" <= char <= "~"), None)
+
+
 def endpoint_problem(endpoint: str, allow_insecure_http: bool = False) -> str | None:
     """None when the endpoint's shape and transport are acceptable; otherwise why not (never
-    includes credentials). Whose host it is, is `check_config_endpoint`'s question."""
+    includes credentials). Whose host it is, is `check_config_endpoint`'s question.
+
+    Only printable ASCII is accepted: Python's URL parser drops a tab that httpx refuses, and a
+    digit such as ``٤`` passes a pattern but not IDNA, so the host this module approved would not
+    be the one the client sees, or the client would crash on it."""
     if endpoint.startswith(SIM_SCHEME):
         return None if endpoint[len(SIM_SCHEME) :] else _NO_WORLD
+    odd = _unprintable(endpoint)
+    if odd is not None:
+        return (
+            f"endpoint contains {odd!a}: only printable ASCII is allowed (write an "
+            "international host name in its xn-- form)"
+        )
     try:
         parts = urlsplit(endpoint)
         host = parts.hostname
@@ -75,6 +116,8 @@ def endpoint_problem(endpoint: str, allow_insecure_http: bool = False) -> str | 
         return "endpoint is not a valid URL"
     if parts.username or parts.password:
         return "endpoint must not contain credentials"
+    if host and not is_host(_url_host(parts)):
+        return f"{_url_host(parts)!r} is not a host name or an IP address"
     if parts.scheme == "https" and host:
         return None
     if parts.scheme == "http" and host:
@@ -114,7 +157,7 @@ def check_endpoint(
     if environ.get("NP_ENDPOINT"):
         problem = endpoint_problem(endpoint, allow_insecure_http)
         if problem:
-            raise NpError(f"NP_ENDPOINT: {redacted(endpoint)}: {problem}")
+            raise _refusal("NP_ENDPOINT", endpoint, problem)
         return endpoint
     where = f"{configured_at}: endpoint" if configured else f"{configured_at}: region"
     check_config_endpoint(
@@ -147,7 +190,7 @@ def check_config_endpoint(
     """
     problem = endpoint_problem(url, allow_insecure_http)
     if problem:
-        raise NpError(f"{where}: {redacted(url)}: {problem}")
+        raise _refusal(where, url, problem)
     hosts, worlds = _allowed(environ)
     if url.startswith(SIM_SCHEME):
         _check_sim_path(url[len(SIM_SCHEME) :], service, worlds, where, config_dir)
@@ -227,11 +270,56 @@ def _host_entry(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def redacted(endpoint: str) -> str:
-    """The endpoint fit to print: a ``user:password@`` part becomes ``***@``."""
+def shown(endpoint: str) -> str | None:
+    """The part of an endpoint fit to print: ``scheme://host[:port]`` (a ``sim://`` path as
+    written). A user, path or query may hold a secret and is never shown; None when the endpoint
+    does not parse into such a part."""
+    if endpoint.startswith(SIM_SCHEME):
+        return endpoint
+    if _unprintable(endpoint) is not None:
+        return None  # the parser would drop a tab, say: what it shows is not what was given
     try:
         parts = urlsplit(endpoint)
-        host = parts.netloc.rpartition("@")[2]
-        return parts._replace(netloc=f"***@{host}").geturl() if "@" in parts.netloc else endpoint
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
     except ValueError:
-        return "(an endpoint that is not a valid URL)"
+        return None
+    host = parts.netloc.rpartition("@")[2]
+    if not (parts.scheme and host and is_host(_url_host(parts))):
+        return None
+    return f"{parts.scheme}://{host}"
+
+
+def _refusal(where: str, endpoint: str, problem: str) -> NpError:
+    """``where: scheme://host: problem``; only ``where: problem`` when nothing of the endpoint
+    is fit to print (NP_ENDPOINT's value, say, may hold a token)."""
+    part = shown(endpoint)
+    return NpError(f"{where}: {part}: {problem}" if part else f"{where}: {problem}")
+
+
+# --- what an endpoint says back ----------------------------------------------------------------
+
+REDACTED = "REDACTED"
+CREDENTIAL_HEADERS = ("Authorization", "X-Auth-Token", "X-Security-Token")
+"""Request headers that carry a credential or a signature made with one."""
+_ECHOED_HEADER = re.compile(
+    r"(?i)\b(authorization|x-auth-token|x-security-token)"  # a credential header's name,
+    r"""(\\?["']?\s*[:=]\s*\\?["']?)"""  # ":" or "=", either side quoted or not,
+    r"""(?:[\w-]+ )?[^\s"'\\,;{}<>&]+""",  # and its value (after a scheme: "Bearer x")
+)
+_ECHOED_SIGNATURE = re.compile(r"(?i)\b(signature=)[^\s,;&\"'\\]+")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` that a server sent back (an error body, a header in the debug log) fit to print.
+
+    An endpoint may echo the request, credentials included. Each of `secrets` (credential values
+    and the credential headers sent) is replaced wherever it appears, as written or escaped the
+    ways JSON and URLs write it, and so is the value after any credential header name or
+    ``Signature=`` in the text, for credentials np does not know it sent (a proxy's, say).
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        escaped = json.dumps(secret)[1:-1]
+        for form in (secret, escaped, escaped.replace("/", "\\/"), quote(secret, safe="")):
+            text = text.replace(form, REDACTED)
+    text = _ECHOED_HEADER.sub(rf"\1\2{REDACTED}", text)
+    return _ECHOED_SIGNATURE.sub(rf"\1{REDACTED}", text)

@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import respx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support import PROVIDER, Workspace, pool_world
 
-from reconciler.endpoint import HUAWEI_CLOUD_SUFFIXES, check_config_endpoint, check_endpoint
+from reconciler.endpoint import (
+    HUAWEI_CLOUD_SUFFIXES,
+    check_config_endpoint,
+    check_endpoint,
+    endpoint_problem,
+)
 from reconciler.errors import NpError
 
 EXFIL = "np-exfil.invalid"
@@ -226,6 +234,81 @@ def test_sim_paths_outside_the_configuration_directory_are_refused(
     )
 
 
+PRINTABLE = "only printable ASCII is allowed (write an international host name in its xn-- form)"
+HUAWEI = "modelarts.cn-north-4.myhuaweicloud.com"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "problem"),
+    [
+        ("https://" + HUAWEI.replace("4", "\u0664"), f"endpoint contains '\\u0664': {PRINTABLE}"),
+        (f"https://{HUAWEI}\t", f"endpoint contains '\\t': {PRINTABLE}"),
+        (f"https://mod\t{HUAWEI[3:]}", f"endpoint contains '\\t': {PRINTABLE}"),
+        ("http://127.0.0.1:8787/\n", f"endpoint contains '\\n': {PRINTABLE}"),
+        ("https://exa mple.example", f"endpoint contains ' ': {PRINTABLE}"),
+        ("https://\uff4d" + HUAWEI[1:], f"endpoint contains '\\uff4d': {PRINTABLE}"),
+        ("https://b\u00fccher.example", f"endpoint contains '\\xfc': {PRINTABLE}"),
+        ("https://ex%41mple.example", "'ex%41mple.example' is not a host name or an IP address"),
+        ("https://-a.example", "'-a.example' is not a host name or an IP address"),
+        ("https://a..example", "'a..example' is not a host name or an IP address"),
+        ("https://[v1.x]/", "'[v1.x]' is not a host name or an IP address"),
+    ],
+)  # fmt: skip
+def test_a_host_an_http_client_would_not_read_as_checked_is_refused(
+    endpoint: str, problem: str
+) -> None:
+    """Python's URL parser drops a tab that httpx refuses, and ``\\d`` took the Arabic-Indic
+    digit ``٤`` that IDNA refuses: such hosts passed the policy, then crashed the client. They
+    are refused by the policy, from a file or from NP_ENDPOINT, with the value not shown."""
+    assert refused(endpoint) == f"provider: endpoint: {problem}"
+    assert refused(None, {"NP_ENDPOINT": endpoint}) == f"NP_ENDPOINT: {problem}"
+    allowed = {"NP_ALLOWED_ENDPOINTS": "*"}
+    assert refused(endpoint, allowed) == f"provider: endpoint: {problem}"
+
+
+def test_a_region_with_other_digits_is_refused() -> None:
+    assert refused(None, region="cn-north-\u0664") == (
+        f"provider: region: endpoint contains '\\u0664': {PRINTABLE}"
+    )
+
+
+@given(
+    st.sampled_from(["https://", "http://127.0.0.1:8787", "https://modelarts.cn-north-4."]),
+    st.text(alphabet="aZ09-._%\u0664\t \n\u00fc\uff21[]:@/\\#?\x00", max_size=24),
+)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_an_endpoint_the_policy_passes_is_the_one_httpx_reads(head: str, tail: str) -> None:
+    """Whatever the policy accepts, httpx parses without error and sees the same host."""
+    endpoint = head + tail
+    if endpoint_problem(endpoint, allow_insecure_http=True) is not None:
+        return
+    client = httpx.AsyncClient(base_url=endpoint)
+    assert client.base_url.raw_host.decode().lower() == urlsplit(endpoint).hostname
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("https://host:abc/?token=NPSECRET", "NP_ENDPOINT: endpoint is not a valid URL"),
+        ("https://[::1/?token=NPSECRET", "NP_ENDPOINT: endpoint is not a valid URL"),
+        ("https://user:NPSECRET@proxy.example/x?t=NPSECRET",
+         "NP_ENDPOINT: https://proxy.example: endpoint must not contain credentials"),
+        ("http://10.0.0.8:8080/api?token=NPSECRET",
+         "NP_ENDPOINT: http://10.0.0.8:8080: plain http is only allowed to a loopback host "
+         "(127.0.0.1, ::1, localhost), not '10.0.0.8'; use https://, or pass "
+         "--allow-insecure-http if you really mean it"),
+        ("ftp://host/NPSECRET", "NP_ENDPOINT: ftp://host: endpoint must be sim://PATH, "
+         "https://HOST or http://127.0.0.1:PORT"),
+        ("NPSECRET", "NP_ENDPOINT: endpoint must be sim://PATH, https://HOST or "
+         "http://127.0.0.1:PORT"),
+    ],
+)  # fmt: skip
+def test_np_endpoint_is_shown_as_scheme_and_host_at_most(value: str, message: str) -> None:
+    """NP_ENDPOINT may hold a token in its user part or query: an error shows scheme://host,
+    or nothing of the value when it does not parse."""
+    assert refused(None, {"NP_ENDPOINT": value}) == message
+
+
 # --- as a user sees it ----------------------------------------------------------------------------
 
 
@@ -245,6 +328,40 @@ def test_a_refused_endpoint_is_one_line_and_sends_nothing(ws: Workspace, command
     assert network.calls.call_count == 0
     assert SENTINEL not in run.stderr
     assert not ws.state_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("commands", "provider", "environ", "message"),
+    [
+        (
+            ("plan",),  # np validate checks no region: it makes no request
+            'region = "cn-north-\u0664"',
+            {},
+            f"main.hcl:1: provider: region: endpoint contains '\\u0664': {PRINTABLE}",
+        ),
+        (
+            ("validate", "plan"),
+            f'endpoint = "https://{HUAWEI}\\t"',
+            {},
+            f"main.hcl:2: provider: endpoint: endpoint contains '\\t': {PRINTABLE}",
+        ),
+        (
+            ("validate", "plan"),
+            'region = "cn-north-4"',
+            {"NP_ENDPOINT": "https://user:NPSECRET@proxy.example:x/?token=NPSECRET"},
+            "NP_ENDPOINT: endpoint is not a valid URL",
+        ),
+    ],
+)
+def test_an_endpoint_no_client_could_use_is_one_error_and_no_request(
+    ws: Workspace, commands: tuple[str, ...], provider: str, environ: dict[str, str], message: str
+) -> None:
+    ws.write("main.hcl", f'provider "modelarts" {{\n  {provider}\n}}\n')
+    for command in commands:
+        with respx.mock(assert_all_mocked=True, assert_all_called=False) as network:
+            run = ws.np(command, env={**TOKEN_ENV, **environ})
+        assert (run.code, run.stdout, run.stderr) == (1, "", f"Error: {message}\n")
+        assert network.calls.call_count == 0
 
 
 def test_the_sentinel_reaches_an_allowed_host_and_no_refused_one(ws: Workspace) -> None:

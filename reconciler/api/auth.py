@@ -14,7 +14,19 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class AkSkAuth(httpx.Auth):
+class CredentialAuth(httpx.Auth):
+    """An auth made of credentials: `secrets` are their values, which np never prints, not even
+    when a server echoes them back (see `reconciler.endpoint.redact`)."""
+
+    def __init__(self, *secrets: str | None) -> None:
+        self.secrets = tuple(secret for secret in secrets if secret)
+
+
+def secrets_of(auth: httpx.Auth | None) -> tuple[str, ...]:
+    return auth.secrets if isinstance(auth, CredentialAuth) else ()
+
+
+class AkSkAuth(CredentialAuth):
     """Signs each request as sent, so every retry carries a fresh X-Sdk-Date and signature."""
 
     requires_request_body = True
@@ -28,6 +40,7 @@ class AkSkAuth(httpx.Auth):
         *,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
+        super().__init__(ak, sk, security_token)
         self._ak = ak
         self._sk = sk
         self._project_id = project_id
@@ -63,10 +76,11 @@ class AkSkAuth(httpx.Auth):
         yield request
 
 
-class TokenAuth(httpx.Auth):
+class TokenAuth(CredentialAuth):
     """An IAM token in X-Auth-Token."""
 
     def __init__(self, token: str) -> None:
+        super().__init__(token)
         self._token = token
 
     def __repr__(self) -> str:

@@ -21,13 +21,15 @@ from urllib.parse import quote
 import httpx
 
 from reconciler import __version__
-from reconciler.api.failures import HttpError, NotFoundError, host_of
+from reconciler.api.auth import secrets_of
+from reconciler.api.failures import HttpError, NotFoundError, credentials_sent, host_of
 from reconciler.api.retry import Confirm, Pacer, Retrier, RetryPolicy
+from reconciler.endpoint import CREDENTIAL_HEADERS, REDACTED, redact
 
 JSON = "application/json;charset=utf-8"
 MERGE_PATCH = "application/merge-patch+json"
 NODES_PAGE_SIZE = 500
-REDACTED_HEADERS = frozenset({"authorization", "x-auth-token", "x-security-token"})
+_REDACTED_HEADERS = frozenset(name.lower() for name in CREDENTIAL_HEADERS)
 
 
 class ModelArtsClient:
@@ -40,7 +42,8 @@ class ModelArtsClient:
         self.project_id = project_id
         self._prefix = f"/v2/{_segment(project_id)}/pools"
         policy = retry or RetryPolicy()
-        self._retrier = Retrier(policy, Pacer(policy.clock, policy.sleep), host_of(http.base_url))
+        pacer = Pacer(policy.clock, policy.sleep)
+        self._retrier = Retrier(policy, pacer, host_of(http.base_url), secrets_of(http.auth))
 
     async def list_pools(self, workspace_id: str | None = None) -> list[dict[str, Any]]:
         """The pools of one workspace: `workspace_id`, or the API's default ("0") when None."""
@@ -162,7 +165,7 @@ def build_http_client(
             verify=True,
             retries=0,
         )
-    hooks = HttpLog(verbose_log).event_hooks() if verbose_log else {}
+    hooks = HttpLog(verbose_log, secrets_of(auth)).event_hooks() if verbose_log else {}
     return httpx.AsyncClient(
         base_url=base_url,
         transport=transport,
@@ -175,13 +178,19 @@ def build_http_client(
 
 
 class HttpLog:
-    """One line per request and per response, credentials redacted. Request bodies are logged
+    """One line per request and per response, credentials redacted: credential headers by name,
+    and `secrets` (the credentials' values) and the credential headers sent wherever a line
+    holds them (a server may echo them in its own headers). Request bodies are logged
     (node-pool specs, never credentials: those travel in headers); response bodies are not."""
 
     def __init__(
-        self, write: Callable[[str], None], clock: Callable[[], float] = time.perf_counter
+        self,
+        write: Callable[[str], None],
+        secrets: tuple[str, ...] = (),
+        clock: Callable[[], float] = time.perf_counter,
     ):
         self._write = write
+        self._secrets = secrets
         self._clock = clock
         self._started: weakref.WeakKeyDictionary[httpx.Request, float] = weakref.WeakKeyDictionary()
 
@@ -193,21 +202,25 @@ class HttpLog:
         line = f"-> {request.method} {request.url} {_headers(request.headers)}"
         if request.content:
             line += f" body: {request.content.decode('utf-8', 'replace')}"
-        self._write(line)
+        self._log(line, request)
 
     async def on_response(self, response: httpx.Response) -> None:
         started = self._started.pop(response.request, None)
         elapsed = f" {(self._clock() - started) * 1000:.0f}ms" if started is not None else ""
         request = response.request
-        self._write(
+        line = (
             f"<- {response.status_code}{elapsed} {request.method} {request.url.path} "
             f"{_headers(response.headers)}"
         )
+        self._log(line, request)
+
+    def _log(self, line: str, request: httpx.Request) -> None:
+        self._write(redact(line, (*self._secrets, *credentials_sent(request))))
 
 
 def _headers(headers: httpx.Headers) -> str:
     shown = (
-        f"{name}: {'REDACTED' if name.lower() in REDACTED_HEADERS else value}"
+        f"{name}: {REDACTED if name.lower() in _REDACTED_HEADERS else value}"
         for name, value in ((n.decode("latin-1"), v.decode("latin-1")) for n, v in headers.raw)
     )
     return "{" + ", ".join(shown) + "}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from reconciler.api.auth import AkSkAuth, TokenAuth
+from reconciler.api.auth import AkSkAuth, CredentialAuth, TokenAuth
 from reconciler.api.failures import HttpError, host_of
 from reconciler.errors import NpError
 
@@ -30,14 +30,28 @@ _KEY_FAMILIES = (
 )
 _TOKEN = "HW_AUTH_TOKEN"
 _PROJECT_IDS = ("HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID")
+_SECRETS = (
+    *(n for names in _KEY_FAMILIES for n in (names.ak, names.sk, names.security_token)),
+    _TOKEN,
+)
 
 
-def auth_from_env(environ: Mapping[str, str], project_id: str | None = None) -> httpx.Auth | None:
+def auth_from_env(
+    environ: Mapping[str, str], project_id: str | None = None
+) -> CredentialAuth | None:
     """AK/SK (preferred) or token auth from `environ`; None when no credential is set.
 
     `project_id` is sent as X-Project-Id with AK/SK, as the SDK does; default: from `environ`.
-    Half an AK/SK pair is an error naming the missing variable.
+    Half an AK/SK pair is an error naming the missing variable. The auth's `secrets` are every
+    credential in the environment, used or not: none of them may be printed.
     """
+    auth = _auth_from_env(environ, project_id)
+    if auth is not None:
+        auth.secrets = tuple(environ[name] for name in _SECRETS if environ.get(name))
+    return auth
+
+
+def _auth_from_env(environ: Mapping[str, str], project_id: str | None) -> CredentialAuth | None:
     for names in _KEY_FAMILIES:
         ak, sk, token = (environ.get(n) or None for n in (names.ak, names.sk, names.security_token))
         if not (ak or sk or token):

@@ -5,19 +5,27 @@
 
 Two kinds: `HttpError` (the server answered, with an error or with something unusable) and
 `TransportError` (no answer at all). Callers add context (the address) by catching and
-re-raising.
+re-raising. What a server says is printed only through `reconciler.endpoint.redact`: an
+endpoint that echoes the request would otherwise print its credentials. A redirect is a failure
+like any other answer np cannot use:
+
+    PATCH /v2/p/pools/x/nodepools/y: HTTP 307: redirected to other.example; np does not follow
+    redirects (request id abc)
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
 
+from reconciler.endpoint import CREDENTIAL_HEADERS, is_host, redact
 from reconciler.errors import NpError
 
 _MAX_MESSAGE = 300
+_NOT_FOLLOWED = "np does not follow redirects"
 
 
 class ApiError(NpError):
@@ -99,8 +107,20 @@ def host_of(url: httpx.URL) -> str:
     return f"{url.host}:{url.port}" if url.port is not None else url.host
 
 
-def error_from_response(response: httpx.Response, *, attempts: int = 1) -> HttpError:
-    """Map an error response (already read) to HttpError, or NotFoundError for a 404."""
+def credentials_sent(request: httpx.Request) -> tuple[str, ...]:
+    """The values of the request's credential headers (a signature changes with every request,
+    so only the request itself knows it)."""
+    return tuple(request.headers.get(name, "") for name in CREDENTIAL_HEADERS)
+
+
+def error_from_response(
+    response: httpx.Response, *, attempts: int = 1, secrets: Iterable[str] = ()
+) -> HttpError:
+    """Map an answer that is not a success (already read) to HttpError, or NotFoundError for a
+    404. `secrets` (the credentials' values) and the credential headers of the request are
+    redacted from everything taken from the answer, before it is cut to length."""
+    request = response.request
+    known = (*secrets, *credentials_sent(request))
     body = _error_body(response)
     code = _text(body.get("error_code"))
     message = _text(body.get("error_msg"))
@@ -108,19 +128,38 @@ def error_from_response(response: httpx.Response, *, attempts: int = 1) -> HttpE
     if isinstance(nested, dict):
         code = code or _text(nested.get("code"))
         message = message or _text(nested.get("message"))
+    if 300 <= response.status_code < 400:
+        code, message = None, _redirected(response)
     if not message:
         message = response.text.strip() or response.reason_phrase or "no error message"
     request_id = _text(body.get("request_id")) or response.headers.get("X-Request-Id")
     cls = NotFoundError if response.status_code == 404 else HttpError
     return cls(
-        method=response.request.method,
-        path=response.request.url.path,
+        method=request.method,
+        path=request.url.path,
         status=response.status_code,
-        error_code=code,
-        error_msg=message,
-        request_id=request_id,
+        error_code=redact(code, known) if code else None,
+        error_msg=redact(message, known),
+        request_id=redact(request_id, known) if request_id else None,
         attempts=attempts,
     )
+
+
+def _redirected(response: httpx.Response) -> str:
+    """A 3xx, named by where it points: the host only, as a Location's path or query may carry
+    a token. np never follows one: the redirected request was not done where np sent it."""
+    location = response.headers.get("Location")
+    if not location:
+        return f"redirected without a Location; {_NOT_FOLLOWED}"
+    try:
+        target = response.request.url.join(location)
+        host = target.raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeDecodeError):
+        host = ""
+    if not is_host(host):
+        return f"redirected to an invalid address; {_NOT_FOLLOWED}"
+    port = f":{target.port}" if target.port is not None else ""
+    return f"redirected to {f'[{host}]' if ':' in host else host}{port}; {_NOT_FOLLOWED}"
 
 
 def _error_body(response: httpx.Response) -> dict[str, Any]:

@@ -143,19 +143,26 @@ class Pacer:
 class Retrier:
     """Runs one logical request through pacing and retries; raises ApiError when it fails.
 
-    `host` (host[:port] of the endpoint) names the destination when no answer comes back.
+    `host` (host[:port] of the endpoint) names the destination when no answer comes back;
+    `secrets` (the credentials' values) never appear in an error made from an answer.
     """
 
-    def __init__(self, policy: RetryPolicy, pacer: Pacer, host: str) -> None:
+    def __init__(
+        self, policy: RetryPolicy, pacer: Pacer, host: str, secrets: tuple[str, ...] = ()
+    ) -> None:
         self._policy = policy
         self._pacer = pacer
         self._host = host
+        self._secrets = secrets
 
     async def run(
         self, method: str, path: str, send: Send, *, confirm: Confirm | None = None
     ) -> httpx.Response:
-        """Return the first 2xx/3xx response; `confirm` gates every resend of a non-idempotent
-        method (without it such a request is never resent)."""
+        """Return the first 2xx response; `confirm` gates every resend of a non-idempotent
+        method (without it such a request is never resent).
+
+        A 3xx is a failure, never retried: np does not follow redirects, so the request was not
+        done where np sent it, and counting it a success would record a change never made."""
         policy = self._policy
         deadline = policy.clock() + policy.budget_seconds
         attempt = failed = 0
@@ -178,10 +185,10 @@ class Retrier:
                 if _tls_failure(exc):  # a wrong certificate does not fix itself: do not retry
                     raise failure from None
             else:
-                if response.status_code < 400:
+                if response.is_success:
                     self._pacer.on_success()
                     return response
-                failure = error_from_response(response, attempts=attempt)
+                failure = error_from_response(response, attempts=attempt, secrets=self._secrets)
                 if not is_retryable_status(response.status_code):
                     raise failure
                 retry_after = _retry_after(response)

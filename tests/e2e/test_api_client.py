@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import httpx
 import pytest
@@ -23,6 +23,7 @@ from reconciler.api import (
     build_http_client,
 )
 from reconciler.api.auth import AkSkAuth, TokenAuth
+from reconciler.api.credentials import auth_from_env
 from reconciler.signer import verify
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -563,3 +564,172 @@ def test_network_transport_verifies_tls_and_limits_connections() -> None:
     assert pool._ssl_context.check_hostname is True
     assert http.timeout == httpx.Timeout(12.0)
     assert http.follow_redirects is False
+
+
+# --- redirects are failures ---------------------------------------------------------------------
+
+LOCATION_SECRET = "LOCATIONSENTINEL-7f3a"
+
+
+def calls(client: ModelArtsClient) -> dict[str, Callable[[], Any]]:
+    return {
+        "GET": lambda: client.get_nodepool("pool-a", "train"),
+        "PATCH": lambda: client.patch_nodepool("pool-a", "train", b"{}"),
+        "POST": lambda: client.create_nodepool("pool-a", CREATE),
+        "DELETE": lambda: client.delete_nodepool("pool-a", "train"),
+    }
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "POST", "DELETE"])
+@pytest.mark.parametrize("status", [300, 301, 302, 303, 304, 307, 308])
+def test_a_redirect_is_a_failure_naming_only_the_host_and_is_never_followed(
+    method: str, status: int
+) -> None:
+    """Counted as a success, a redirected PATCH made np record a change the server never
+    made. It is one failure, not followed and not retried, that names the Location's host and
+    nothing more of it (its path or query may carry a token)."""
+    location = f"https://elsewhere.example:8443/steal?token={LOCATION_SECRET}"
+    recorder = Recorder(
+        httpx.Response(status, headers={"Location": location, "X-Request-Id": "r3"}, json={})
+    )
+    with pytest.raises(HttpError) as caught:
+        run(calls(make_client(recorder))[method]())
+    path = f"{BASE}/pool-a/nodepools" + ("" if method == "POST" else "/train")
+    assert str(caught.value) == (
+        f"{method} {path}: HTTP {status}: redirected to elsewhere.example:8443; np does not "
+        "follow redirects (request id r3)"
+    )
+    assert not isinstance(caught.value, NotFoundError)
+    assert len(recorder.requests) == 1
+    assert LOCATION_SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "shown"),
+    [
+        ({"Location": f"/v2/other?token={LOCATION_SECRET}"}, "redirected to sim"),
+        ({"Location": "//[::1]:9/x"}, "redirected to [::1]:9"),
+        ({"Location": "https://xn--bcher-kva.example/"}, "redirected to xn--bcher-kva.example"),
+        ({"Location": "https://bücher.example/".encode()}, "redirected to xn--bcher-kva.example"),
+        ({"Location": "https://exa mple.example/"}, "redirected to an invalid address"),
+        ({"Location": f"https://{LOCATION_SECRET}@:99999/"}, "redirected to an invalid address"),
+        ({}, "redirected without a Location"),
+    ],
+)
+def test_a_redirect_names_where_it_points_as_far_as_that_is_safe(
+    headers: dict[str, str | bytes], shown: str
+) -> None:
+    recorder = Recorder(httpx.Response(307, headers=headers))
+    with pytest.raises(HttpError) as caught:
+        run(make_client(recorder).list_pools())
+    assert str(caught.value) == f"GET {BASE}: HTTP 307: {shown}; np does not follow redirects"
+
+
+# --- what a server echoes is redacted -----------------------------------------------------------
+
+ECHO_AK, ECHO_SK = "AKSENTINEL0ECHO", "SKSENTINEL-echo/9x+Q="
+ECHO_TOKEN, ECHO_UNUSED = "TOKSENTINEL-echo/4c+1e==", "UNUSEDSENTINEL-echo-77"
+AKSK_ENV = {
+    "HUAWEICLOUD_SDK_AK": ECHO_AK,
+    "HUAWEICLOUD_SDK_SK": ECHO_SK,
+    "HUAWEICLOUD_SDK_SECURITY_TOKEN": ECHO_TOKEN,
+}
+
+
+def echo_json(request: httpx.Request) -> httpx.Response:
+    """A gateway that quotes the request's headers in its error message."""
+    headers = json.dumps(dict(request.headers))
+    return respond(400, {"error_code": "GW.400", "error_msg": f"bad request, headers: {headers}"})
+
+
+def echo_text(request: httpx.Request) -> httpx.Response:
+    """One that dumps the request as text: the token JSON-escaped (``\\/``) and percent-encoded,
+    secrets a careless proxy might hold, then the token where the message is cut at 300
+    characters, then every header."""
+    token = request.headers.get("X-Auth-Token") or request.headers.get("X-Security-Token", "")
+    escaped = json.dumps(token)[1:-1].replace("/", "\\/")
+    secrets = f"sk={ECHO_SK} unused={ECHO_UNUSED}"
+    head = f"bad request: {escaped} {quote(token, safe='')} {secrets} ".ljust(280, "x")
+    lines = [f"{name}: {value}" for name, value in request.headers.items()]
+    return httpx.Response(502, text=head + token + "\n" + "\n".join(lines))
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [AKSK_ENV, {"HW_AUTH_TOKEN": ECHO_TOKEN}, {**AKSK_ENV, "HW_AUTH_TOKEN": ECHO_UNUSED}],
+    ids=["aksk", "token", "aksk-and-an-unused-token"],
+)
+@pytest.mark.parametrize("echo", [echo_json, echo_text])
+def test_credentials_a_server_echoes_never_reach_the_error(
+    environ: dict[str, str], echo: Handler
+) -> None:
+    """Neither the credentials sent (headers, signature) nor any in the environment."""
+    recorder = Recorder(echo)
+    with pytest.raises(HttpError) as caught:
+        run(make_client(recorder, auth=auth_from_env(environ, "proj"), max_attempts=1).list_pools())
+    message = str(caught.value)
+    signature = recorder.requests[0].headers.get("Authorization", "").rpartition("Signature=")[2]
+    leaks = [*environ.values(), *([signature] if signature else [])]
+    assert [leak for leak in leaks if leak[:10] in message] == []  # not even before a cut
+    assert "REDACTED" in message  # the echo was there, and redacted
+
+
+def test_an_echoed_token_is_redacted_in_place() -> None:
+    recorder = Recorder(echo_json)
+    with pytest.raises(HttpError) as caught:
+        run(make_client(recorder, auth=TokenAuth(ECHO_TOKEN)).list_pools())
+    assert str(caught.value).startswith(
+        f'GET {BASE}: HTTP 400 GW.400: bad request, headers: {{"host": "sim", '
+    )
+    assert '"x-auth-token": "REDACTED"' in str(caught.value)
+
+
+def test_an_echoed_signature_is_redacted_in_place() -> None:
+    recorder = Recorder(
+        lambda r: error(400, "GW.400", f"Authorization: {r.headers['Authorization']}")
+    )
+    with pytest.raises(HttpError) as caught:
+        run(make_client(recorder, auth=AkSkAuth(ECHO_AK, ECHO_SK, "proj")).list_pools())
+    assert str(caught.value) == (
+        f"GET {BASE}: HTTP 400 GW.400: Authorization: REDACTED (request id rid-1)"
+    )
+
+
+def test_credentials_a_proxy_adds_are_redacted_by_their_header_names() -> None:
+    """Credentials np did not send (a proxy's own) are found by the header that carries them."""
+    body = "denied: {'Authorization': 'Bearer proxy-secret-1', 'X-Security-Token': 'sts-2'}"
+    recorder = Recorder(httpx.Response(403, text=body))
+    with pytest.raises(HttpError) as caught:
+        run(make_client(recorder).list_pools())
+    assert str(caught.value) == (
+        f"GET {BASE}: HTTP 403: denied: {{'Authorization': 'REDACTED', 'X-Security-Token': "
+        "'REDACTED'}"
+    )
+
+
+def test_the_verbose_log_redacts_credentials_echoed_in_response_headers() -> None:
+    lines: list[str] = []
+    auth = AkSkAuth(ECHO_AK, ECHO_SK, "proj", ECHO_TOKEN)
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        return respond(
+            200,
+            {"items": []},
+            X_Echo_Token=request.headers["X-Security-Token"],
+            X_Echo_Auth=request.headers["Authorization"],
+        )
+
+    http = build_http_client(
+        "http://sim",
+        transport=httpx.MockTransport(Recorder(echo)),
+        auth=auth,
+        max_connections=1,
+        timeout=5.0,
+        verbose_log=lines.append,
+    )
+    run(ModelArtsClient(http, "proj").list_pools())
+    response_line = lines[1]
+    assert "X-Echo-Token: REDACTED" in response_line
+    assert "X-Echo-Auth: REDACTED" in response_line
+    for secret in (ECHO_AK, ECHO_SK, ECHO_TOKEN, "Signature="):
+        assert secret not in "\n".join(lines)

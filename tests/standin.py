@@ -1,0 +1,51 @@
+"""A stand-in ModelArts endpoint on loopback: the simulator's ASGI app behind uvicorn in a
+thread of the test process, optionally with a twist no well-behaved server has (a redirect for
+every write). For in-process np runs that need a real HTTP endpoint.
+
+    with serving(redirecting_writes(create_app(World.load(path)), "https://x/?t=T")) as url:
+        ws.np("apply", ...)        # provider { endpoint = url }
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+Asgi = Any  # an ASGI application: (scope, receive, send) -> awaitable
+WRITES = ("PATCH", "POST", "DELETE")
+
+
+def redirecting_writes(app: Asgi, location: str, status: int = 307) -> Asgi:
+    """`app`, except that every write is answered `status` with `location` and not done."""
+
+    async def redirecting(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITES:
+            await app(scope, receive, send)
+            return
+        headers = [(b"location", location.encode()), (b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    return redirecting
+
+
+@contextmanager
+def serving(app: Asgi) -> Iterator[str]:
+    """`app` on a free loopback port until the block ends; yields its base URL. The socket
+    listens before uvicorn starts, so a request made at once waits in the backlog."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join()
+        sock.close()

@@ -12,18 +12,18 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import uvicorn
 
-Asgi = Any  # an ASGI application: (scope, receive, send) -> awaitable
+from reconciler.sim.app import AsgiApp, Receive, Scope, Send
+
 WRITES = ("PATCH", "POST", "DELETE")
 
 
-def redirecting_writes(app: Asgi, location: str, status: int = 307) -> Asgi:
+def redirecting_writes(app: AsgiApp, location: str, status: int = 307) -> AsgiApp:
     """`app`, except that every write is answered `status` with `location` and not done."""
 
-    async def redirecting(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def redirecting(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in WRITES:
             await app(scope, receive, send)
             return
@@ -35,7 +35,7 @@ def redirecting_writes(app: Asgi, location: str, status: int = 307) -> Asgi:
 
 
 @contextmanager
-def serving(app: Asgi) -> Iterator[str]:
+def serving(app: AsgiApp) -> Iterator[str]:
     """`app` on a free loopback port until the block ends; yields its base URL. The socket
     listens before uvicorn starts, so a request made at once waits in the backlog."""
     sock = socket.create_server(("127.0.0.1", 0))

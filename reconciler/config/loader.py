@@ -26,7 +26,7 @@ from reconciler.config.evaluation.resolve import resolve, validate
 from reconciler.config.evaluation.variables import Variable, VariableValues, declare
 from reconciler.config.schema import ProviderSpec
 from reconciler.config.syntax.declarations import Declaration, DeclarationReader
-from reconciler.config.syntax.files import auto_var_files, config_files
+from reconciler.config.syntax.files import auto_var_files, check_var_files, config_files
 from reconciler.config.syntax.nodes import Entry, Mapping
 from reconciler.errors import ConfigError, Diagnostic
 
@@ -58,6 +58,7 @@ def _load(
     new_names: bool,
 ) -> Configuration:
     files = config_files(config_dir)
+    check_var_files(var_files, config_dir)
     reader = DeclarationReader()
     for path in files:
         reader.read(path)

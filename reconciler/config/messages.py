@@ -117,6 +117,9 @@ SUGGEST_CANDIDATES = 1_000
 HINT_WORK = 4_000_000
 """Character pairs all near-miss searches of one configuration may compare together (about
 a second of CPU at worst): a map of 50,000 long keys took 40 s per failed lookup before."""
+SEARCH_COST = 250
+"""What a search costs besides its character pairs (setting up the matcher: about 40 µs, the
+time of 250 pairs)."""
 _REMEMBERED = 10_000
 """Searches ``Hints`` remembers (each may hold up to ``SUGGEST_CANDIDATES`` names)."""
 
@@ -124,9 +127,10 @@ _REMEMBERED = 10_000
 class Hints:
     """The near-miss searches of one configuration share ``HINT_WORK``, so that thousands of
     failed lookups in large maps cannot add up to minutes. A search costs the product of the
-    name's and the candidates' lengths; once the allowance is spent, messages go without a
-    suggestion. A search made before (a typo repeated in every ``for_each`` instance) is
-    answered from memory, free, so that the instances' messages stay alike."""
+    name's and the candidates' lengths, plus ``SEARCH_COST``; once the allowance is spent,
+    messages go without a suggestion. A search made before (a typo repeated in every
+    ``for_each`` instance) is answered from memory, free, so that the instances' messages stay
+    alike."""
 
     def __init__(self, work: int = HINT_WORK) -> None:
         self.left = work
@@ -136,7 +140,7 @@ class Hints:
         key = (name, options)
         if key in self.known:
             return self.known[key]
-        cost = (len(name) + 1) * sum(len(option) + 1 for option in options)
+        cost = SEARCH_COST + (len(name) + 1) * sum(len(option) + 1 for option in options)
         if cost > self.left:
             return None
         self.left -= cost

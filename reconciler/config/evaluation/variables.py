@@ -6,7 +6,6 @@ later beats earlier), each checked against the variable's type.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
@@ -16,7 +15,7 @@ from typing import Any
 
 from reconciler.config.evaluation.expr import Names, evaluate_literal
 from reconciler.config.evaluation.resolve import Problem, resolve, validate
-from reconciler.config.evaluation.values import is_number, number_problem
+from reconciler.config.evaluation.values import MAX_NUMBER, is_number, number_problem
 from reconciler.config.evaluation.vartypes import (
     ANY,
     TypeMismatch,
@@ -101,10 +100,11 @@ def _structured(text: str, type_: VarType) -> Any:
         raise ValueError(f"expected {expected(type_)} written as JSON or HCL") from None
 
 
-def _integer(text: str) -> int | float:
-    """An integer as written; one too long to be in range stands in as infinity, which
-    ``entry_problem`` refuses (reading it would be refused or take quadratic time)."""
-    return int(text) if len(text) <= _INT_DIGITS else math.inf
+def _integer(text: str) -> int:
+    """An integer as written; one too long to be in range stands in as ``MAX_NUMBER``, which
+    ``entry_problem`` refuses as out of range (reading it all would be refused by Python
+    beyond 4,300 digits, and take quadratic time below)."""
+    return int(text) if len(text) <= _INT_DIGITS else MAX_NUMBER
 
 
 def declare(name: str, body: Mapping, pos: Pos) -> tuple[Variable, list[Problem]]:
@@ -281,8 +281,9 @@ def _key_lines(text: str) -> dict[str, int]:
     for match in _JSON_KEY.finditer(text):
         line += text.count("\n", counted, match.start())
         counted = match.start()
+        written = match.group(1)
         try:
-            key = json.loads(match.group(1))
+            key = written[1:-1] if "\\" not in written else json.loads(written)
         except ValueError:
             continue
         lines.setdefault(key, line)

@@ -6,11 +6,17 @@ themselves: ``np.npvars``, ``np.npvars.json``, then ``*.auto.npvars`` and
 ``*.auto.npvars.json`` in name order. Never read, as in Terraform: names that begin with ``.``
 (``.pre-commit-config.yaml``, ``.gitlab-ci.yml``), end with ``~``, or are ``#...#``
 (editor backups and lock files). Nothing below the directory is read.
+
+A configuration directory may come from a pull request, and a pull request can commit a
+symlink: a configuration or variable file (also a ``--var-file`` path inside the directory)
+that resolves to a file outside the directory is refused. A ``--var-file`` path outside the
+directory is the operator's own choice and is read wherever it leads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reconciler.errors import ConfigError, Diagnostic
@@ -20,6 +26,10 @@ CONFIG_SUFFIXES = (".hcl", *YAML_SUFFIXES)
 _DEFAULT_VAR_FILES = ("np.npvars", "np.npvars.json")
 _AUTO_VAR_SUFFIXES = (".auto.npvars", ".auto.npvars.json")
 _Matcher = Callable[[str], bool]
+_OUTSIDE = (
+    "resolves (through a symbolic link) to a file outside the configuration directory; np "
+    "reads configuration and variable files only from inside it"
+)
 
 
 def ignored(name: str) -> bool:
@@ -62,12 +72,37 @@ def _named(config_dir: Path, wanted: _Matcher) -> list[Path]:
         (p for p in config_dir.iterdir() if not ignored(p.name) and wanted(p.name.lower())),
         key=lambda p: p.name,
     )
-    unreadable = [p for p in found if not p.is_file()]
-    if unreadable:
-        raise ConfigError(
-            [
-                Diagnostic(f"{p.name}: not a readable file (a dangling symlink or a directory?)")
-                for p in unreadable
-            ]
-        )
+    problems = [
+        Diagnostic(f"{p.name}: not a readable file (a dangling symlink or a directory?)")
+        if not p.is_file()
+        else Diagnostic(f"{p.name}: {_OUTSIDE}")
+        for p in found
+        if not p.is_file() or not _inside(p, config_dir)
+    ]
+    if problems:
+        raise ConfigError(problems)
     return found
+
+
+def check_var_files(var_files: Sequence[Path], config_dir: Path) -> None:
+    """``--var-file`` paths that lie inside the configuration directory as written must not
+    lead out of it; a path written outside it is the operator's choice."""
+    root = os.path.abspath(config_dir)
+    problems = [
+        Diagnostic(
+            f"{path}: {_OUTSIDE}; to read it anyway, give --var-file the path it resolves to"
+        )
+        for path in var_files
+        if _within(os.path.abspath(path), root) and not _inside(path, config_dir)
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
+def _inside(path: Path, config_dir: Path) -> bool:
+    """Whether ``path``, every symbolic link resolved, is inside ``config_dir`` (resolved)."""
+    return _within(os.path.realpath(path), os.path.realpath(config_dir))
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

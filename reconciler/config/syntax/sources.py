@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from reconciler.config.syntax.cache import parse_cache
@@ -10,9 +11,13 @@ from reconciler.config.syntax.nodes import MAX_FILE_BYTES, Body, Node, SourceErr
 
 
 def read_text(path: Path) -> str:
-    """The file as text; binary, oversized or non-UTF-8 files become a ``SourceError``."""
+    """The file as text; binary, oversized or non-UTF-8 files become a ``SourceError``.
+
+    What ``files`` checked is what is read: the path with its links resolved, opened without
+    following a link (a file swapped for one since is refused, not followed)."""
     try:
-        with path.open("rb") as handle:
+        flags = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(os.path.realpath(path), flags), "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise SourceError(f"cannot read the file: {exc.strerror or exc}", 1) from None

@@ -30,7 +30,7 @@ MAX_BYTES = 64 * 1024 * 1024
 """Bytes evaluation may make in all (see ``Size.bytes``): a 10,000-node-pool fleet with a
 dozen computed fields makes about 10 MB; 20,000 strings of 65,000 characters made 1.3 GB."""
 ELEMENT_BYTES = 8
-"""What an element counts for besides its strings: a reference in its container."""
+"""What a container, and each reference it holds, counts for besides the strings."""
 
 
 class Spent(EvalError):
@@ -44,7 +44,8 @@ class Size(NamedTuple):
     depth: int
     bytes: int
     """About what the value takes in memory or written out: the characters of its strings
-    and keys, and ``ELEMENT_BYTES`` for every element; a shared part counts every time."""
+    and keys, and ``ELEMENT_BYTES`` for every container and every element it holds; a shared
+    part counts every time it appears."""
 
 
 class Budget:

@@ -10,6 +10,11 @@ fresh read when the reviewed change still applies unchanged (``rebuild``), else 
 Each node pool is recorded in the state's journal as soon as its request succeeds, so a failure
 or a crash half way keeps what was done and a rerun continues from there. If state cannot be
 recorded, nothing new is started: a change np cannot remember must not be followed by more.
+A request's concurrency slot is held until its change is recorded, so at most ``parallelism``
+changes are ever sent and not yet recorded, however slow recording becomes.
+
+Before each request the run proves it still holds the state lock (one round trip covers a
+burst of requests); once it does not, it sends nothing more and says how much was recorded.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.api.failures import NotFoundError
-from reconciler.errors import NpError, StateError
+from reconciler.errors import LockError, NpError, StateError
 from reconciler.model import FAILED_POOL_PHASES, check_nodepool, pool_phase, status_counts
 from reconciler.plan.changes import Plan, ResourceChange, fingerprint
 from reconciler.state.document import ResourceState, utc_now
@@ -43,6 +48,8 @@ class Outcome:
     """False when an interrupt came first: nothing was sent for this address."""
     applied: bool = False
     """True once the change landed and is in state, even if waiting for it failed later."""
+    lock_lost: bool = False
+    """Not started because the run no longer held the state lock (``error`` says why)."""
 
     @property
     def ok(self) -> bool:
@@ -97,6 +104,7 @@ async def apply_plan(
     Without ``rebuild`` (a saved plan) a node pool that moved since the plan is refused."""
     gate = asyncio.Semaphore(max(1, parallelism))
     stop = stop or asyncio.Event()
+    lost: list[LockError] = []
 
     async def record(change: ResourceChange, live: dict[str, Any] | None) -> None:
         """Durable when it returns (group-committed with the successes that land with it)."""
@@ -106,18 +114,33 @@ async def apply_plan(
             stop.set()
             raise
 
+    async def prove() -> None:
+        """Still our lock? Once it is not, nothing new starts anywhere."""
+        try:
+            await asyncio.to_thread(session.prove)
+        except LockError as exc:
+            if not lost:
+                lost.append(exc)
+            stop.set()
+
     async def one(change: ResourceChange) -> Outcome:
         applied = False
         try:
             async with gate:
+                if not stop.is_set():
+                    await prove()
                 if change.sends_request and not stop.is_set():
                     change = await _reviewed(change, client, rebuild)
                 if stop.is_set():  # also after the read: its change was not started yet
+                    if lost:
+                        return Outcome(
+                            change.address, change.action, str(lost[0]), False, lock_lost=True
+                        )
                     return Outcome(
                         change.address, change.action, "not started (interrupted)", False
                     )
                 live = await _send(change, client)
-            await record(change, live)
+                await record(change, live)  # in the slot: sent and unrecorded stay bounded
             applied = True
             if change.sends_request:
                 progress.line(f"{change.address}: {_DONE[change.action]}")
@@ -132,8 +155,9 @@ async def apply_plan(
 
 @contextmanager
 def interrupt_stops(notice: Callable[[str], None]) -> Iterator[asyncio.Event]:
-    """The first Ctrl-C sets the event apply watches: start nothing new, finish and journal what
-    is in flight. The second one interrupts at once (state keeps what was recorded)."""
+    """The first Ctrl-C (or SIGTERM, as a cancelled CI job sends) sets the event apply watches:
+    start nothing new, finish and journal what is in flight, release the lock. The second one
+    interrupts at once (state keeps what was recorded)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -143,13 +167,16 @@ def interrupt_stops(notice: Callable[[str], None]) -> Iterator[asyncio.Event]:
             "Press Ctrl-C again to abort at once (state keeps what is done)."
         )
         stop.set()
-        loop.remove_signal_handler(signal.SIGINT)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
-    loop.add_signal_handler(signal.SIGINT, first)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, first)
     try:
         yield stop
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 _DONE = {"create": "created", "update": "updated", "delete": "destroyed", "no-op": "recorded"}
@@ -295,7 +322,14 @@ def summarise(outcomes: list[Outcome]) -> Summary:
     unconverged = [o for o in applied if not o.ok]
     failed = [o for o in outcomes if o.started and not o.ok and not o.applied]
     problems: list[str] = []
-    if skipped:
+    lock = next((o for o in skipped if o.lock_lost), None)
+    if lock is not None:
+        problems.append(
+            f"Error: {lock.error}; nothing more was sent; {len(applied)} change(s) were recorded "
+            f"and {len(skipped)} not started ({_addresses(skipped)}). Run np plan to see where "
+            "things stand."
+        )
+    elif skipped:
         problems.append(
             f"Interrupted: {len(applied)} done, {len(failed)} failed, {len(skipped)} not started "
             f"({', '.join(o.address for o in skipped)}). Run np apply again to continue."
@@ -304,7 +338,7 @@ def summarise(outcomes: list[Outcome]) -> Summary:
     counts = {a: sum(1 for o in applied if o.action == a) for a in ("create", "update", "delete")}
     verdict = (
         "Apply failed"
-        if failed or unconverged
+        if failed or unconverged or lock is not None
         else "Apply interrupted"
         if skipped
         else "Apply complete"

@@ -6,7 +6,29 @@ raise ConfigError([d])  # -> "main.hcl:7: nodepool.train: count: expected an int
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+
+SHOWN_LIMIT = 200
+"""Characters of a value read from a file that a message shows before cutting it short."""
+
+
+def shown(text: str, limit: int = SHOWN_LIMIT) -> str:
+    """``text`` safe to print: control, format (bidi overrides, zero-width) and unpaired
+    surrogate characters escaped as ``\\uXXXX``, and cut to ``limit`` characters with a count
+    of the rest. Anything np prints that it read from a file or a server goes through this: a
+    lock file's ESC sequence must not repaint a terminal, nor an RTL override hide a name."""
+    out = []
+    for char in text[:limit]:
+        if unicodedata.category(char) in _UNPRINTABLE:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    cut = len(text) - limit
+    return "".join(out) + (f"... ({cut} more characters)" if cut > 0 else "")
+
+
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +47,12 @@ class NpError(Exception):
 
     def problems(self) -> list[str]:
         """Each independent problem; the CLI prints ``Error: `` before each."""
-        return [str(self)]
+        return [str(self), *getattr(self, "later", ())]
+
+    def also(self, problem: str) -> None:
+        """Add a problem met while cleaning up after this one (releasing the lock, say): it is
+        shown after this one, never instead of it."""
+        self.later: list[str] = [*getattr(self, "later", ()), problem]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +77,7 @@ class DiagnosticsError(NpError):
         super().__init__("\n".join(str(d) for d in diagnostics))
 
     def problems(self) -> list[str]:
-        return [str(d) for d in self.diagnostics]
+        return [str(d) for d in self.diagnostics] + list(getattr(self, "later", ()))
 
 
 class ConfigError(DiagnosticsError):
@@ -62,8 +89,10 @@ class PlanError(DiagnosticsError):
 
 
 class StateError(NpError):
-    """The state file is unreadable or cannot be written."""
+    """State cannot be read, written or trusted: a backend failed or is unreachable, a
+    document is malformed, or a compare-and-swap write lost to another writer."""
 
 
 class LockError(NpError):
-    """Another run holds the state lock."""
+    """The state lock cannot be taken, kept or removed: another run holds it, this run lost
+    it, or there is no such lock to remove."""

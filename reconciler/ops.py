@@ -1,8 +1,9 @@
-"""The state operations behind the CLI's commands: import, state rm/mv/pull/push, workspaces and
-force-unlock. Each goes through the state manager (a locked session, or a read), never a file.
+"""The state operations behind the CLI's commands: import, state rm/mv/pull/push and workspaces.
+Each goes through the state manager (a locked session, or a read), never a backend.
 
-    with open_state(config.backend, state_option=None, default_path=p, workspace="default",
-                    environ=os.environ) as manager, manager.locked("state mv") as session:
+    with open_state(config.backend, state_option=None, directory=Path("."),
+                    workspace="default", environ=os.environ) as manager,
+         manager.locked("state mv") as session:
         move(session, "nodepool.a", "nodepool.b")
 """
 
@@ -22,7 +23,7 @@ from reconciler.plan.planner import adoption
 from reconciler.state.document import Identity, ResourceState, State, parse, render, utc_now
 from reconciler.state.manager import Session, StateManager, check_identity
 from reconciler.state.opening import open_backend
-from reconciler.state.protocols import DEFAULT_WORKSPACE, Locker, LockInfo
+from reconciler.state.protocols import DEFAULT_WORKSPACE
 
 if TYPE_CHECKING:
     from reconciler.api.client import ModelArtsClient
@@ -34,7 +35,7 @@ def open_state(
     block: BackendBlock | None,
     *,
     state_option: Path | None,
-    default_path: Path,
+    directory: Path,
     workspace: str,
     environ: Mapping[str, str],
 ) -> StateManager:
@@ -48,7 +49,7 @@ def open_state(
         settings,
         workspace=workspace,
         state_option=state_option,
-        default_path=default_path,
+        directory=directory,
         environ=environ,
         where=where,
     )
@@ -169,7 +170,7 @@ def push(manager: StateManager, path: Path, *, force: bool, timeout: float) -> S
 
 def workspaces(manager: StateManager) -> list[str]:
     """Every workspace with a state, the default and the current one always included."""
-    names = set(manager.backend.workspaces.list()) | {DEFAULT_WORKSPACE, manager.workspace}
+    names = set(manager.workspaces()) | {DEFAULT_WORKSPACE, manager.workspace}
     return sorted(names)
 
 
@@ -190,7 +191,7 @@ def delete_workspace(
         )
     if name == DEFAULT_WORKSPACE:
         raise NpError("the default workspace cannot be deleted")
-    if name not in current.backend.workspaces.list():
+    if name not in current.workspaces():
         raise NpError(f"workspace {name} does not exist")
     with open_workspace(name) as target, target.locked("workspace delete", timeout) as session:
         managed = sorted(session.state.resources)
@@ -200,18 +201,4 @@ def delete_workspace(
                 f"({', '.join(managed)}); deleting it forgets them (the node pools stay): "
                 "pass --force to delete it anyway"
             )
-        target.backend.workspaces.delete(name)
-
-
-def force_unlock(
-    locker: Locker, lock_id: str, confirm: Callable[[LockInfo], bool] | None
-) -> LockInfo | None:
-    """Remove the lock ``lock_id`` after ``confirm`` (None: no question); None if declined.
-
-    The locker checks that the lock exists and has this id; when it does not, no question is
-    asked and its error says what is held instead.
-    """
-    held = locker.read()
-    if confirm is not None and held is not None and held.id == lock_id and not confirm(held):
-        return None
-    return locker.force_unlock(lock_id)
+        session.delete_workspace()

@@ -32,7 +32,6 @@ from reconciler.plan.saved import (
     config_digest,
 )
 from reconciler.state.document import Identity, State
-from reconciler.state.locking import keep_fresh
 from reconciler.state.manager import Session, check_identity
 
 if TYPE_CHECKING:
@@ -158,20 +157,19 @@ class Run:
         progress: Progress,
     ) -> list[Outcome]:
         with interrupt_stops(self.warn) as stop:
-            async with keep_fresh(session.locker, self.warn):
-                try:
-                    return await apply_plan(
-                        the_plan,
-                        client,
-                        session,
-                        parallelism=self.parallelism,
-                        wait=WaitPolicy(wait_seconds),
-                        progress=progress,
-                        stop=stop,
-                        rebuild=rebuild,
-                    )
-                finally:
-                    progress.close()
+            try:
+                return await apply_plan(
+                    the_plan,
+                    client,
+                    session,
+                    parallelism=self.parallelism,
+                    wait=WaitPolicy(wait_seconds),
+                    progress=progress,
+                    stop=stop,
+                    rebuild=rebuild,
+                )
+            finally:
+                progress.close()
 
     def check_read_only(self, state: State, where: str, client: ModelArtsClient) -> None:
         """``identify`` for commands that only read state: refuse another project, warn on

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support import Workspace
+from support import Workspace, local_backend
 
 from reconciler.sim.launch import RequestLog, SimServer
 from reconciler.state.document import State
-from reconciler.state.local import open_local
 from reconciler.state.manager import StateManager
 
 NP = shutil.which("np", path=str(Path(sys.executable).parent))
@@ -108,7 +107,7 @@ def config_of(
 def read_state(ws: Workspace) -> State | None:
     """The state as np would read it (validated, journal replayed), or None before the first
     change was recorded."""
-    state = StateManager(open_local(ws.state_path, "default")).load()
+    state = StateManager(local_backend(ws.state_path)).load()
     return None if state.serial == 0 else state
 
 

@@ -1,5 +1,5 @@
-"""Test support for the remote state backends: a fresh place on the real servers for each test
-(a PostgreSQL schema, an S3 bucket) and backends opened on it the way np opens them."""
+"""Test support for the state backends: a fresh place for each test (a memory storage, a
+directory, a PostgreSQL schema, an S3 bucket) and backends opened on it the way np opens them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
+from pathlib import Path
 
 import httpx
 
@@ -47,6 +48,14 @@ class Place:
         """The configuration's backend block for this place."""
         body = "".join(f'  {k} = "{v}"\n' for k, v in self.settings.items())
         return f'backend "{self.kind}" {{\n{body}}}\n'
+
+
+def memory_place() -> Place:
+    return Place("memory", {"name": f"t-{secrets.token_hex(6)}"}, {})
+
+
+def local_place(directory: Path) -> Place:
+    return Place("local", {"path": str(directory / "state" / "np.state.json")}, {})
 
 
 def pg_place(url: str, env: Mapping[str, str] | None = None) -> Place:

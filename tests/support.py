@@ -13,6 +13,8 @@ from typing import Any
 from click.testing import CliRunner
 
 from reconciler.cli import cli
+from reconciler.state import local
+from reconciler.state.protocols import Backend
 
 
 @dataclass
@@ -92,3 +94,8 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def local_backend(path: Path, workspace: str = "default") -> Backend:
+    """The local backend on the state file ``path``, opened as np opens it."""
+    return local.open_backend({"path": str(path)}, workspace=workspace, environ={}, where="state")

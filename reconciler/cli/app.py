@@ -346,7 +346,7 @@ def open_states(g: Globals, config: Configuration | None = None) -> StateManager
     return open_state(
         None if config is None else config.backend,
         state_option=None if g.state is None else g.path(g.state),
-        default_path=g.chdir / "state" / "np.state.json",
+        directory=g.chdir,
         workspace=g.workspace,
         environ=os.environ,
     )

@@ -124,7 +124,6 @@ def state_push(g: Globals, file: Path, force: bool, lock_timeout: str) -> None:
 @with_globals
 def force_unlock(g: Globals, lock_id: str, force: bool) -> None:
     """Remove a stale lock (only the one with this ID)."""
-    from reconciler.ops import force_unlock as unlock
     from reconciler.state.protocols import LockInfo
 
     def confirm(held: LockInfo) -> bool:
@@ -137,7 +136,7 @@ def force_unlock(g: Globals, lock_id: str, force: bool) -> None:
         return ask() == "yes"
 
     with open_states(g) as manager:
-        info = unlock(manager.backend.locker, lock_id, None if force else confirm)
+        info = manager.force_unlock(lock_id, None if force else confirm)
     if info is None:
         g.say("Force-unlock cancelled.", err=True)
         sys.exit(EXIT_ERROR)

@@ -5,15 +5,15 @@ Every backend stores the same document; the local file is its canonical renderin
     state = State.from_json(json.loads(text), "state/np.state.json")   # StateError if malformed
     text = render(state)                                               # one line per resource
 
-``State`` and ``ResourceState`` are frozen: a change is a new ``State`` (see ``with_changes``).
+``State`` and ``ResourceState`` are frozen; the journal's records are folded into a new
+resources map by ``reconciler.state.manager.fold``.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
@@ -117,16 +117,6 @@ class State:
     @classmethod
     def new(cls) -> State:
         return cls(lineage=str(uuid.uuid4()), serial=0, resources={})
-
-    def with_changes(self, changes: Mapping[str, ResourceState | None], serial: int) -> State:
-        """A copy with ``changes`` applied (None forgets an address) and the given serial."""
-        resources = dict(self.resources)
-        for address, resource in changes.items():
-            if resource is None:
-                resources.pop(address, None)
-            else:
-                resources[address] = resource
-        return replace(self, serial=serial, resources=resources)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {

@@ -6,19 +6,34 @@ state/np.state.json.journal   changes since the checkpoint, one fsync'd line per
 state/np.state.json.lock      the lock (see local_lock.py)
 state/np.state.d/NAME/np.state.json (and its backup, journal, lock): workspace NAME
 
-backend = open_local(Path("state/np.state.json"), "default")
+backend = open_backend({"path": "state/np.state.json", "within": "."}, workspace="default",
+                       environ=os.environ, where="state")
+
+With ``within`` (the configuration directory, when the state is in its default place there),
+a state directory that is a symlink leading out of it is refused: a pull request may commit one.
+No file is read, appended or written through a symlink.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from collections.abc import Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from reconciler.errors import StateError
-from reconciler.fsutil import PRIVATE_MODE, atomic_write, fsync_dir, private_dirs
+from reconciler.fsutil import (
+    PRIVATE_MODE,
+    OutsideDirectory,
+    atomic_write,
+    confine,
+    fsync_dir,
+    open_nofollow,
+    private_dirs,
+    read_bytes,
+)
 from reconciler.state.document import State, decode, parse, render
 from reconciler.state.local_lock import LocalLocker
 from reconciler.state.protocols import (
@@ -47,6 +62,10 @@ class LocalStore:
     def describe(self) -> str:
         return str(self.path)
 
+    def known_stamp(self) -> tuple[int, int, int] | None:
+        """The stamp of the file as last read or written (None: none was there)."""
+        return None if self._known is None else self._known[0]
+
     def read(self) -> Stored:
         """The checkpoint; a run's first write after this backs it up."""
         self._backed_up = False
@@ -54,10 +73,11 @@ class LocalStore:
 
     def _load(self) -> Stored:
         try:
-            with self.path.open("rb") as file:
+            with os.fdopen(open_nofollow(self.path, os.O_RDONLY), "rb") as file:
                 stamp = _stamp(os.fstat(file.fileno()))
                 text = decode(file.read(), str(self.path))
         except FileNotFoundError:
+            self._known = None
             if self.backup_path.exists():
                 raise StateError(
                     f"{self.path} is missing, but its backup {self.backup_path} is there: if the "
@@ -73,28 +93,38 @@ class LocalStore:
         return Stored(state, version)
 
     def write(self, state: State, expected: Version) -> Version:
-        current = self._current()
-        if (current.lineage, current.serial) != (expected.lineage, expected.serial):
-            raise StateConflict(
-                f"{self.path} changed while np was using it ({_version(expected)} → "
-                f"{_version(current)}): another run wrote it; nothing more was written"
-            )
         try:
             private_dirs(self.path.parent)
-            if not self._backed_up:
-                self._backup()
-                self._backed_up = True
-            atomic_write(self.path, render(state))
-            stamp = _stamp(self.path.stat())
+            with _exclusive(self.path.parent):  # the compare and the swap, as one step
+                current = self._current()
+                if (current.lineage, current.serial) != (expected.lineage, expected.serial):
+                    raise StateConflict(
+                        f"{self.path} changed while np was using it ({_version(expected)} → "
+                        f"{_version(current)}): another run wrote it; nothing more was written"
+                    )
+                if not self._backed_up:
+                    self._backup()
+                    self._backed_up = True
+                atomic_write(self.path, render(state))
+                stamp = _stamp(self.path.lstat())
         except OSError as exc:
             raise StateError(f"cannot write state {self.path}: {exc.strerror or exc}") from exc
         version = Version(state.lineage, state.serial)
         self._known = (stamp, version)
         return version
 
+    def stamp(self) -> tuple[int, int, int] | None:
+        """(inode, mtime, size) of the checkpoint file now; None when there is none."""
+        try:
+            return _stamp(self.path.lstat())
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read state {self.path}: {exc.strerror or exc}") from exc
+
     def _current(self) -> Version:
         try:
-            stamp = _stamp(self.path.stat())
+            stamp = _stamp(self.path.lstat())
         except FileNotFoundError:
             return NOTHING_STORED
         except OSError as exc:
@@ -105,7 +135,7 @@ class LocalStore:
 
     def _backup(self) -> None:
         try:
-            previous = self.path.read_bytes()
+            previous = read_bytes(self.path)
         except FileNotFoundError:
             return
         atomic_write(self.backup_path, previous)
@@ -148,7 +178,7 @@ class LocalJournal:
 
     def read(self) -> list[JournalRecord]:
         try:
-            raw = self.path.read_bytes()
+            raw = read_bytes(self.path)
         except FileNotFoundError:
             return []
         except OSError as exc:
@@ -196,8 +226,7 @@ class LocalJournal:
         if self._fd is not None:
             return self._fd
         private_dirs(self.path.parent)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        fd = os.open(self.path, flags, PRIVATE_MODE)
+        fd = open_nofollow(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             os.fchmod(fd, PRIVATE_MODE)  # O_CREAT's mode is masked by the umask
             _drop_torn_tail(fd, self.path)
@@ -214,7 +243,7 @@ def _drop_torn_tail(fd: int, path: Path) -> None:
     size = os.fstat(fd).st_size
     if size == 0:
         return
-    raw = path.read_bytes()
+    raw = read_bytes(path)
     if not raw.endswith(b"\n"):
         os.ftruncate(fd, raw.rfind(b"\n") + 1)
 
@@ -250,19 +279,66 @@ class LocalWorkspaces:
             raise StateError(f"cannot delete workspace {name}: {exc.strerror or exc}") from exc
 
 
-def open_local(base: Path, workspace: str) -> Backend:
-    """The local backend for ``workspace``; ``base`` is the default workspace's state file."""
+SETTINGS = ("path", "within")
+SNAPSHOT_ATTEMPTS = 20
+
+
+def open_backend(
+    settings: Mapping[str, str], *, workspace: str, environ: Mapping[str, str], where: str
+) -> Backend:
+    """The local backend for ``workspace``: ``path`` is the default workspace's state file;
+    ``within`` (optional) the directory every state file must stay inside."""
+    del environ  # nothing secret: the files are where the settings say
+    base = Path(settings["path"])
     workspaces = LocalWorkspaces(base)
     path = workspaces.state_path(workspace)
+    if "within" in settings:
+        try:
+            confine(path, Path(settings["within"]))
+        except OutsideDirectory as exc:
+            raise StateError(
+                f"{where}: {path.parent}: {exc.strerror}; np will not write there"
+            ) from None
+    store = LocalStore(path)
     journal = LocalJournal(Path(f"{path}.journal"))
+
+    def snapshot() -> tuple[Stored, list[JournalRecord]]:
+        """The checkpoint and journal of one moment: read again if a checkpoint (which
+        rewrites the file, then clears the journal) landed between the two reads."""
+        for _ in range(SNAPSHOT_ATTEMPTS):
+            stored = store.read()
+            records = journal.read()
+            if store.stamp() == store.known_stamp():
+                return stored, records
+        raise StateError(f"{path} kept changing while np read it; try again")
+
+    locker = LocalLocker(path)
+
+    def close() -> None:
+        locker.release()
+        journal.close()
+
     return Backend(
-        store=LocalStore(path),
+        store=store,
         journal=journal,
-        locker=LocalLocker(path),
+        locker=locker,
         workspaces=workspaces,
         workspace=workspace,
-        close=journal.close,
+        snapshot=snapshot,
+        close=close,
     )
+
+
+@contextmanager
+def _exclusive(directory: Path) -> Iterator[None]:
+    """An advisory lock on the state directory while one write compares and swaps: two
+    writers (processes or threads) never both see the version they expect."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _holds_state(path: Path) -> bool:

@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 
 from reconciler.errors import LockError
-from reconciler.fsutil import private_dirs, write_new
-from reconciler.state.locking import holder_gone, lock_record, parse_lock
+from reconciler.fsutil import private_dirs, read_bytes, write_new
+from reconciler.state.locking import MAX_LOCK_BYTES, holder_gone, lock_record, parse_lock
 from reconciler.state.protocols import LockHeldError, LockInfo, LockLostError
 
 _POLL_SECONDS = 0.1
+
 _PARTIAL_RETRIES = 10
 """A lock written by an older np (create, then write) may be read half-written: look again a
 few times, 20 ms apart, before calling it corrupt."""
@@ -72,7 +73,7 @@ class LocalLocker:
         if not self._is_ours():
             raise self._lost()
         try:
-            os.utime(self.path)
+            os.utime(self.path, follow_symlinks=False)
         except FileNotFoundError:  # force-unlocked between the check and the touch
             raise self._lost() from None
 
@@ -87,7 +88,7 @@ class LocalLocker:
         retries = _PARTIAL_RETRIES
         while True:
             try:
-                raw = self.path.read_bytes()
+                raw = read_bytes(self.path, MAX_LOCK_BYTES)
             except FileNotFoundError:
                 return None
             except OSError as exc:
@@ -100,17 +101,12 @@ class LocalLocker:
             retries -= 1
             time.sleep(_PARTIAL_WAIT)
 
-    def force_unlock(self, lock_id: str) -> LockInfo:
+    def remove(self, holder: LockInfo) -> bool:
         held = self.read()
-        if held is None:
-            raise LockError(f"no lock is held on {self.state_path}; nothing to unlock")
-        if held.id != lock_id:
-            raise LockError(
-                f"lock ID {lock_id} does not match the lock held on {self.state_path}; "
-                f"nothing removed\n{held.describe()}"
-            )
+        if held is None or held.id != holder.id:
+            return False
         self.path.unlink(missing_ok=True)
-        return held
+        return True
 
     def _is_ours(self) -> bool:
         if self._id is None:

@@ -1,27 +1,28 @@
 """Lock helpers every backend and its callers share: who we are, how a holder is written down
-and read back, whether it is gone, and the heartbeat of a long run.
+and read back, whether it is gone, and the keeper that proves a held lock is still ours.
 
 locker.acquire(holder_info("apply"), timeout)
-async with keep_fresh(locker, warn):   # refreshes every 30 s; warns once if the lock is lost
-    await long_apply()
+keeper = Keeper(locker, notice); keeper.start()   # refreshed every 30 s while held
+keeper.prove()                                     # before sending: LockLostError if not ours
+keeper.stop(); locker.release()
 """
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import hashlib
 import json
 import os
 import socket
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
-from reconciler.errors import NpError
+from reconciler.errors import LockError, NpError
 from reconciler.state.document import utc_now
-from reconciler.state.protocols import Locker, LockInfo
+from reconciler.state.protocols import Locker, LockInfo, LockLostError
 
 
 def holder_info(operation: str) -> LockInfo:
@@ -37,6 +38,8 @@ def holder_info(operation: str) -> LockInfo:
 
 
 LOCK_FIELDS = ("id", "pid", "host", "user", "operation", "created")
+MAX_LOCK_BYTES = 64 * 1024
+"""A holder record is a few hundred bytes: a longer lock is read as corrupt, not parsed."""
 
 
 def lock_record(info: LockInfo) -> dict[str, Any]:
@@ -48,8 +51,8 @@ def parse_lock(raw: bytes) -> LockInfo:
     """A stored holder; one that cannot be read is ``corrupt``, its id derived from its bytes,
     so that ``np force-unlock`` removes exactly that lock and nothing written since."""
     try:
-        doc = json.loads(raw)
-    except ValueError:
+        doc = json.loads(raw) if len(raw) <= MAX_LOCK_BYTES else None
+    except (ValueError, RecursionError):
         doc = None
     valid = (
         isinstance(doc, dict)
@@ -77,27 +80,92 @@ def holder_gone(holder: LockInfo) -> str | None:
     return None
 
 
-@asynccontextmanager
-async def keep_fresh(
-    locker: Locker, warn: Callable[[str], None], every: float = 30.0
-) -> AsyncIterator[None]:
-    """Refresh the lock while a long apply runs, so that others see it is alive. If it was taken
-    away (someone ran force-unlock), say so once: the apply goes on and journals as before."""
+Notice = Callable[[str], None]
 
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await asyncio.to_thread(locker.refresh)
-            except NpError as exc:  # LockLostError, or a store that cannot be reached
-                warn(f"Warning: {exc}; another run may now change the same state")
+HEARTBEAT_SECONDS = 30.0
+"""How often a held lock is refreshed; others call it stale only after minutes without one."""
+RETRY_SECONDS = 5.0
+"""After a refresh that could not reach the store: try again this soon, not in 30 s."""
+PROOF_SECONDS = 1.0
+"""A refresh this recent proves the lock for a request about to be sent: a burst of requests
+costs one round trip, and a lost lock stops the run within this long."""
+PROVE_ATTEMPTS = 3
+
+
+class Keeper:
+    """Keeps a held lock fresh for as long as it is held — planning, the approval prompt, the
+    requests and the waits — and proves it is still ours before anything is sent.
+
+    A refresh that cannot reach the store is tried again (the lock may well still be ours); a
+    lock known to be gone (force-unlocked, taken, its session ended) is lost for good, and
+    ``notice`` hears of it once. Thread-safe: the heartbeat runs in a thread of its own, while
+    apply proves from the event loop's workers and the prompt blocks the main thread.
+    """
+
+    def __init__(self, locker: Locker, notice: Notice, every: float = HEARTBEAT_SECONDS) -> None:
+        self._locker = locker
+        self._notice = notice
+        self._every = every
+        self._mutex = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._proven_at = time.monotonic()
+        self.lost: LockLostError | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._beat, name="np-lock-heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def prove(self) -> None:
+        """Return when the lock is shown to be ours (now, or within ``PROOF_SECONDS``); raise
+        LockLostError when it is not, or LockError when the store cannot tell us."""
+        with self._mutex:
+            if self.lost is not None:
+                raise self.lost
+            if time.monotonic() - self._proven_at < PROOF_SECONDS:
                 return
+            problem: NpError | None = None
+            for attempt in range(PROVE_ATTEMPTS):
+                if attempt:
+                    time.sleep(attempt * 0.5)
+                try:
+                    self._refresh()
+                    return
+                except LockLostError:
+                    raise
+                except NpError as exc:  # the store did not answer: it may answer next time
+                    problem = exc
+            raise LockError(f"cannot show that this run still holds the state lock: {problem}")
 
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
+    def _refresh(self) -> None:
+        """One refresh, under the mutex; a lost lock is remembered and said once."""
+        try:
+            self._locker.refresh()
+        except LockLostError as exc:
+            if self.lost is None:
+                self.lost = exc
+                self._notice(f"Warning: {exc}; np sends nothing more")
+            raise
+        self._proven_at = time.monotonic()
+
+    def _beat(self) -> None:
+        wait = self._every
+        while not self._stopped.wait(wait):
+            with self._mutex:
+                if self.lost is not None:
+                    return
+                try:
+                    self._refresh()
+                    wait = self._every
+                except LockLostError:
+                    return
+                except NpError:  # unreachable for now; the lock may still be ours
+                    wait = min(RETRY_SECONDS, self._every)
 
 
 def _user() -> str:

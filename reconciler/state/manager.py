@@ -1,9 +1,10 @@
 """How the rest of np uses state: read it, or hold the lock and record changes durably.
 
     manager = StateManager(backend)
-    state = manager.load()        # read-only: the checkpoint with its journal replayed in memory
-    with manager.locked("apply", timeout=0.0) as session:
+    state = manager.load()        # read-only: the checkpoint with its journal, one snapshot
+    with manager.locked("apply", timeout=0.0) as session:   # kept fresh while held
         state = session.state                               # a leftover journal folded first
+        session.prove()                                     # still ours? (before sending)
         await session.commit({"nodepool.a": resource})      # durable when it returns
     # leaving the block checkpoints what was recorded, then releases the lock
 
@@ -14,27 +15,33 @@ checkpoint a lock holder writes from the same records always have the same seria
 from __future__ import annotations
 
 import asyncio
+import shlex
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from types import TracebackType
 
-from reconciler.errors import NpError, StateError
+from reconciler.errors import LockError, NpError, StateError, shown
 from reconciler.state.document import Identity, ResourceState, State
-from reconciler.state.locking import holder_info
+from reconciler.state.locking import Keeper, Notice, holder_info
 from reconciler.state.protocols import (
     DEFAULT_WORKSPACE,
     Backend,
     JournalRecord,
     JournalStore,
-    Locker,
     LockHeldError,
+    LockInfo,
     StateStore,
     Stored,
     Version,
 )
+
+
+def _quiet(_text: str) -> None:
+    """The default notice: say nothing."""
+
 
 CHECKPOINT_RECORDS = 1000
 """Fold the journal into the state after this many records ..."""
@@ -59,6 +66,20 @@ class Replayed:
     """The journal held records, replayed or already folded: a lock holder folds it away."""
 
 
+def fold(resources: dict[str, ResourceState], records: Iterable[JournalRecord]) -> int:
+    """Apply ``records`` to ``resources`` in place, in order (None forgets an address); return
+    how many were applied. The one place a journal becomes state: replay and the lock holder's
+    session both fold through it."""
+    applied = 0
+    for record in records:
+        if record.resource is None:
+            resources.pop(record.address, None)
+        else:
+            resources[record.address] = record.resource
+        applied += 1
+    return applied
+
+
 def replay(stored: Stored, records: list[JournalRecord], store: str, journal: str) -> Replayed:
     """Apply the journal to the checkpoint: records of the checkpoint's lineage whose base
     serial is not below its serial, in order. Older ones were folded already (a crash between
@@ -76,15 +97,10 @@ def replay(stored: Stored, records: list[JournalRecord], store: str, journal: st
             )
         base = State(records[0].lineage, 0, {}) if records else State.new()
     resources = dict(base.resources)
-    applied = 0
-    for record in records:
-        if record.lineage != base.lineage or record.base_serial < base.serial:
-            continue
-        if record.resource is None:
-            resources.pop(record.address, None)
-        else:
-            resources[record.address] = record.resource
-        applied += 1
+    lineage, serial = base.lineage, base.serial
+    applied = fold(
+        resources, (r for r in records if r.lineage == lineage and r.base_serial >= serial)
+    )
     state = replace(base, serial=base.serial + applied, resources=resources)
     return Replayed(state, stored.version, applied, bool(records))
 
@@ -113,29 +129,33 @@ class StateManager:
     """One workspace's state, through its backend; the only door to state for np."""
 
     def __init__(self, backend: Backend) -> None:
-        self.backend = backend
+        self._backend = backend
 
     @property
     def workspace(self) -> str:
-        return self.backend.workspace
+        return self._backend.workspace
 
     def describe(self) -> str:
-        return self.backend.store.describe()
+        return self._backend.store.describe()
 
     def load(self) -> State:
         """Read-only: the state as the next lock holder will see it; nothing is written."""
         return self._read().state
 
     def _read(self) -> Replayed:
-        store, journal = self.backend.store, self.backend.journal
-        return replay(store.read(), journal.read(), store.describe(), journal.describe())
+        stored, records = self._backend.snapshot()
+        store, journal = self._backend.store, self._backend.journal
+        return replay(stored, records, store.describe(), journal.describe())
 
     @contextmanager
-    def locked(self, operation: str, timeout: float = 0.0) -> Iterator[Session]:
-        """Hold the lock for ``operation``; yield a session on the state (leftover journal
-        folded first). Leaving checkpoints what the session recorded, then unlocks."""
-        with self._lock(operation, timeout):
-            session = Session(self.backend, self._read())
+    def locked(
+        self, operation: str, timeout: float = 0.0, notice: Notice = _quiet
+    ) -> Iterator[Session]:
+        """Hold the lock for ``operation``, kept fresh (and proven) for as long as it is held;
+        yield a session on the state (leftover journal folded first). Leaving checkpoints
+        what the session recorded, then unlocks. ``notice`` hears of a lock lost meanwhile."""
+        with self._lock(operation, timeout, notice) as keeper:
+            session = Session(self._backend, self._read(), keeper)
             session.fold()
             try:
                 yield session
@@ -153,8 +173,8 @@ class StateManager:
         the journal (of the state replaced) is dropped whole. This also restores a state that
         went missing beside its journal.
         """
-        store, journal = self.backend.store, self.backend.journal
-        with self._lock("state push", timeout):
+        store, journal = self._backend.store, self._backend.journal
+        with self._lock("state push", timeout, _quiet):
             stored = store.read()
             records = journal.read()
             current = None
@@ -171,23 +191,63 @@ class StateManager:
             journal.clear(store.write(written, stored.version))
             return written
 
+    def workspaces(self) -> list[str]:
+        """The backend's workspaces that hold a state or a journal, sorted."""
+        return self._backend.workspaces.list()
+
+    def lock_holder(self) -> LockInfo | None:
+        return self._backend.locker.read()
+
+    def force_unlock(
+        self, lock_id: str, confirm: Callable[[LockInfo], bool] | None = None
+    ) -> LockInfo | None:
+        """Remove the lock ``lock_id`` after ``confirm`` (None: no question); None if declined.
+
+        The one check of the id for every backend: no lock, or another id, is an error saying
+        what is held instead, and nothing is removed (nor asked)."""
+        locker, where = self._backend.locker, self._backend.locker.describe()
+        held = locker.read()
+        if held is None:
+            raise LockError(f"no lock is held on {where}; nothing to unlock")
+        if held.id != lock_id:
+            raise LockError(
+                f"lock ID {lock_id} does not match the lock held on {where}; nothing removed\n"
+                + held.describe()
+            )
+        if confirm is not None and not confirm(held):
+            return None
+        if not locker.remove(held):
+            raise LockError(f"{where}: the lock changed while removing it; nothing removed")
+        return held
+
     @contextmanager
-    def _lock(self, operation: str, timeout: float) -> Iterator[None]:
-        locker = self.backend.locker
+    def _lock(self, operation: str, timeout: float, notice: Notice) -> Iterator[Keeper]:
+        locker = self._backend.locker
         try:
             locker.acquire(holder_info(operation), timeout)
         except LockHeldError as exc:
             if self.workspace == DEFAULT_WORKSPACE:
                 raise
-            command = f"np force-unlock --workspace {self.workspace} {exc.holder.id}"
+            lock_id = shlex.quote(shown(exc.holder.id))
+            command = f"np force-unlock --workspace {self.workspace} {lock_id}"
             raise LockHeldError(exc.holder, exc.where, exc.stale, command) from None
+        keeper = Keeper(locker, notice)
+        keeper.start()
         try:
-            yield
-        finally:
-            locker.release()
+            yield keeper
+        except BaseException as failure:
+            keeper.stop()
+            try:
+                locker.release()
+            except NpError as problem:  # the first failure is the one to show; this one after
+                if isinstance(failure, NpError):
+                    failure.also(f"the state lock was not released: {problem}")
+            raise
+        keeper.stop()
+        locker.release()
 
     def close(self) -> None:
-        self.backend.close()
+        self._backend.close()
 
     def __enter__(self) -> StateManager:
         return self
@@ -225,9 +285,10 @@ class Session:
     ``stage`` may be called from the event loop while ``flush`` runs in a worker thread.
     """
 
-    def __init__(self, backend: Backend, replayed: Replayed) -> None:
-        self.locker: Locker = backend.locker
+    def __init__(self, backend: Backend, replayed: Replayed, keeper: Keeper) -> None:
         self.workspace = backend.workspace
+        self._keeper = keeper
+        self._workspaces = backend.workspaces
         self._store: StateStore = backend.store
         self._journal: JournalStore = backend.journal
         state = replayed.state
@@ -248,9 +309,24 @@ class Session:
         self._group: asyncio.Lock | None = None
         self._staged = 0
         self._durable = 0
+        self.recorded = 0
+        """Changes this session made durable (the summary of a run that had to stop)."""
 
     def describe(self) -> str:
         return self._store.describe()
+
+    def prove(self) -> None:
+        """Before sending: LockLostError once this run does not hold the lock any more (a proof
+        is fresh for about a second, so a burst of requests costs one round trip)."""
+        self._keeper.prove()
+
+    @property
+    def lock_lost(self) -> bool:
+        return self._keeper.lost is not None
+
+    def delete_workspace(self) -> None:
+        """Remove this workspace's state and journal (the caller checked that it may go)."""
+        self._workspaces.delete(self.workspace)
 
     @property
     def state(self) -> State:
@@ -289,13 +365,10 @@ class Session:
         except NpError as exc:
             self._broken = exc  # what was staged is lost: never claim it durable later
             raise
-        for record in records:
-            if record.resource is None:
-                self._resources.pop(record.address, None)
-            else:
-                self._resources[record.address] = record.resource
-        self._serial += len(records)
-        self._since_checkpoint += len(records)
+        applied = fold(self._resources, records)
+        self._serial += applied
+        self._since_checkpoint += applied
+        self.recorded += applied
 
     def record(self, changes: Mapping[str, ResourceState | None]) -> None:
         """Stage and flush: ``changes`` are durable when this returns."""

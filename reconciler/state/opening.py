@@ -1,7 +1,7 @@
 """Which backend holds a workspace's state: the local files, or a ``backend`` block's store.
 
     backend = open_backend(None, {}, workspace="default", state_option=None,
-                           default_path=Path("state/np.state.json"), environ=os.environ)
+                           directory=Path("."), environ=os.environ)
 
 A remote backend lives in ``reconciler/state/KIND.py`` and is imported only when a
 configuration names it, so that np's start-up never pays for a database or S3 client.
@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.errors import StateError
-from reconciler.state.local import open_local
 from reconciler.state.protocols import Backend, Opener
 
 REMOTE_KINDS = ("pg", "s3")
@@ -38,18 +37,22 @@ def open_backend(
     *,
     workspace: str,
     state_option: Path | None,
-    default_path: Path,
+    directory: Path,
     environ: Mapping[str, str],
     where: str = "backend",
 ) -> Backend:
-    """The backend ``kind`` (None: local) for ``workspace``.
+    """The backend ``kind`` (None: local) for ``workspace`` of the configuration in
+    ``directory``.
 
-    ``state_option`` is ``--state PATH``: the local file instead of ``default_path``, and an
-    error with a remote backend, whose state is not a file np could be pointed at.
+    ``state_option`` is ``--state PATH``: the local file instead of ``DIRECTORY/state/
+    np.state.json``, and an error with a remote backend, whose state is not a file np could be
+    pointed at. The default place must stay inside ``directory`` (no ``state`` symlink out of
+    it); a path the operator typed is the operator's.
     """
     check_workspace(workspace)
     if kind is None:
-        return open_local(state_option or default_path, workspace)
+        local = {"path": str(state_option)} if state_option else default_settings(directory)
+        return _opener("local", where)(local, workspace=workspace, environ=environ, where="state")
     if state_option is not None:
         raise StateError(
             f"--state {state_option}: {where} keeps the state in the {kind} backend; "
@@ -57,6 +60,16 @@ def open_backend(
         )
     if kind not in REMOTE_KINDS:
         raise StateError(f"{where}: unknown backend {kind!r} (np has pg and s3)")
+    return _opener(kind, where)(settings, workspace=workspace, environ=environ, where=where)
+
+
+def default_settings(directory: Path) -> dict[str, str]:
+    """The local backend's settings for a configuration directory's own state."""
+    return {"path": str(directory / "state" / "np.state.json"), "within": str(directory)}
+
+
+def _opener(kind: str, where: str) -> Opener:
+    """``open_backend`` of ``reconciler/state/KIND.py``, imported only when it is used."""
     module_name = f"reconciler.state.{kind}"
     try:
         module = importlib.import_module(module_name)
@@ -65,4 +78,4 @@ def open_backend(
             raise
         raise StateError(f"{where}: the {kind} backend is not part of this np") from None
     opener: Opener = module.open_backend
-    return opener(settings, workspace=workspace, environ=environ, where=where)
+    return opener

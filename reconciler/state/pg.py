@@ -13,8 +13,9 @@ run — the lock and every read and write — so that:
 - each batch of journal records is one transaction; a checkpoint replaces the state row and
   drops the records it folded in, in one transaction under the same compare-and-swap.
 
-The connection comes from ``NP_PG_CONN_STR`` (a libpq URI or key=value string) and the usual
-``PG*`` variables; its password never appears in a message.
+Readers see the state row and its journal rows in one REPEATABLE READ transaction, so a view
+never lacks records a checkpoint folded after it read the row. The connection itself (opened
+once, masked, bounded by timeouts) is ``pg_session``.
 """
 
 from __future__ import annotations
@@ -22,19 +23,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
-from reconciler.errors import LockError, StateError
+from reconciler.errors import StateError
 from reconciler.state.document import State
 from reconciler.state.locking import LOCK_FIELDS, lock_record
+from reconciler.state.pg_session import CONN_VARIABLE, PgSession, SessionLost
 from reconciler.state.protocols import (
     DEFAULT_WORKSPACE,
     NOTHING_STORED,
@@ -48,20 +48,7 @@ from reconciler.state.protocols import (
     Version,
 )
 
-CONN_VARIABLE = "NP_PG_CONN_STR"
 DEFAULT_SCHEMA = "np"
-CONNECT_TIMEOUT = 10
-"""Seconds: an unreachable server or a wrong password is one clear error, not a hang."""
-_CLIENT_KEEPALIVES = {
-    "keepalives": 1,
-    "keepalives_idle": 10,
-    "keepalives_interval": 5,
-    "keepalives_count": 3,
-}
-_SERVER_KEEPALIVES = (
-    "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
-)
-"""The server's side of the same: a runner whose machine vanished loses its lock in ~25 s."""
 _POLL = 0.2
 _HOLDER_SETTLE = 30.0
 """At most this long a reader waits for a holder's record to commit (on a badly overloaded
@@ -85,159 +72,35 @@ def open_backend(
             f"{where}: schema_name: {schema!r} is not a plain PostgreSQL name "
             "(lower-case letters, digits and _, not starting with a digit, at most 63)"
         )
-    session = _Session(environ.get(CONN_VARIABLE, ""), environ, schema, workspace, where)
+    session = PgSession(environ.get(CONN_VARIABLE, ""), environ, schema, workspace, where)
     locker = PgLocker(session)
 
     def close() -> None:
         locker.release()
         session.close()
 
+    store, journal = PgStore(session), PgJournal(session)
+
+    def snapshot() -> tuple[Stored, list[JournalRecord]]:
+        """The row and its journal rows in one REPEATABLE READ transaction: one moment."""
+
+        def both(conn: psycopg.Connection[Any]) -> tuple[Stored, list[JournalRecord]]:
+            with session.transaction(conn) as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                return store.read_in(cur), journal.read_in(cur)
+
+        return session.run("cannot read the state", both)
+
     return Backend(
-        store=PgStore(session),
-        journal=PgJournal(session),
+        store=store,
+        journal=journal,
         locker=locker,
         workspaces=PgWorkspaces(session),
         workspace=workspace,
+        snapshot=snapshot,
         close=close,
     )
 
-
-class _Session:
-    """The run's one connection, opened on first use; every statement goes through ``run``."""
-
-    def __init__(
-        self, conninfo: str, environ: Mapping[str, str], schema: str, workspace: str, where: str
-    ) -> None:
-        self.conninfo = conninfo
-        self.schema = schema
-        self.workspace = workspace
-        self.where = where
-        self._secrets = _secrets_of(conninfo, environ)
-        self._conn: psycopg.Connection[Any] | None = None
-        self._mutex = threading.RLock()
-        """apply journals from worker threads while the main thread refreshes the lock."""
-        self.lock_key = _lock_key(schema, workspace)
-
-    def describe(self) -> str:
-        """``pg schema "np", workspace "default" (PostgreSQL at host:port/db)``."""
-        return f'pg schema "{self.schema}", workspace "{self.workspace}" ({self.server()})'
-
-    def server(self) -> str:
-        """The server as messages name it, never with the password."""
-        try:
-            params = conninfo_to_dict(self.conninfo)
-        except psycopg.Error:
-            return "PostgreSQL"
-        host = params.get("host") or params.get("hostaddr") or "the default host"
-        port = f":{params['port']}" if params.get("port") else ""
-        database = f"/{params['dbname']}" if params.get("dbname") else ""
-        return f"PostgreSQL at {host}{port}{database}"
-
-    def table(self, name: str) -> sql.Composed:
-        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(name))
-
-    def run(self, what: str, action: Callable[[psycopg.Connection[Any]], _T]) -> _T:
-        """``action`` on the connection, one thread at a time, psycopg errors as one message."""
-        with self._mutex:
-            conn = self._connection()
-            try:
-                return action(conn)
-            except psycopg.Error as exc:
-                reason = "the connection was lost" if conn.broken else self.mask(_first_line(exc))
-                raise StateError(f"{self.where}: {what}: {reason} ({self.server()})") from None
-
-    @contextmanager
-    def transaction(self, conn: psycopg.Connection[Any]) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor inside one transaction: any failure rolls all of it back."""
-        with conn.transaction(), conn.cursor() as cursor:
-            yield cursor
-
-    def mask(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        text = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.I)
-        return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
-
-    def close(self) -> None:
-        with self._mutex:
-            if self._conn is not None:
-                self._conn.close()
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None:
-            self._conn = self._connect()
-            self._create_tables(self._conn)
-        elif self._conn.broken or self._conn.closed:
-            # Never reconnect: the lock belonged to the old session, and with it every write.
-            raise StateError(
-                f"{self.where}: the connection to {self.server()} was lost; the state lock "
-                "went with it, so this run stops here"
-            )
-        return self._conn
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        try:
-            params = conninfo_to_dict(self.conninfo)
-        except psycopg.Error as exc:
-            raise StateError(
-                f"{self.where}: {CONN_VARIABLE} is not a valid libpq connection string: "
-                f"{self.mask(_first_line(exc))}"
-            ) from None
-        options: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT, **_CLIENT_KEEPALIVES}
-        options.update(params)
-        options["options"] = f"{params.get('options', '')} {_SERVER_KEEPALIVES}".strip()
-        options.setdefault("application_name", "np")
-        try:
-            return psycopg.connect(autocommit=True, **options)
-        except psycopg.Error as exc:
-            raise StateError(
-                f"{self.where}: cannot connect to {self.server()}: "
-                f"{self.mask(_connect_reason(exc))} "
-                f"(the connection comes from {CONN_VARIABLE} and the PG* variables)"
-            ) from None
-
-    def _create_tables(self, conn: psycopg.Connection[Any]) -> None:
-        def create(conn: psycopg.Connection[Any]) -> None:
-            found = conn.execute(
-                "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
-                (f'"{self.schema}".states', f'"{self.schema}".journal'),
-            ).fetchone()
-            if found and found[0]:
-                return
-            with self.transaction(conn) as cur:
-                # Two first runs at once would both CREATE ... IF NOT EXISTS, and one would fail
-                # on the catalog's unique index: take turns.
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, ""),))
-                cur.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-                )
-                cur.execute(sql.SQL(_STATES_TABLE).format(self.table("states")))
-                cur.execute(sql.SQL(_JOURNAL_TABLE).format(self.table("journal")))
-
-        with self._mutex:
-            try:
-                create(conn)
-            except psycopg.Error as exc:
-                raise StateError(
-                    f"{self.where}: cannot create the tables in schema {self.schema!r}: "
-                    f"{self.mask(_first_line(exc))} ({self.server()})"
-                ) from None
-
-
-_STATES_TABLE = """CREATE TABLE IF NOT EXISTS {} (
-    workspace text PRIMARY KEY,
-    lineage text,
-    serial bigint NOT NULL DEFAULT 0,
-    state jsonb,
-    lock_info jsonb,
-    updated_at timestamptz NOT NULL DEFAULT now())"""
-"""``lineage`` is NULL in a row that only records a lock: nothing is stored there yet."""
-
-_JOURNAL_TABLE = """CREATE TABLE IF NOT EXISTS {} (
-    workspace text NOT NULL,
-    seq bigserial,
-    record jsonb NOT NULL,
-    PRIMARY KEY (workspace, seq))"""
 
 _HELD_BY = """SELECT l.pid, a.usename, host(a.client_addr), a.backend_start,
            a.xact_start IS NOT NULL
@@ -258,7 +121,7 @@ def _lock_ids(key: int) -> tuple[int, int]:
     return unsigned >> 32, unsigned & 0xFFFF_FFFF
 
 
-def _folded(cur: psycopg.Cursor[Any], s: _Session, workspace: str, upto: Version) -> None:
+def _folded(cur: psycopg.Cursor[Any], s: PgSession, workspace: str, upto: Version) -> None:
     """Drop the journal records that the checkpoint ``upto`` already holds."""
     cur.execute(
         sql.SQL(
@@ -272,21 +135,22 @@ def _folded(cur: psycopg.Cursor[Any], s: _Session, workspace: str, upto: Version
 class PgStore:
     """The state row of one workspace, written only under compare-and-swap."""
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: PgSession) -> None:
         self._s = session
 
     def describe(self) -> str:
         return self._s.describe()
 
     def read(self) -> Stored:
+        def read(conn: psycopg.Connection[Any]) -> Stored:
+            with conn.cursor() as cur:
+                return self.read_in(cur)
+
+        return self._s.run("cannot read the state", read)
+
+    def read_in(self, cur: psycopg.Cursor[Any]) -> Stored:
         query = sql.SQL("SELECT lineage, serial, state FROM {} WHERE workspace = %s")
-
-        def read(conn: psycopg.Connection[Any]) -> Any:
-            return conn.execute(
-                query.format(self._s.table("states")), (self._s.workspace,)
-            ).fetchone()
-
-        row = self._s.run("cannot read the state", read)
+        row = cur.execute(query.format(self._s.table("states")), (self._s.workspace,)).fetchone()
         if row is None or row[0] is None:
             return Stored(None, NOTHING_STORED)
         state = State.from_json(row[2], self.describe())
@@ -337,7 +201,7 @@ def _version(version: Version) -> str:
 class PgJournal:
     """Journal rows of one workspace: each ``append`` is one transaction, durable on return."""
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: PgSession) -> None:
         self._s = session
 
     def describe(self) -> str:
@@ -361,15 +225,19 @@ class PgJournal:
         s.run("cannot append to the journal", append)
 
     def read(self) -> list[JournalRecord]:
+        def read(conn: psycopg.Connection[Any]) -> list[JournalRecord]:
+            with conn.cursor() as cur:
+                return self.read_in(cur)
+
+        return self._s.run("cannot read the journal", read)
+
+    def read_in(self, cur: psycopg.Cursor[Any]) -> list[JournalRecord]:
         s = self._s
         query = sql.SQL("SELECT seq, record FROM {} WHERE workspace = %s ORDER BY seq")
-
-        def read(conn: psycopg.Connection[Any]) -> list[Any]:
-            return conn.execute(query.format(s.table("journal")), (s.workspace,)).fetchall()
-
+        rows = cur.execute(query.format(s.table("journal")), (s.workspace,)).fetchall()
         return [
             JournalRecord.from_json(record, f"{s.describe()}: journal row {seq}")
-            for seq, record in s.run("cannot read the journal", read)
+            for seq, record in rows
         ]
 
     def clear(self, upto: Version) -> None:
@@ -383,7 +251,7 @@ class PgJournal:
 
 
 class PgWorkspaces:
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: PgSession) -> None:
         self._s = session
 
     def list(self) -> list[str]:
@@ -417,7 +285,7 @@ class PgWorkspaces:
 class PgLocker:
     """A session advisory lock per workspace; the state row records who holds it."""
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: PgSession) -> None:
         self._s = session
         self._held: LockInfo | None = None
 
@@ -462,7 +330,7 @@ class PgLocker:
 
         try:
             held = self._s.run("cannot check the state lock", ours)
-        except StateError as exc:
+        except SessionLost as exc:  # the lock went with the session
             raise LockLostError(f"lost the state lock: {exc}") from None
         if not held:
             raise LockLostError(f"lost the state lock ({self.describe()}): it was force-unlocked")
@@ -487,17 +355,12 @@ class PgLocker:
     def read(self) -> LockInfo | None:
         return self._holder()
 
-    def force_unlock(self, lock_id: str) -> LockInfo:
-        """End the holder's database session, if it holds ``lock_id``: the server then frees
-        the lock, and the holder, should it still run, can write nothing more."""
-        holder = self._holder()
-        if holder is None:
-            raise LockError(f"{self.describe()}: the state is not locked; nothing to unlock")
-        if holder.id != lock_id:
-            raise LockError(
-                f"lock ID {lock_id} does not match the lock on {self.describe()}; nothing "
-                "removed\n" + holder.describe()
-            )
+    def remove(self, holder: LockInfo) -> bool:
+        """End the holder's database session, if it still holds the lock: the server then
+        frees the lock, and the holder, should it still run, can write nothing more."""
+        current = self._holder()
+        if current is None or current.id != holder.id:
+            return False
         pid = holder.pid if holder.id.startswith(_SESSION_PREFIX) else self._holder_backend()
 
         def terminate(conn: psycopg.Connection[Any]) -> bool:
@@ -505,12 +368,12 @@ class PgLocker:
             return bool(row and row[0])
 
         if pid is None or not self._s.run("cannot end the lock holder's session", terminate):
-            raise LockError(
+            raise StateError(
                 f"{self.describe()}: could not end the lock holder's database session "
                 f"(backend pid {pid}); a database administrator can run "
                 f"SELECT pg_terminate_backend({pid})"
             )
-        return holder
+        return True
 
     def _holder_backend(self) -> int | None:
         def pid(conn: psycopg.Connection[Any]) -> int | None:
@@ -568,23 +431,3 @@ def _session_info(pid: int, user: str | None, client: str | None, started: Any) 
         operation="(database session)",
         created=str(started or ""),
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
-
-
-def _connect_reason(exc: BaseException) -> str:
-    """libpq's reason without its boilerplate: ``connection failed: connection to server at
-    "h", port p failed: FATAL:  password authentication failed`` → the part after FATAL."""
-    reason = _first_line(exc).rsplit(" failed: ", 1)[-1]
-    return re.sub(r"^(FATAL|ERROR):\s+", "", reason)
-
-
-def _secrets_of(conninfo: str, environ: Mapping[str, str]) -> list[str]:
-    """Every password np may be handed, longest first, so that masking never leaves a tail."""
-    found = [environ.get("PGPASSWORD", "")]
-    with suppress(psycopg.Error):
-        found.append(str(conninfo_to_dict(conninfo).get("password") or ""))
-    return sorted({s for s in found if s}, key=len, reverse=True)

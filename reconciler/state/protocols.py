@@ -1,14 +1,18 @@
-"""What a state backend is: three small parts, each with the guarantees an implementer owes.
+"""What a state backend is: small parts, each with the guarantees an implementer owes.
 
 Like Terraform's statemgr, a backend is composed of tiny interfaces rather than one big class:
 
 - ``StateStore``: the checkpointed state document, read whole and written by compare-and-swap;
 - ``JournalStore``: the changes recorded since that checkpoint, appended one batch at a time,
   so that apply does O(1) durable work per change instead of rewriting the whole document;
-- ``Locker``: one np run at a time per state.
+- ``Snapshot``: the checkpoint and its journal read as one moment (a reader never sees a
+  journal cleared by a checkpoint it did not read);
+- ``Locker``: one np run at a time per state;
+- ``Workspaces``: the states a backend holds, one per workspace.
 
 ``reconciler.state.manager`` composes them for the rest of np; nothing else touches a backend.
-Types and protocols only: no I/O in this module.
+``tests/backend_contract.py`` is the conformance suite every backend passes (memory and local in
+the unit tests, pg and s3 against real servers). Types and protocols only: no I/O here.
 
 Serials. A checkpoint's serial counts every change ever recorded in the state: a journal that
 holds N records on top of a checkpoint of serial S replays to serial S + N, and folding it writes
@@ -18,11 +22,12 @@ stores only persist them.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler.errors import LockError, StateError
+from reconciler.errors import LockError, StateError, shown
 from reconciler.state.document import ResourceState, State, check_object, expect
 
 
@@ -162,12 +167,22 @@ class LockInfo:
             return "  The lock file is empty or unreadable, so its holder is unknown."
         return "\n".join(
             [
-                f"  ID:        {self.id}",
-                f"  Operation: {self.operation}",
-                f"  Who:       {self.user}@{self.host} (pid {self.pid})",
-                f"  Created:   {self.created}",
+                f"  ID:        {shown(self.id)}",
+                f"  Operation: {shown(self.operation)}",
+                f"  Who:       {shown(self.user)}@{shown(self.host)} (pid {self.pid})",
+                f"  Created:   {shown(self.created)}",
             ]
         )
+
+
+class Snapshot(Protocol):
+    """The checkpoint and the journal that extends it, as they were at one instant."""
+
+    def __call__(self) -> tuple[Stored, list[JournalRecord]]:
+        """Read both such that no checkpoint written in between is missed: a journal read
+        after a checkpoint cleared it must come with that checkpoint, never with the one
+        before (the view would go back in time). StateError as the parts raise it."""
+        ...
 
 
 class Locker(Protocol):
@@ -188,10 +203,11 @@ class Locker(Protocol):
         ...
 
     def refresh(self) -> None:
-        """Show that the holder is alive (long applies call it periodically).
+        """Prove that the lock is still ours, and show others that its holder is alive.
 
-        ``LockLostError`` if the lock is no longer ours (force-unlocked, taken by another run),
-        whatever the backend's underlying error; never another exception for that.
+        ``LockLostError`` when it is known not to be ours any more (force-unlocked, taken by
+        another run, its server session gone); another ``NpError`` when that cannot be told
+        now (the store did not answer): the caller tries again.
         """
         ...
 
@@ -203,11 +219,13 @@ class Locker(Protocol):
         """The current holder, or None when unlocked."""
         ...
 
-    def force_unlock(self, lock_id: str) -> LockInfo:
-        """Remove the lock if (and only if) its id is ``lock_id``; return what it said.
+    def remove(self, holder: LockInfo) -> bool:
+        """Remove the lock only while it is still ``holder``'s (same id): False when it went
+        or changed meanwhile, and then nothing is removed. Where the lock is a server session
+        (pg), end that session, so that a holder still running can write nothing more.
 
-        LockError when there is no lock or it has another id (saying which); nothing removed.
-        """
+        The caller (``StateManager.force_unlock``) has read the holder and checked the id the
+        user gave; this is the compare-and-delete that makes that check hold."""
         ...
 
 
@@ -235,7 +253,8 @@ def _nothing_to_close() -> None:
 class Backend:
     """What a backend module hands the rest of np, for one workspace.
 
-    A backend module ``reconciler/state/KIND.py`` exposes ``open_backend`` (see ``Opener``).
+    A backend module ``reconciler/state/KIND.py`` exposes ``open_backend`` (see ``Opener``):
+    ``local`` (files), ``memory`` (this process; tests), ``pg`` and ``s3``.
     """
 
     store: StateStore
@@ -243,15 +262,17 @@ class Backend:
     locker: Locker
     workspaces: Workspaces
     workspace: str
+    snapshot: Snapshot
     close: Callable[[], None] = field(default=_nothing_to_close)
     """Frees what the backend holds (a connection, and with it a lock); np calls it once, last."""
 
 
 class Opener(Protocol):
     """``open_backend`` of a backend module: the backend block's settings (as written, never a
-    secret), the workspace, and the environment (where secrets come from). ``where`` names the
-    block in messages (``main.hcl:3: backend "pg"``). Raise StateError for bad settings or an
-    unreachable store, naming ``where`` and never printing a secret."""
+    secret; the local backend's one setting is ``path``), the workspace, and the environment
+    (where secrets come from). ``where`` names the block in messages (``main.hcl:3: backend
+    "pg"``). Raise StateError for bad settings or an unreachable store, naming ``where`` and
+    never printing a secret."""
 
     def __call__(
         self,
@@ -268,7 +289,7 @@ class StateConflict(StateError):
 
 
 class LockLostError(LockError):
-    """The lock we held was removed or taken by another run."""
+    """The lock this run held was removed, taken by another run, or went with its session."""
 
 
 class LockHeldError(LockError):
@@ -284,13 +305,14 @@ class LockHeldError(LockError):
         self.holder = holder
         self.where = where
         self.stale = stale
-        self.command = command or f"np force-unlock {holder.id}"
+        self.command = command or f"np force-unlock {shlex.quote(shown(holder.id))}"
         lines = [f"state is locked ({where})", holder.describe()]
         if stale is not None:
-            lines.append(f"The lock is stale: {stale}.")
-        lines.append(
-            f"Another np run may be in progress. If you are sure it is not, run: {self.command}"
-        )
+            lines.append(f"The lock is stale: {stale}. To remove it, run: {self.command}")
+        else:
+            lines.append(
+                f"Another np run may be in progress. If you are sure it is not, run: {self.command}"
+            )
         if holder.corrupt:
             lines.append(f"(or delete {where})")
         super().__init__("\n".join(lines))

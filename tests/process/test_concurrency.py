@@ -25,6 +25,7 @@ HELD = re.compile(
     r"Another np run may be in progress\. If you are sure it is not, run: "
     r"np force-unlock (?P=id)\n"
 )
+"""A lock held by a live run (a stale one says so, and how to remove it, instead)."""
 
 
 def race(f: Fleet, *args: str) -> list[tuple[subprocess.Popen[str], str, str]]:
@@ -73,11 +74,12 @@ RACER = """
 import sys, time
 from pathlib import Path
 from reconciler.errors import LockError
-from reconciler.state.local import open_local
+from reconciler.state import local
 from reconciler.state.manager import StateManager
 
 state, go = Path(sys.argv[1]), Path(sys.argv[2])
-manager = StateManager(open_local(state, "default"))
+backend = local.open_backend({"path": str(state)}, workspace="default", environ={}, where="s")
+manager = StateManager(backend)
 print("ready", flush=True)
 while not go.exists():
     time.sleep(0.001)

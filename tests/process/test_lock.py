@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import local_backend
 
 from reconciler.errors import LockError
 from reconciler.state import local_lock
-from reconciler.state.local import open_local
 from reconciler.state.local_lock import LocalLocker
-from reconciler.state.locking import holder_info, keep_fresh
+from reconciler.state.locking import Keeper, holder_info
 from reconciler.state.manager import StateManager
 from reconciler.state.protocols import LockHeldError, LockInfo, LockLostError
 
@@ -130,8 +130,8 @@ def test_stale_lock_is_reported_not_taken_over(state: Path) -> None:
         take(state, "apply")
     assert str(err.value) == (
         held(state, pid)
-        + f"The lock is stale: process {pid} is not running on this host.\n"
-        + FOOTER
+        + f"The lock is stale: process {pid} is not running on this host. To remove it, run: "
+        + f"np force-unlock {LOCK_ID}"
     )
     assert json.loads(lock_file(state).read_text())["id"] == LOCK_ID
 
@@ -160,7 +160,7 @@ def test_corrupt_lock_is_held_by_unknown_and_can_be_force_unlocked(
         f"np force-unlock {lock_id}\n"
         f"(or delete {lock_file(state)})"
     )
-    assert LocalLocker(state).force_unlock(lock_id).corrupt
+    assert unlock(state, lock_id).corrupt
     assert not lock_file(state).exists()
 
 
@@ -180,7 +180,7 @@ def test_acquire_gets_the_lock_once_the_holder_releases(state: Path) -> None:
 
 
 def test_a_locked_session_releases_on_error_and_uses_its_timeout(state: Path) -> None:
-    manager = StateManager(open_local(state, "default"))
+    manager = StateManager(local_backend(state))
     with pytest.raises(ValueError), manager.locked("apply"):
         info = read_lock(state)
         assert info is not None and info.operation == "apply"
@@ -214,9 +214,13 @@ def test_refresh_touches_our_lock_and_notices_losing_it(state: Path) -> None:
     )
 
 
+def unlock(state: Path, lock_id: str) -> LockInfo | None:
+    return StateManager(local_backend(state)).force_unlock(lock_id)
+
+
 def test_force_unlock_with_the_right_id_removes_the_lock(state: Path) -> None:
     doc = plant(state)
-    assert LocalLocker(state).force_unlock(LOCK_ID) == LockInfo(**doc)
+    assert unlock(state, LOCK_ID) == LockInfo(**doc)
     assert not lock_file(state).exists()
     take(state, "apply")
 
@@ -224,9 +228,9 @@ def test_force_unlock_with_the_right_id_removes_the_lock(state: Path) -> None:
 def test_force_unlock_with_a_wrong_id_keeps_the_lock(state: Path) -> None:
     plant(state)
     with pytest.raises(LockError) as err:
-        LocalLocker(state).force_unlock("nope")
+        unlock(state, "nope")
     assert str(err.value) == (
-        f"lock ID nope does not match the lock held on {state}; nothing removed\n"
+        f"lock ID nope does not match the lock held on {lock_file(state)}; nothing removed\n"
         + details(os.getpid())
     )
     assert lock_file(state).exists()
@@ -234,8 +238,8 @@ def test_force_unlock_with_a_wrong_id_keeps_the_lock(state: Path) -> None:
 
 def test_force_unlock_without_a_lock(state: Path) -> None:
     with pytest.raises(LockError) as err:
-        LocalLocker(state).force_unlock(LOCK_ID)
-    assert str(err.value) == f"no lock is held on {state}; nothing to unlock"
+        unlock(state, LOCK_ID)
+    assert str(err.value) == f"no lock is held on {lock_file(state)}; nothing to unlock"
 
 
 RACER = """
@@ -275,28 +279,31 @@ def test_racing_processes_exactly_one_wins(tmp_path: Path, round_: int) -> None:
     assert json.loads(lock_file(state).read_text())["pid"] == winners[0]
 
 
-def test_a_long_apply_keeps_its_lock_fresh_and_warns_once_when_it_is_taken(
+def test_the_keeper_keeps_the_lock_fresh_and_warns_once_when_it_is_taken(
     tmp_path: Path,
 ) -> None:
-    import asyncio
-
     state_path = tmp_path / "np.state.json"
     lock, info = take(state_path, "apply")
     old = time.time() - 3600
     os.utime(lock.path, (old, old))
     warnings: list[str] = []
-
-    async def run_for(seconds: float) -> None:
-        async with keep_fresh(lock, warnings.append, every=0.01):
-            await asyncio.sleep(seconds)
-
-    asyncio.run(run_for(0.1))
-    assert lock.path.stat().st_mtime > old + 3000
-    assert warnings == []
-    LocalLocker(state_path).force_unlock(info.id)
-    asyncio.run(run_for(0.1))
+    keeper = Keeper(lock, warnings.append, every=0.01)
+    keeper.start()
+    try:
+        deadline = time.monotonic() + 10
+        while lock.path.stat().st_mtime < old + 3000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lock.path.stat().st_mtime > old + 3000  # refreshed by the heartbeat
+        assert warnings == []
+        keeper.prove()
+        unlock(state_path, info.id)
+        while keeper.lost is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(LockLostError):
+            keeper.prove()
+    finally:
+        keeper.stop()
     assert len(warnings) == 1 and "lost the state lock" in warnings[0]
-
 
 def test_refresh_reports_a_lock_removed_just_before_the_touch_as_lost(
     state: Path, monkeypatch: pytest.MonkeyPatch

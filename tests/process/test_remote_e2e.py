@@ -30,8 +30,8 @@ HELD = re.compile(
     r"  Operation: (?P<op>plan|apply)\n"
     r"  Who:       \S+@\S+ \(pid (?P<pid>\d+)\)\n"
     r"  Created:   \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n"
-    r"(?P<stale>The lock is stale: [^\n]+\n)?"
-    r"Another np run may be in progress\. If you are sure it is not, run: "
+    r"(?:(?P<stale>The lock is stale: [^\n]+?)\. To remove it, run: "
+    r"|Another np run may be in progress\. If you are sure it is not, run: )"
     r"np force-unlock (?P=id)\n"
 )
 
@@ -162,7 +162,7 @@ def test_a_runner_killed_holding_the_lock(
             assert held is not None, rerun.stderr
             assert int(held["pid"]) == victim.pid
             assert held["stale"] == (
-                f"The lock is stale: process {victim.pid} is not running on this host.\n"
+                f"The lock is stale: process {victim.pid} is not running on this host"
             )
             unlocked = f.np("force-unlock", "--force", held["id"])
             assert unlocked.code == 0, unlocked.stderr

@@ -20,8 +20,9 @@ from remote import Place, holder, pg_place
 from tcpproxy import TcpProxy
 
 from reconciler.errors import StateError
-from reconciler.state import pg
+from reconciler.state import pg_session
 from reconciler.state.document import ResourceState, State
+from reconciler.state.manager import StateManager
 from reconciler.state.protocols import NOTHING_STORED, JournalRecord
 
 PASSWORD_SENTINEL = "pw-sentinel-7d2e91"
@@ -93,7 +94,7 @@ def test_pgpassword_is_masked_too(pg_url: str) -> None:
 
 def test_a_server_that_never_answers_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
     """A black hole (accepts, never speaks) is an error after the connect timeout, not a hang."""
-    monkeypatch.setattr(pg, "CONNECT_TIMEOUT", 1)
+    monkeypatch.setattr(pg_session, "CONNECT_TIMEOUT", 1)
     with socket.create_server(("127.0.0.1", 0)) as silent:
         port = silent.getsockname()[1]
         place = Place("pg", {}, {"NP_PG_CONN_STR": f"host=127.0.0.1 port={port} user=np"})
@@ -224,7 +225,7 @@ def test_a_reader_waits_for_the_holder_record_that_is_about_to_commit(place: Pla
 
     import psycopg
 
-    key = pg._lock_key(place.settings["schema_name"], "default")
+    key = pg_session.lock_key(place.settings["schema_name"], "default")
     place.open().store.read()  # the tables exist
     with psycopg.connect(place.env["NP_PG_CONN_STR"]) as holding:  # a transaction, not autocommit
         holding.execute("SELECT pg_try_advisory_lock(%s)", (key,))
@@ -243,7 +244,7 @@ def test_a_holder_that_never_recorded_itself_is_named_by_its_session(place: Plac
     force-unlock by that name ends it."""
     import psycopg
 
-    key = pg._lock_key(place.settings["schema_name"], "default")
+    key = pg_session.lock_key(place.settings["schema_name"], "default")
     place.open().store.read()
     with psycopg.connect(place.env["NP_PG_CONN_STR"], autocommit=True) as holding:
         holding.execute("SELECT pg_advisory_lock(%s)", (key,))
@@ -251,7 +252,7 @@ def test_a_holder_that_never_recorded_itself_is_named_by_its_session(place: Plac
         assert found is not None
         assert found.id == f"pg-session-{holding.info.backend_pid}"
         assert found.user == "np_admin" and found.host == "127.0.0.1"
-        place.open().locker.force_unlock(found.id)
+        StateManager(place.open()).force_unlock(found.id)
         with pytest.raises(psycopg.OperationalError):
             holding.execute("SELECT 1")
     locker = place.open().locker

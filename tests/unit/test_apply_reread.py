@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from support import local_backend
 
 from reconciler.api.client import ModelArtsClient
 from reconciler.apply import Outcome, Rebuild, WaitPolicy, apply_plan
 from reconciler.plan.changes import Plan, ResourceChange
 from reconciler.render.progress import WaitProgress
 from reconciler.state.document import ResourceState, State
-from reconciler.state.local import open_local
 from reconciler.state.manager import Session, StateManager
 
 SPEC = {"flavor": "f", "count": 2, "maxCount": 2}
@@ -66,7 +66,7 @@ def run(
 
 
 def manager(tmp_path: Path) -> StateManager:
-    return StateManager(open_local(tmp_path / "np.state.json", "default"))
+    return StateManager(local_backend(tmp_path / "np.state.json"))
 
 
 def update(before: dict[str, Any]) -> ResourceChange:

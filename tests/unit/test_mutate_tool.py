@@ -64,14 +64,15 @@ def test_only_the_mapping_of_model_py_is_scored_and_a_renamed_function_fails(
     model = {f"reconciler.model.x_{name}__mutmut_1": 1 for name in names}
     model["reconciler.model.x_status_counts__mutmut_1"] = 0  # parsing answers: not in scope
     _meta(tmp_path, "reconciler/model.py", model)
-    _meta(
-        tmp_path, "reconciler/plan/planner.py", {"reconciler.plan.planner.x_make_plan__mutmut_1": 1}
-    )
-    _meta(
-        tmp_path,
-        "reconciler/plan/saved.py",
-        {"reconciler.plan.saved.x_touched__mutmut_1": 1},
-    )
+    for name, function in (
+        ("changes", "fingerprint"),
+        ("moves", "find_moves"),
+        ("planner", "make_plan"),
+        ("rules", "consistent"),
+        ("saved", "save_plan"),
+    ):
+        module = f"reconciler.plan.{name}"
+        _meta(tmp_path, f"reconciler/plan/{name}.py", {f"{module}.x_{function}__mutmut_1": 1})
     assert mutate.report((mutate.REST,), tmp_path) == 0
     assert "status_counts" not in capsys.readouterr().out
     del model["reconciler.model.x_wire_to_config__mutmut_1"]

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import local_backend
 
 from reconciler import fsutil
 from reconciler.errors import StateError
 from reconciler.state.document import ResourceState, State
-from reconciler.state.local import LocalStore, open_local
+from reconciler.state.local import LocalStore
 from reconciler.state.manager import StateManager
 from reconciler.state.protocols import NOTHING_STORED, StateConflict, Stored, Version
 
@@ -60,7 +61,7 @@ def with_resources(state: State, serial: int, **resources: ResourceState) -> Sta
 
 
 def manager(path: Path) -> StateManager:
-    return StateManager(open_local(path, "default"))
+    return StateManager(local_backend(path))
 
 
 def write(store: LocalStore, state: State) -> Version:

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import local_backend
 
 from reconciler.errors import StateError
 from reconciler.state import manager as manager_module
 from reconciler.state.document import ResourceState, State
-from reconciler.state.local import LocalJournal, LocalStore, open_local
+from reconciler.state.local import LocalJournal, LocalStore
 from reconciler.state.manager import StateManager
 from reconciler.state.protocols import JournalRecord, StateConflict, Version
 
@@ -45,7 +46,7 @@ def journal_of(path: Path) -> Path:
 
 
 def manager(path: Path) -> StateManager:
-    return StateManager(open_local(path, "default"))
+    return StateManager(local_backend(path))
 
 
 def lines(path: Path) -> list[Any]:

@@ -71,9 +71,7 @@ def test_lock_held_names_the_holder_and_the_command() -> None:
         "  Operation: apply\n"
         "  Who:       alice@ci-7 (pid 4242)\n"
         "  Created:   2026-11-27T04:31:00Z\n"
-        "The lock is stale: not refreshed for 5m.\n"
-        "Another np run may be in progress. If you are sure it is not, run: "
-        f"np force-unlock {HOLDER.id}"
+        f"The lock is stale: not refreshed for 5m. To remove it, run: np force-unlock {HOLDER.id}"
     )
 
 

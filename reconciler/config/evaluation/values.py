@@ -72,6 +72,8 @@ def number_problem(value: float | int) -> str | None:
 
 def number(value: float | int) -> int | float:
     """An arithmetic result: whole numbers as ``int``; out-of-range or non-finite refused."""
+    if type(value) is int and -MAX_NUMBER < value < MAX_NUMBER:
+        return value  # the common case, quickly
     problem = number_problem(value)
     if problem:
         raise EvalError(f"the result is {problem}")

@@ -59,12 +59,12 @@ def _load(
 ) -> Configuration:
     files = config_files(config_dir)
     check_var_files(var_files, config_dir)
-    reader = DeclarationReader()
+    budget = Budget()
+    reader = DeclarationReader(budget.hints)
     for path in files:
         reader.read(path)
     diagnostics = reader.diagnostics
     declarations = _unique(reader.declarations, diagnostics)
-    budget = Budget()
     values = _variables(declarations, budget, diagnostics)
     values.from_environ(os.environ if environ is None else environ)
     auto = auto_var_files(config_dir)

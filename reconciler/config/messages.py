@@ -127,10 +127,10 @@ _REMEMBERED = 10_000
 class Hints:
     """The near-miss searches of one configuration share ``HINT_WORK``, so that thousands of
     failed lookups in large maps cannot add up to minutes. A search costs the product of the
-    name's and the candidates' lengths, plus ``SEARCH_COST``; once the allowance is spent,
-    messages go without a suggestion. A search made before (a typo repeated in every
-    ``for_each`` instance) is answered from memory, free, so that the instances' messages stay
-    alike."""
+    name's and the candidates' lengths, plus ``SEARCH_COST``; once a search does not fit in
+    what is left, the allowance is spent and messages go without a suggestion. A search made
+    before (a typo repeated in every ``for_each`` instance) is answered from memory, free, so
+    that the instances' messages stay alike."""
 
     def __init__(self, work: int = HINT_WORK) -> None:
         self.left = work
@@ -142,6 +142,7 @@ class Hints:
             return self.known[key]
         cost = SEARCH_COST + (len(name) + 1) * sum(len(option) + 1 for option in options)
         if cost > self.left:
+            self.left = 0  # spent: later searches stop before they start
             return None
         self.left -= cost
         found = _near_miss(name, options)
@@ -158,7 +159,7 @@ def suggest(name: str, candidates: Collection[str], hints: Hints | None = None) 
     for exact in (_CAMEL_HUMP.sub("_", name).lower(), name.lower()):
         if exact in candidates:
             return exact
-    if len(name) > SUGGEST_LENGTH:
+    if len(name) > SUGGEST_LENGTH or (hints is not None and hints.left <= 0):
         return None
     options = tuple(
         option for option in islice(candidates, SUGGEST_CANDIDATES) if len(option) <= SUGGEST_LENGTH

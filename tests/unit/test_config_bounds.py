@@ -106,7 +106,9 @@ def test_searches_share_one_allowance_and_repeats_are_free() -> None:
     assert suggest("abcdeg", options, hints) == "abcdef"  # remembered: free
     assert hints.left == cost
     assert suggest("ghijkm", options, hints) == "ghijkl"
-    assert suggest("abcdex", options, hints) is None  # spent: no hint, no error
+    assert suggest("abcdex", options, hints) is None  # does not fit: no hint, no error
+    assert hints.left == 0
+    assert suggest("abcdeg", ["abcdef"], Hints(work=0)) is None  # spent: nothing is compared
     assert suggest("ABCDEF", options, hints) == "abcdef"  # exact matches cost nothing
     assert Hints().left == HINT_WORK
 

@@ -39,6 +39,7 @@ OTHER_TOOL = (
 NOT_UTF8 = "file is not UTF-8 text (binary file?)"
 ANCHORS = "YAML anchors and aliases (&name, *name) are not supported"
 BYTES = "evaluation makes more than 64 MiB of values; simplify the expressions"
+STEPS = "evaluation needs more than 1,000,000 steps; simplify the expressions"
 
 # file -> the problems np must report, as (line, message after "FILE:LINE: ")
 CASES: dict[str, list[tuple[int, str]]] = {
@@ -156,10 +157,10 @@ CASES: dict[str, list[tuple[int, str]]] = {
         (2, "local.grid: evaluation needs more than 1,000,000 steps; simplify the expressions")
     ],
     # each took minutes or gigabytes before its work was charged (steps, bytes, hint searches)
-    "expr-format-serialise-bomb.hcl": [
-        (4, "local.bomb: evaluation needs more than 1,000,000 steps; simplify the expressions")
-    ],
+    "expr-format-serialise-bomb.hcl": [(4, f"local.bomb: {STEPS}")],
     "expr-for-string-bomb.hcl": [(3, f"local.bomb: {BYTES}")],
+    "expr-join-walk-bomb.hcl": [(3, f"local.bomb: {STEPS}")],
+    "expr-format-verbs-bomb.hcl": [(3, f"local.bomb: {STEPS}")],
     "expr-field-bytes-bomb.hcl": [(11, f'nodepool.train["p1"]: extend_params: {BYTES}')],
     "expr-did-you-mean-long-keys.hcl": [
         (

@@ -30,6 +30,7 @@ CPU_BOUND = 15.0
 """Seconds of CPU each case must stay under: a few seconds each, with room for a slow machine."""
 RSS_BOUND = 400 * 1024 * 1024
 BYTES = "evaluation makes more than 64 MiB of values; simplify the expressions"
+STEPS = "evaluation needs more than 1,000,000 steps; simplify the expressions"
 
 
 @dataclass
@@ -106,8 +107,22 @@ nodepool "train" {
             "expr-format-serialise-bomb.hcl",
             None,
             "validate",
-            "4: local.bomb: evaluation needs more than 1,000,000 steps; simplify the expressions",
+            f"4: local.bomb: {STEPS}",
             id="format %.1v of a 900,000-element list, 100,000 times (100 min of CPU)",
+        ),
+        pytest.param(
+            "expr-join-walk-bomb.hcl",
+            None,
+            "validate",
+            f"3: local.bomb: {STEPS}",
+            id="join of 30,000 empty strings, 100,000 times (minutes of CPU)",
+        ),
+        pytest.param(
+            "expr-format-verbs-bomb.hcl",
+            None,
+            "validate",
+            f"3: local.bomb: {STEPS}",
+            id="format of 30,000 %%, 100,000 times (minutes of CPU)",
         ),
         pytest.param(
             "expr-for-string-bomb.hcl",

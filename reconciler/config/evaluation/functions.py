@@ -265,6 +265,7 @@ def zipmap(budget: Budget, names: Any, items: Any) -> dict[str, Any]:
 def join(budget: Budget, separator: Any, items: Any) -> str:
     _expect(separator, "string", "the separator")
     parts = _strings(items, "the list")
+    budget.charge(len(parts))  # the walk: a string made of nothing but "" is still work
     budget.string(sum(map(len, parts)) + len(separator) * max(0, len(parts) - 1))
     return str(separator).join(parts)
 
@@ -325,6 +326,7 @@ def format_(budget: Budget, template: Any, *args: Any) -> str:
         pieces.append(template[start : match.start()])
         start = match.end()
         verb = match.group("verb")
+        budget.charge(1)  # each verb is work, even one that writes a single "%"
         if verb == "%":
             pieces.append("%")
             continue
@@ -426,7 +428,7 @@ _NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 def tonumber(budget: Budget, value: Any) -> int | float | None:
     if value is None or is_number(value):
         return value  # type: ignore[no-any-return]  # checked above
-    if isinstance(value, str) and _NUMBER.fullmatch(value) and len(value) <= 40:
+    if isinstance(value, str) and len(value) <= 40 and _NUMBER.fullmatch(value):
         return number(float(value) if not value.lstrip("-").isdigit() else int(value))
     raise EvalError(f"cannot convert {describe(value)} to a number")
 

@@ -146,7 +146,7 @@ def test_format_v_charges_the_walk_and_the_bytes_of_what_it_writes() -> None:
     weight, _, size = budget.size(value)
     steps, bytes_ = budget.left, budget.bytes_left
     assert functions.call("format", ["%.5v", value], budget) == "[[0, "
-    assert steps - budget.left == weight + 2  # the walk, and the call's two arguments
+    assert steps - budget.left == weight + 3  # the walk, the call's two arguments, the verb
     assert bytes_ - budget.bytes_left == size + 5  # what is written, and the 5 characters kept
 
 

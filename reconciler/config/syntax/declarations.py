@@ -129,7 +129,8 @@ class DeclarationReader:
             return
         for item in body.items:
             if not isinstance(item, Block):
-                message = f"unexpected attribute {item.name!r} at top level; expected blocks"
+                name = excerpt(item.name)
+                message = f"unexpected attribute {name!r} at top level; expected blocks"
                 self.error(f"{message} {listing(_KINDS)}{_VAR_FILE if not types else ''}", item.pos)
                 if not types:
                     return  # a variable file: one message is enough
@@ -146,7 +147,7 @@ class DeclarationReader:
             return
         label = block.labels[0] if block.labels else ""
         if block.type == "provider" and label != "modelarts":
-            message = f'unknown provider {label!r}; only "modelarts" is supported'
+            message = f'unknown provider {excerpt(label)!r}; only "modelarts" is supported'
             self.error(message, block.pos)
             return
         repeated = REPEATED_BLOCKS if block.type == "nodepool" else frozenset()
@@ -216,10 +217,10 @@ class DeclarationReader:
     def declare(self, kind: str, label: str, body: Mapping, pos: Pos) -> None:
         if kind == "backend" and label not in _BACKENDS:
             hint = did_you_mean(label, _BACKENDS)
-            self.error(f"unknown backend {label!r}; np offers pg and s3{hint}", pos)
+            self.error(f"unknown backend {excerpt(label)!r}; np offers pg and s3{hint}", pos)
             return
         if kind in ("variable", "nodepool") and not _LABEL.fullmatch(label):
-            message = f"{kind} name {label!r} must start with a letter or _ and contain only"
-            self.error(f"{message} letters, digits, _ and -", pos)
+            message = f"{kind} name {excerpt(label)!r} must start with a letter or _ and contain"
+            self.error(f"{message} only letters, digits, _ and -", pos)
             return
         self.declarations.append(Declaration(kind, label, body, pos))

@@ -72,16 +72,19 @@ def _named(config_dir: Path, wanted: _Matcher) -> list[Path]:
         (p for p in config_dir.iterdir() if not ignored(p.name) and wanted(p.name.lower())),
         key=lambda p: p.name,
     )
-    problems = [
-        Diagnostic(f"{p.name}: not a readable file (a dangling symlink or a directory?)")
-        if not p.is_file()
-        else Diagnostic(f"{p.name}: {_OUTSIDE}")
-        for p in found
-        if not p.is_file() or not _inside(p, config_dir)
-    ]
+    problems = [problem for path in found if (problem := _unreadable(path, config_dir))]
     if problems:
         raise ConfigError(problems)
     return found
+
+
+def _unreadable(path: Path, config_dir: Path) -> Diagnostic | None:
+    """Why np will not read a file it would read (None: it will)."""
+    if not path.is_file():
+        return Diagnostic(f"{path.name}: not a readable file (a dangling symlink or a directory?)")
+    if not _inside(path, config_dir):
+        return Diagnostic(f"{path.name}: {_OUTSIDE}")
+    return None
 
 
 def check_var_files(var_files: Sequence[Path], config_dir: Path) -> None:

@@ -46,7 +46,7 @@ from reconciler.config.syntax.nodes import (
 )
 from reconciler.fsutil import atomic_write
 
-_FORMAT = 2
+_FORMAT = 3
 """Bumped whenever the nodes or their encoding change, so that old entries miss."""
 Tree = Body | Node | None
 

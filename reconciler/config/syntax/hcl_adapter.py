@@ -1,21 +1,31 @@
-"""HCL text → neutral nodes. The only module that knows python-hcl2's lark grammar.
+"""HCL text → neutral nodes: python-hcl2's reading (the reference for what np accepts), and
+the expressions of YAML strings and ``--var`` values, read by np's fast parser first.
 
-It walks the raw lark tree (not ``hcl2.loads``) because the dict output drops duplicate
-attributes and blocks, loses line numbers, and cannot tell ``"${var.x}"`` from ``var.x``.
+The reference walks python-hcl2's raw lark tree (not ``hcl2.loads``) because the dict output
+drops duplicate attributes and blocks, loses line numbers, and cannot tell ``"${var.x}"`` from
+``var.x``. Files are read fast-parser-first by ``sources.parse_file``; what a literal means is
+``hcl_literals``'s, shared with the fast parser. lark is imported only when it is used.
 """
 
 from __future__ import annotations
 
-import re
+from typing import TYPE_CHECKING
 
-from hcl2.api import parses_to_tree
-from lark import Token, Tree
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
-
+from reconciler.config.syntax.hcl_literals import (
+    BAD_KEY,
+    DIRECTIVE,
+    SPLAT,
+    heredoc_node,
+    number_node,
+    object_key,
+    string_node,
+    text_part,
+    unary,
+)
+from reconciler.config.syntax.hcl_parser import Unsupported, parse_attribute
 from reconciler.config.syntax.hcltext import escaped
 from reconciler.config.syntax.nodes import (
     MAX_DEPTH,
-    MAX_STRING,
     Attribute,
     BareName,
     Block,
@@ -34,35 +44,53 @@ from reconciler.config.syntax.nodes import (
     Scalar,
     Sequence,
     SourceError,
-    make_template,
     shared,
 )
+from reconciler.config.syntax.prescan import limits, needs_structure, prepare, structure
 from reconciler.errors import Pos
 
-_SPLAT = "splat expressions (x[*].y, x.*.y) are not supported; use a for expression"
-_DIRECTIVE = "template directives (%{if}, %{for}) are not supported; use a conditional or a for"
-_DIRECTIVE += " expression inside ${...}"
+if TYPE_CHECKING:
+    from lark import Token, Tree
+    from lark.exceptions import UnexpectedInput
+
 _UNSUPPORTED = {
-    "attr_splat_expr_term": _SPLAT,
-    "full_splat_expr_term": _SPLAT,
-    "template_string": _DIRECTIVE,
+    "attr_splat_expr_term": SPLAT,
+    "full_splat_expr_term": SPLAT,
+    "template_string": DIRECTIVE,
 }
 _DIRECTIVES = {"template_if_start", "template_else", "template_endif"}
 _DIRECTIVES |= {"template_for_start", "template_endfor"}
-_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
-_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.DOTALL)
-# Possessive quantifiers: a 10 MB string is scanned in milliseconds, not seconds.
-_STRUCTURE = re.compile(
-    r'"(?:[^"\\\n]++|\\.)*+"|#[^\n]*+|//[^\n]*+|/\*.*?\*/|[\[\](){}]', re.DOTALL
-)
-_TOO_LONG = "\x00"
-"""Stands in for an overlong string: no NUL survives reading a file, so it is never the user's."""
 _TOKEN_NAMES = {"$END": "end of file", "NL_OR_COMMENT": "end of line", "DBLQUOTE": "'\"'"}
+_OPERATORS = {
+    "DOUBLE_EQ": "==",
+    "NEQ": "!=",
+    "LT": "<",
+    "GT": ">",
+    "LEQ": "<=",
+    "GEQ": ">=",
+    "PLUS": "+",
+    "MINUS": "-",
+    "ASTERISK": "*",
+    "SLASH": "/",
+    "PERCENT": "%",
+    "DOUBLE_AMP": "&&",
+    "DOUBLE_PIPE": "||",
+}
+"""An operator by its token's type: python-hcl2's post-lexer joins a line break (or comment)
+before an operator to the operator's text."""
 
 
 def parse_hcl(text: str, file: str) -> Body:
-    """Parse one HCL file; raise ``SourceError`` for anything that is not well-formed HCL."""
-    text = _prepare(text)
+    """Parse one HCL file as python-hcl2 reads it; raise ``SourceError`` for anything that is
+    not well-formed HCL or that np refuses before parsing (``prescan``)."""
+    return parse_prepared(prepare(text), file)
+
+
+def parse_prepared(text: str, file: str) -> Body:
+    """``parse_hcl`` of a text ``prescan.prepare`` already checked and prepared."""
+    from hcl2.api import parses_to_tree
+    from lark.exceptions import LarkError, UnexpectedInput
+
     try:
         tree = parses_to_tree(text)
     except UnexpectedInput as exc:
@@ -88,10 +116,30 @@ def expression(text: str, pos: Pos) -> Node:
 
 
 def _parse_value(source: str, text: str, pos: Pos) -> Node:
-    """``source`` as the value of an attribute; every node is placed at ``pos``."""
+    """``source`` as the value of an attribute; every node is placed at ``pos``. np's parser
+    reads it unless it gives up; then python-hcl2 does (``reference_value``)."""
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    hcl = f"x = {source}\n"
+    try:
+        limits(hcl)
+        body = parse_attribute(structure(hcl) if needs_structure(hcl) else hcl, pos)
+    except SourceError:
+        return Invalid(f"syntax error in {shown!r}", pos)
+    except Unsupported:
+        return reference_value(source, text, pos)
+    if len(body.items) != 1 or not isinstance(body.items[0], Attribute):
+        return Invalid(f"{shown!r} is not a single expression", pos)
+    return body.items[0].value
+
+
+def reference_value(source: str, text: str, pos: Pos) -> Node:
+    """``_parse_value`` as python-hcl2 reads it."""
+    from hcl2.api import parses_to_tree
+    from lark.exceptions import LarkError, UnexpectedInput
+
     shown = text if len(text) <= 40 else text[:37] + "..."
     try:
-        tree = parses_to_tree(_prepare(f"x = {source}\n"))
+        tree = parses_to_tree(prepare(f"x = {source}\n"))
     except UnexpectedInput as exc:
         return Invalid(f"syntax error in {shown!r}: {_reason(exc)}", pos)
     except (LarkError, SourceError, RecursionError):
@@ -178,31 +226,11 @@ def _string_end(text: str, i: int, depth: int) -> int | None:
     return None
 
 
-def _prepare(text: str) -> str:
-    """Refuse deep bracket nesting before lark spends time on it (strings and comments
-    skipped; the walker enforces the exact limit on what survives), and put a marker in place
-    of each string longer than ``MAX_STRING``: lark takes seconds to lex a 10 MB string, the
-    marker no time, and the walker reports it as too long where it is used."""
-    depth = 0
-    pieces: list[str] = []
-    start = 0
-    for match in _STRUCTURE.finditer(text):
-        token = match.group(0)
-        if token in "{[(":
-            depth += 1
-            if depth > 2 * MAX_DEPTH:
-                line = text.count("\n", 0, match.start()) + 1
-                raise SourceError(f"values are nested deeper than {MAX_DEPTH} levels", line)
-        elif token in "}])":
-            depth -= 1
-        elif token[0] == '"' and len(token) > MAX_STRING + 2:
-            pieces += [text[start : match.start()], f'"{_TOO_LONG}"']
-            start = match.end()
-    return "".join([*pieces, text[start:]]) if pieces else text
-
-
 def _reason(exc: UnexpectedInput) -> str:
     """A one-line reason that never echoes string contents (they might hold secrets)."""
+    from lark import Token
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF
+
     if isinstance(exc, UnexpectedCharacters):
         return f"unexpected character {exc.char!r}"
     if isinstance(exc, UnexpectedEOF):
@@ -220,8 +248,9 @@ def _reason(exc: UnexpectedInput) -> str:
 
 
 def _children(tree: Tree[Token]) -> list[Tree[Token]]:
-    """Sub-trees only: drops punctuation tokens and newline/comment runs."""
-    return [c for c in tree.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
+    """Sub-trees only: drops punctuation tokens (lark's tokens are strings) and
+    newline/comment runs."""
+    return [c for c in tree.children if not isinstance(c, str) and c.data != "new_line_or_comment"]
 
 
 def _line(tree: Tree[Token], default: int) -> int:
@@ -231,18 +260,6 @@ def _line(tree: Tree[Token], default: int) -> int:
 def _name(tree: Tree[Token]) -> str:
     """The text of an ``identifier``/``keyword``/``literal_value`` tree."""
     return shared(str(tree.children[0]))
-
-
-def _unescape(raw: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        seq = match.group(1)
-        if seq in _ESCAPES:
-            return _ESCAPES[seq]
-        if len(seq) > 1:
-            return chr(int(seq[1:], 16))
-        raise ValueError(f"\\{seq}")
-
-    return _ESCAPE.sub(replace, raw)
 
 
 class _Walker:
@@ -289,12 +306,10 @@ class _Walker:
             raise SourceError(f"values are nested deeper than {MAX_DEPTH} levels", line)
         kind = tree.data
         if kind == "expr_term":
-            nested = isinstance(tree.children[0], Token)  # a parenthesized expression
+            nested = isinstance(tree.children[0], str)  # a parenthesized expression
             return self.expr(_children(tree)[0], line, depth + nested)
-        if kind == "int_lit":
-            return Scalar(int(str(tree.children[0])), pos)
-        if kind == "float_lit":
-            return Scalar(float(str(tree.children[0])), pos)
+        if kind == "int_lit" or kind == "float_lit":
+            return number_node(str(tree.children[0]), pos)
         if kind == "literal_value":
             return Scalar({"true": True, "false": False}.get(_name(tree)), pos)
         if kind == "identifier":
@@ -302,7 +317,7 @@ class _Walker:
         if kind == "string":
             return self.string(tree, line, depth)
         if kind in ("heredoc_template", "heredoc_template_trim"):
-            return _heredoc(str(tree.children[0]), kind.endswith("_trim"), pos)
+            return heredoc_node(str(tree.children[0]), kind.endswith("_trim"), pos)
         if kind == "tuple":
             return Sequence(tuple(self.expr(c, line, depth + 1) for c in _children(tree)), pos)
         if kind == "object":
@@ -322,7 +337,7 @@ class _Walker:
             left, term = parts
             operator, right = _children(term)
             operands = (self.expr(left, line, inner), self.expr(right, line, inner))
-            return Operation(str(operator.children[0]), operands, pos)
+            return Operation(_OPERATORS[operator.children[0].type], operands, pos)  # type: ignore[union-attr]
         if kind == "conditional":
             condition, then, otherwise = (self.expr(part, line, inner) for part in parts)
             return Conditional(condition, then, otherwise, pos)
@@ -334,18 +349,12 @@ class _Walker:
 
     def index(self, tree: Tree[Token], line: int, depth: int) -> Node:
         if tree.data == "short_index":  # the legacy list.0
-            return Scalar(int(str(tree.children[-1])), self.pos(line))
+            return number_node(str(tree.children[-1]), self.pos(line))
         return self.expr(_children(tree)[0], line, depth)
 
     def unary(self, tree: Tree[Token], pos: Pos, depth: int) -> Node:
-        """``-3`` parses as unary minus applied to ``3``; fold it back into a literal."""
         operator, operand = tree.children
-        assert isinstance(operand, Tree)
-        inner = self.expr(operand, pos.line, depth)
-        value = inner.value if isinstance(inner, Scalar) else None
-        if str(operator) == "-" and type(value) in (int, float):
-            return Scalar(-value, pos)  # type: ignore[operator]  # int or float, checked
-        return Operation(str(operator), (inner,), pos)
+        return unary(str(operator), self.expr(operand, pos.line, depth), pos)  # type: ignore[arg-type]
 
     def call(self, tree: Tree[Token], pos: Pos, depth: int) -> Node:
         parts = _children(tree)
@@ -356,7 +365,7 @@ class _Walker:
         if arguments is None:
             return Call(_name(names[0]), (), False, pos)
         args = tuple(self.expr(arg, pos.line, depth) for arg in _children(arguments))
-        expand = any(isinstance(t, Token) and t.type == "ELLIPSIS" for t in arguments.children)
+        expand = any(getattr(t, "type", None) == "ELLIPSIS" for t in arguments.children)
         return Call(_name(names[0]), args, expand, pos)
 
     def for_expr(self, tree: Tree[Token], pos: Pos, depth: int) -> Node:
@@ -367,7 +376,7 @@ class _Walker:
             condition = self.expr(_children(rest.pop())[0], pos.line, depth)
         values = [self.expr(part, pos.line, depth) for part in rest]
         key_var = _name(variables[0]) if len(variables) == 2 else None
-        group = any(isinstance(t, Token) and t.type == "ELLIPSIS" for t in tree.children)
+        group = any(getattr(t, "type", None) == "ELLIPSIS" for t in tree.children)
         return ForExpr(
             key_var=key_var,
             value_var=_name(variables[-1]),
@@ -386,8 +395,7 @@ class _Walker:
             elem_line = _line(elem, pos.line)
             key = self.key(_children(key_tree)[0], elem_line)
             if key is None:
-                message = "object keys must be names or literal strings; compute keys with a"
-                return Invalid(f"{message} for expression", pos)
+                return Invalid(BAD_KEY, pos)
             value = self.expr(value_tree, elem_line, depth + 1)
             entries.append(Entry(key, self.pos(elem_line), value))
         return Mapping(tuple(entries), pos)
@@ -395,49 +403,24 @@ class _Walker:
     def key(self, tree: Tree[Token], line: int) -> str | None:
         if tree.data == "keyword":
             return _name(tree)
-        node = self.expr(tree, line, 0)
-        if isinstance(node, BareName):
-            return node.name
-        if isinstance(node, Scalar) and type(node.value) in (str, int):
-            return shared(str(node.value))
-        return None
+        return object_key(self.expr(tree, line, 0))
 
     def string(self, tree: Tree[Token], line: int, depth: int = 0) -> Node:
         pos = self.pos(line)
-        if _is_too_long(tree):
-            return Invalid(f"string is longer than {MAX_STRING} characters", pos)
         parts: list[str | Node] = []
         for part in _children(tree):
             piece = part.children[0]
-            if isinstance(piece, Token):
+            if isinstance(piece, str):
                 text = str(piece)
                 if piece.type in ("ESCAPED_INTERPOLATION", "ESCAPED_DIRECTIVE"):
                     parts.append(text[1:])
                     continue
-                try:
-                    parts.append(_unescape(text))
-                except ValueError as exc:
-                    return Invalid(f"invalid escape sequence {exc} in a string", pos)
+                unescaped = text_part(text, pos)
+                if isinstance(unescaped, Invalid):
+                    return unescaped
+                parts.append(unescaped)
             elif piece.data in _DIRECTIVES:
-                return Invalid(_DIRECTIVE, pos)
+                return Invalid(DIRECTIVE, pos)
             else:
                 parts.append(self.expr(_children(piece)[0], _line(piece, line), depth + 1))
-        return make_template(parts, pos)
-
-
-def _is_too_long(tree: Tree[Token]) -> bool:
-    parts = tree.children[1:-1]
-    return len(parts) == 1 and isinstance(parts[0], Tree) and parts[0].children == [_TOO_LONG]
-
-
-def _heredoc(token: str, trim: bool, pos: Pos) -> Node:
-    """A heredoc is a plain string here; interpolation inside heredocs is not evaluated."""
-    lines = token.splitlines()[1:-1]
-    if trim:
-        indents = [len(line) - len(line.lstrip()) for line in lines if line.strip()]
-        cut = min(indents, default=0)
-        lines = [line[cut:] for line in lines]
-    text = "".join(line + "\n" for line in lines)
-    if "${" in text.replace("$${", "") or "%{" in text.replace("%%{", ""):
-        return Invalid("interpolation inside a heredoc is not supported; use a quoted string", pos)
-    return Scalar(text.replace("$${", "${").replace("%%{", "%{"), pos)
+        return string_node(parts, pos)

@@ -20,7 +20,16 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 5,000-node-pool file is under 3 MB); hostile content is caught by the rules of each field."""
 
 MAX_STRING = 64 * 1024
-"""Longest string (in characters) a configuration may hold."""
+"""Longest string (in characters, escapes counted as what they stand for) a configuration may
+hold; a heredoc counts as written."""
+
+MAX_LINE = 1024 * 1024
+"""Longest line (in characters) of an HCL file: room for the longest string written entirely
+in ``\\U`` escapes, and a bound on what one line can cost the parser."""
+
+MAX_TOKENS = 1_000_000
+"""Most tokens (names, numbers, strings, comments, operators, line ends) in one HCL file: a
+5,000-node-pool file holds about 555,000; python-hcl2 needs about 1 KB of memory per token."""
 
 
 SHARED_MAX = 64

@@ -328,6 +328,23 @@ CASES: dict[str, list[tuple[int, str]]] = {
     "yaml-tab.yaml": [(4, "syntax error: found character '\\t' that cannot start any token")],
     "deep-nesting.hcl": [(5, "values are nested deeper than 32 levels")],
     "deep-nesting.yaml": [(4, "YAML is nested deeper than 32 levels")],
+    # literals np could neither print nor send (issue 26, item 10): refused where written
+    "escape-surrogate.hcl": [
+        (4, "a string holds \\ud800 (half of a UTF-16 surrogate pair), which is not a character")
+    ],
+    "escape-nul.hcl": [(3, "a string holds \\u0000 (NUL), which is not a character")],
+    "number-digits.hcl": [(4, f"the integer {'7' * 61}... is longer than 4,300 digits")],
+    "number-infinite.hcl": [(4, "1e400 is not a finite number")],
+    "yaml-infinity.yaml": [(5, ".inf is not a finite number")],
+    "yaml-nan.yaml": [(6, ".nan is not a finite number")],
+    "yaml-hex-digits.yaml": [(5, f"the integer 0x{'f' * 59}... is longer than 4,300 digits")],
+    "yaml-merge-key-plain.yaml": [
+        (3, "YAML merge keys (<<) are not supported; write the keys out")
+    ],
+    "yaml-escape-nul.yaml": [(4, "a string holds \\u0000 (NUL), which is not a character")],
+    "yaml-escape-surrogate.yaml": [
+        (5, "a string holds \\udc00 (half of a UTF-16 surrogate pair), which is not a character")
+    ],
 }
 
 # Corpus files that np wrongly accepts today; see the reason of each.

@@ -14,6 +14,7 @@ import re
 
 from reconciler.config.messages import excerpt
 from reconciler.config.syntax.nodes import (
+    MAX_DIGITS,
     MAX_STRING,
     BareName,
     Invalid,
@@ -21,7 +22,10 @@ from reconciler.config.syntax.nodes import (
     Operation,
     Scalar,
     SourceError,
+    integer_too_long,
     make_template,
+    not_finite,
+    refuse_non_text,
     shared,
 )
 from reconciler.config.syntax.prescan import TOO_LONG
@@ -33,13 +37,9 @@ DIRECTIVE = (
     "expression inside ${...}"
 )
 BAD_KEY = "object keys must be names or literal strings; compute keys with a for expression"
-MAX_DIGITS = 4300
-"""Python reads and writes integers of at most this many digits (``sys.int_info``)."""
-
 _TOO_LONG = f"string is longer than {MAX_STRING} characters"
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.DOTALL)
-_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 def text_part(raw: str, pos: Pos) -> str | Invalid:
@@ -64,17 +64,6 @@ def _unescape(match: re.Match[str]) -> str:
     if len(seq) > 1 and int(seq[1:], 16) <= 0x10FFFF:
         return chr(int(seq[1:], 16))
     raise ValueError(f"\\{seq}")
-
-
-def refuse_non_text(text: str, line: int) -> None:
-    """NUL and lone surrogates (``\\u0000``, ``\\ud800`` written as escapes) are not text:
-    np could neither print nor send them."""
-    found = _NOT_TEXT.search(text)
-    if found is None:
-        return
-    code = f"\\u{ord(found.group()):04x}"
-    what = "NUL" if code == "\\u0000" else "half of a UTF-16 surrogate pair"
-    raise SourceError(f"a string holds {code} ({what}), which is not a character", line)
 
 
 def string_node(parts: list[str | Node], pos: Pos) -> Node:
@@ -110,14 +99,6 @@ def number_node(text: str, pos: Pos) -> Scalar:
     if not math.isfinite(value):
         raise SourceError(not_finite(text), pos.line)
     return Scalar(value, pos)
-
-
-def integer_too_long(text: str) -> str:
-    return f"the integer {excerpt(text)} is longer than {MAX_DIGITS:,} digits"
-
-
-def not_finite(text: str) -> str:
-    return f"{excerpt(text)} is not a finite number"
 
 
 def object_key(node: Node) -> str | None:

@@ -87,7 +87,7 @@ _TOKEN = re.compile(
     r"""[ \t\r]*(?:
     (?P<key>[A-Za-z_][A-Za-z0-9_-]*|"[^"\\$%\n]*")[ \t]*=(?![=>])[ \t]*
         (?:"(?P<pair>[^"\\$%\n]*)"|(?P<npair>[0-9]+(?:\.[0-9]+)?))
-        (?=[ \t\r]*(?:[\n,}\])\#]|//|/\*))
+        (?=[ \t\r]*(?:[,}\])]|(?:\n|\#[^\n]*\n|//[^\n]*\n)(?![ \t\r]*[=!<>*/%&|+?])))
   | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)(?P<eq>[ \t]*=(?![=>]))?
   | "(?P<str>[^"\\$%\n]*)"
   | (?P<op>==|!=|<=|>=|&&|\|\||=>|\.\.\.|::|\.\*|\[\*\]|[+*%>!?=:,.(){}\[\]])
@@ -104,12 +104,12 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 """Every token python-hcl2 can see where np's configurations put them, the most frequent
-first. ``pair``, ``npair``: ``KEY = "text"`` and ``KEY = 12``, whole (an attribute or an object
-element: most of a configuration); ``eq``: a name and the ``=`` after it; ``nl``: a run of
-line ends and comments; ``str``: a string with nothing to unescape or interpolate (its text
-without quotes), ``tstr`` any other one-line string whose interpolations hold no braces
-(their extent is then known); ``neg``: a minus glued to a digit, which python-hcl2 may read
-as part of a number."""
+first. ``pair``, ``npair``: ``KEY = "text"`` and ``KEY = 12``, whole (an attribute or an
+object element: most of a configuration), unless an operator may continue the value on the
+next line; ``eq``: a name and the ``=`` after it; ``nl``: a run of line ends and comments;
+``str``: a string with nothing to unescape or interpolate (its text without quotes), ``tstr``
+any other one-line string whose interpolations hold no braces (their extent is then known);
+``neg``: a minus glued to a digit, which python-hcl2 may read as part of a number."""
 # python-hcl2's terminals inside a quoted string, tried in its order (priority 2, then 1, 0).
 _ESCAPED_INTERPOLATION = re.compile(r"\$\$\{[^}]*\}")
 _ESCAPED_DIRECTIVE = re.compile(r"%%\{[^}]*\}")
@@ -320,7 +320,12 @@ class _Parser:
         kinds = self.kinds
         i = self.i
         kind = kinds[i]
-        if kind == "str" and kinds[i + 1] in _VALUE_END:
+        following = kinds[i + 1]
+        if (
+            kind == "str"
+            and following in _VALUE_END
+            and (following != "nl" or kinds[i + 2] not in _MERGED)
+        ):
             text = self.texts[i]
             self.i = i + 1
             self.h = 0

@@ -6,10 +6,12 @@ Nodes keep the source line of every value and every key, and keep duplicate keys
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from reconciler.config.messages import excerpt
 from reconciler.errors import Pos
 
 MAX_DEPTH = 32
@@ -31,6 +33,9 @@ MAX_TOKENS = 1_000_000
 """Most tokens (names, numbers, strings, comments, operators, line ends) in one HCL file: a
 5,000-node-pool file holds about 555,000; python-hcl2 needs about 1 KB of memory per token."""
 
+
+MAX_DIGITS = 4300
+"""Python reads and writes integers of at most this many digits (``sys.int_info``)."""
 
 SHARED_MAX = 64
 """Strings up to this length are kept once (see ``shared``)."""
@@ -67,6 +72,28 @@ class SourceError(Exception):
         super().__init__(message)
         self.message = message
         self.line = line
+
+
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def refuse_non_text(text: str, line: int) -> None:
+    """NUL and lone surrogates (``\\u0000``, ``\\ud800`` written as escapes in HCL or in
+    YAML's double quotes) are not text: np could neither print nor send them."""
+    found = _NOT_TEXT.search(text)
+    if found is None:
+        return
+    code = f"\\u{ord(found.group()):04x}"
+    what = "NUL" if code == "\\u0000" else "half of a UTF-16 surrogate pair"
+    raise SourceError(f"a string holds {code} ({what}), which is not a character", line)
+
+
+def integer_too_long(text: str) -> str:
+    return f"the integer {excerpt(text)} is longer than {MAX_DIGITS:,} digits"
+
+
+def not_finite(text: str) -> str:
+    return f"{excerpt(text)} is not a finite number"
 
 
 @dataclass(frozen=True, slots=True)

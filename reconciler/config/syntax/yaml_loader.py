@@ -7,14 +7,17 @@ before they can expand (billion laughs).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
+from reconciler.config.messages import excerpt
 from reconciler.config.syntax.nodes import (
     MAX_DEPTH,
+    MAX_DIGITS,
     Entry,
     Invalid,
     Mapping,
@@ -22,12 +25,19 @@ from reconciler.config.syntax.nodes import (
     Scalar,
     Sequence,
     SourceError,
+    integer_too_long,
+    not_finite,
+    refuse_non_text,
 )
 from reconciler.errors import Pos
 
 _TAG = "tag:yaml.org,2002:"
 _ANCHORS = "YAML anchors and aliases (&name, *name) are not supported"
 _SCALAR_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null")}
+_MERGE = "YAML merge keys (<<) are not supported; write the keys out"
+_MAX_BITS = int(MAX_DIGITS * math.log2(10))
+"""A hexadecimal or octal integer longer than this has more than ``MAX_DIGITS`` decimal
+digits (Python reads those, but could not write them in a message)."""
 
 
 # YAML 1.2 core schema (not PyYAML's YAML 1.1): `010` is ten, `yes`/`on` are strings, `1:20`
@@ -50,7 +60,9 @@ for _name, _firsts, _pattern in _CORE_SCHEMA:
 
 
 def _scalar(tag: str, text: str, pos: Pos) -> Node:
-    """A scalar by the core schema's rules; text that does not fit an explicit tag is invalid."""
+    """A scalar by the core schema's rules; text that does not fit an explicit tag is invalid.
+    Integers of more than ``MAX_DIGITS`` digits and numbers that are not finite (``.inf``,
+    ``.nan``, ``1e400``) are refused with the line: no value np handles is either."""
     kind = tag.removeprefix(_TAG)
     lowered = text.lower()
     try:
@@ -61,16 +73,29 @@ def _scalar(tag: str, text: str, pos: Pos) -> Node:
             if lowered in ("true", "false"):
                 return Scalar(lowered == "true", pos)
         elif kind == "int":
-            digits = text.lstrip("+-")
-            sign = -1 if text.startswith("-") else 1
-            base = {"0o": 8, "0x": 16}.get(digits[:2], 10)
-            return Scalar(sign * int(digits[2:] if base != 10 else digits, base), pos)
+            return Scalar(_integer(text, pos.line), pos)
         elif kind == "float":
             special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}
-            return Scalar(float(special.get(lowered, text)), pos)
+            value = float(special.get(lowered, text))
+            if not math.isfinite(value):
+                raise SourceError(not_finite(text), pos.line)
+            return Scalar(value, pos)
     except ValueError:
         pass
-    return Invalid(f"{text!r} is not a valid YAML {kind}", pos)
+    return Invalid(f"{excerpt(text)!r} is not a valid YAML {kind}", pos)
+
+
+def _integer(text: str, line: int) -> int:
+    """A core-schema integer (``12``, ``-0o17``, ``0x1F``); ValueError if it is none."""
+    digits = text.lstrip("+-")
+    sign = -1 if text.startswith("-") else 1
+    base = {"0o": 8, "0x": 16}.get(digits[:2], 10)
+    if base == 10 and len(digits) > MAX_DIGITS:
+        raise SourceError(integer_too_long(text), line)
+    value = int(digits[2:] if base != 10 else digits, base)
+    if value.bit_length() > _MAX_BITS:
+        raise SourceError(integer_too_long(text), line)
+    return sign * value
 
 
 _C_PARSER: Any = getattr(yaml, "CBaseLoader", None)
@@ -188,9 +213,15 @@ class _Builder:
                 raise SourceError("mapping keys must be plain names or strings", pos.line)
             if event.anchor:
                 raise SourceError(_ANCHORS, pos.line)
+            if event.value == "<<" and event.implicit[0]:  # plain, as merge keys are written
+                raise SourceError(_MERGE, pos.line)
+            if event.style == '"':
+                refuse_non_text(event.value, pos.line)
             yield Entry(str(event.value), pos, self.node(next(events), events))
 
     def scalar(self, event: yaml.ScalarEvent, pos: Pos) -> Node:
+        if event.style == '"':  # the only style with escapes: "\\0", "\\ud800"
+            refuse_non_text(event.value, pos.line)
         tag = event.tag
         if tag in (None, "!"):
             tag = _resolve(event.value) if event.implicit[0] and tag is None else f"{_TAG}str"

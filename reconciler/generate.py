@@ -22,11 +22,11 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from reconciler.config.blocks.addresses import LABEL, parse_address
 from reconciler.config.configuration import Configuration
 from reconciler.config.messages import FieldPath, format_path, pydantic_problems
 from reconciler.config.schema import MANAGED_FIELDS, NodePoolSpec
 from reconciler.config.syntax.hcltext import quote
+from reconciler.identifiers import LABEL, parse_address
 from reconciler.live import LiveWorld
 from reconciler.model import RESERVED_TAG_PREFIXES, wire_to_config
 from reconciler.state.document import State

@@ -9,7 +9,6 @@ Each goes through the state manager (a locked session, or a read), never a backe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +16,8 @@ from typing import TYPE_CHECKING
 from reconciler.config.configuration import Backend as BackendBlock
 from reconciler.config.configuration import Configuration, DesiredNodePool, Provider
 from reconciler.endpoint import resolve_endpoint
-from reconciler.errors import NpError, StateError
+from reconciler.errors import NpError, StateError, shown
+from reconciler.identifiers import canonical_address, segment_problem
 from reconciler.live import fetch_live
 from reconciler.plan.planner import adoption
 from reconciler.state.document import Identity, ResourceState, State, parse, render, utc_now
@@ -27,8 +27,6 @@ from reconciler.state.protocols import DEFAULT_WORKSPACE
 
 if TYPE_CHECKING:
     from reconciler.api.client import ModelArtsClient
-
-_ADDRESS = re.compile(r'nodepool\.[A-Za-z_][A-Za-z0-9_-]*(\["[^"\\]*"\])?')
 
 
 def open_state(
@@ -75,8 +73,21 @@ def adopt_identity(session: Session, identity: Identity) -> str | None:
 def import_target(target: str) -> tuple[str, str]:
     pool, _, name = target.partition("/")
     if not pool or not name:
-        raise NpError(f"{target}: expected POOL/NODEPOOL")
+        raise NpError(f"{shown(target, 80)}: expected POOL/NODEPOOL")
+    for what, value in (("pool", pool), ("node pool", name)):
+        problem = segment_problem(value)
+        if problem is not None:
+            raise NpError(f"{shown(target, 80)}: the {what} name {problem}")
     return pool, name
+
+
+def given_address(text: str) -> str:
+    """An address typed on the command line, in its one written form (``nodepool.gpu[a]``,
+    what a shell leaves of ``nodepool.gpu["a"]``, is the same address)."""
+    try:
+        return canonical_address(text)
+    except ValueError as exc:
+        raise NpError(str(exc)) from None
 
 
 def declared_block(config: Configuration, address: str, pool: str, name: str) -> DesiredNodePool:
@@ -128,6 +139,7 @@ async def import_nodepool(
 
 def remove(session: Session, addresses: tuple[str, ...]) -> None:
     """Forget ``addresses`` (all or none); the node pools themselves are untouched."""
+    addresses = tuple(given_address(a) for a in addresses)
     missing = [a for a in addresses if a not in session.state.resources]
     if missing:
         raise NpError(f"not in state: {', '.join(missing)}")
@@ -136,10 +148,7 @@ def remove(session: Session, addresses: tuple[str, ...]) -> None:
 
 def move(session: Session, source: str, destination: str) -> None:
     """Rename an address in state, in one journal batch; no request is sent."""
-    if not _ADDRESS.fullmatch(destination):
-        raise NpError(
-            f'{destination}: not a node-pool address (nodepool.NAME or nodepool.NAME["KEY"])'
-        )
+    source, destination = given_address(source), given_address(destination)
     resources = session.state.resources
     if source not in resources:
         raise NpError(f"{source}: not in state ({session.describe()})")

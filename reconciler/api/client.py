@@ -25,6 +25,8 @@ from reconciler.api.auth import secrets_of
 from reconciler.api.failures import HttpError, NotFoundError, credentials_sent, host_of
 from reconciler.api.retry import Confirm, Pacer, Retrier, RetryPolicy
 from reconciler.endpoint import CREDENTIAL_HEADERS, REDACTED, redact
+from reconciler.errors import NpError
+from reconciler.identifiers import segment_problem
 
 JSON = "application/json;charset=utf-8"
 MERGE_PATCH = "application/merge-patch+json"
@@ -227,7 +229,12 @@ def _headers(headers: httpx.Headers) -> str:
 
 
 def _segment(name: str) -> str:
-    """One path segment: a `/` or `?` in a name must not change the URL's shape."""
+    """One path segment: a `/` or `?` in a name must not change the URL's shape, and `.` or
+    `..` (which a URL collapses) never becomes one. Names are checked where they enter np;
+    this is the last line, before anything is sent."""
+    problem = segment_problem(name)
+    if problem is not None:
+        raise NpError(f"refusing to send a request for the name {problem}")
     return quote(name, safe="")
 
 

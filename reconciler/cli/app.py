@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ from reconciler import __version__
 
 if TYPE_CHECKING:
     from reconciler.config.configuration import Configuration
-    from reconciler.runs import Run
+    from reconciler.runs import Request, Run
     from reconciler.state.manager import Session, StateManager
 
 T = TypeVar("T")
@@ -251,6 +251,7 @@ def load_configuration(
     *,
     offline: bool = False,
     new_names: bool = False,
+    recorded: dict[str, Any] | None = None,
 ) -> Configuration:
     """The validated configuration, its endpoint checked too, before any lock or request.
 
@@ -267,6 +268,7 @@ def load_configuration(
         var_args=var_args,
         environ=os.environ,
         new_names=new_names,
+        recorded=recorded,
     )
     for warning in config.warnings:
         g.say(f"Warning: {warning}", err=True)
@@ -279,24 +281,10 @@ def load_configuration(
     return config
 
 
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(coro)``, with the result kept out of the task. On the way out, asyncio
-    restores the SIGINT handler, and Python 3.11 formats the replaced handler, whose repr holds
-    the main task's repr and so the whole result: for a 10,000-node-pool plan, 40 MB of text
-    and a second of CPU, for nothing."""
-    import asyncio
+@dataclass(frozen=True)
+class PlanOptions:
+    """The options every planning command shares (``plan_options``), read by name."""
 
-    results: list[T] = []
-
-    async def keep() -> None:
-        results.append(await coro)
-
-    asyncio.run(keep())
-    return results[0]
-
-
-@dataclass
-class PlanRequest:
     var_files: tuple[Path, ...]
     var_args: tuple[str, ...]
     target: tuple[str, ...]
@@ -305,19 +293,34 @@ class PlanRequest:
     lock_timeout: str
     allow_insecure_http: bool
 
+    @classmethod
+    def pop(cls, options: dict[str, Any]) -> PlanOptions:
+        """Take this command's share of click's keyword arguments."""
+        return cls(
+            var_files=options.pop("var_files"),
+            var_args=options.pop("var_args"),
+            target=options.pop("target"),
+            exclude=options.pop("exclude"),
+            parallelism=options.pop("parallelism"),
+            lock_timeout=options.pop("lock_timeout"),
+            allow_insecure_http=options.pop("allow_insecure_http"),
+        )
 
-def runner(
-    g: Globals, config: Configuration, parallelism: int = 10, allow_insecure_http: bool = False
-) -> Run:
-    from reconciler.runs import Run
+    def request(self) -> Request:
+        from reconciler.runs import Request
+
+        return Request.of(self.target, self.exclude, self.parallelism, self.allow_insecure_http)
+
+
+def runner(g: Globals, config: Configuration, request: Request | None = None) -> Run:
+    from reconciler.runs import Request, Run
 
     return Run(
         config,
         g.chdir,
         os.environ,
         g.workspace,
-        parallelism=parallelism,
-        allow_insecure_http=allow_insecure_http,
+        request or Request(),
         verbose_log=g.log if g.verbose else None,
         warn=lambda text: g.say(text, err=True),
     )
@@ -383,7 +386,8 @@ def ask() -> str:
     return line.strip()
 
 
-def approve(g: Globals) -> None:
+def approve(g: Globals) -> bool:
+    """Ask for approval: True only for the exact answer ``yes``."""
     from reconciler.errors import NpError
 
     if not sys.stdin.isatty():
@@ -392,6 +396,4 @@ def approve(g: Globals) -> None:
             "`np plan -out FILE` and apply it with `np apply FILE`"
         )
     g.say("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n")
-    if ask() != "yes":
-        g.say("\nApply cancelled.", err=True)
-        sys.exit(EXIT_ERROR)
+    return ask() == "yes"

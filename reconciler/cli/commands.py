@@ -5,8 +5,10 @@ generate, schema, version, and the simulator's ``np sim``. Each parses its optio
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,7 +22,7 @@ from reconciler.cli.app import (
     INSECURE_HELP,
     LOCK_TIMEOUT,
     Globals,
-    PlanRequest,
+    PlanOptions,
     approve,
     cli,
     connection_options,
@@ -29,7 +31,6 @@ from reconciler.cli.app import (
     open_states,
     parse_duration,
     plan_options,
-    run_async,
     runner,
     targeting_options,
     var_options,
@@ -88,20 +89,20 @@ def plan(
     **options: Any,
 ) -> None:
     """Compute and show what apply would change."""
-    req = PlanRequest(**options)
-    config = load_configuration(g, req.var_files, req.var_args, req.allow_insecure_http)
-    run = runner(g, config, req.parallelism, req.allow_insecure_http)
-    with locked(g, "plan", req.lock_timeout, config) as session:
-        the_plan, _live, target = run_async(run.plan(session, req.target, req.exclude))
-    if out is not None:
-        from reconciler.plan.saved import save_plan
+    from reconciler.runs import run_async
 
+    opts = PlanOptions.pop(options)
+    config = load_configuration(g, opts.var_files, opts.var_args, opts.allow_insecure_http)
+    run = runner(g, config, opts.request())
+    with locked(g, "plan", opts.lock_timeout, config) as session:
+        reviewed = run_async(run.plan(session))
+    if out is not None:
         out = g.path(out)
-        save_plan(out, the_plan, config_digest=run.config_digest(), target=target)
-    show_plan(g, the_plan, "json" if as_json else fmt)
+        run.save(reviewed, out)
+    show_plan(g, reviewed.plan, "json" if as_json else fmt)
     if out is not None and fmt == "text" and not as_json:
         g.say(f"\nSaved the plan to {out}. To apply exactly this plan, run: np apply {out}")
-    if detailed_exitcode and the_plan.has_changes:
+    if detailed_exitcode and reviewed.plan.has_changes:
         sys.exit(EXIT_CHANGES)
 
 
@@ -142,44 +143,75 @@ def apply(
     """
     from reconciler.apply import summarise
     from reconciler.errors import NpError
-    from reconciler.render.progress import WaitProgress
+    from reconciler.runs import run_async
 
-    req = PlanRequest(**options)
+    opts = PlanOptions.pop(options)
     wait = 0 if no_wait else parse_duration(wait_timeout, "--wait-timeout")
     saved = None
     if planfile is not None:
         from reconciler.plan.saved import load_plan
 
-        if req.var_args or req.var_files:
+        if opts.var_args or opts.var_files:
             raise NpError(
                 "--var and --var-file cannot be used with a saved plan: it holds the values it "
                 "was made with; run np plan -out again to change them"
             )
-        saved = load_plan(g.path(planfile))
-    config = load_configuration(g, req.var_files, req.var_args, req.allow_insecure_http)
-    run = runner(g, config, req.parallelism, req.allow_insecure_http)
-    progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
-    with locked(g, "apply", req.lock_timeout, config) as session:
+        if opts.target or opts.exclude:
+            raise NpError(
+                "--target and --exclude cannot be used with a saved plan: it was made with its "
+                "own; run np plan -out again to change them"
+            )
+        saved = load_plan(g.path(planfile), os.environ)
+    config = load_configuration(
+        g,
+        opts.var_files,
+        opts.var_args,
+        opts.allow_insecure_http,
+        recorded=None if saved is None else saved.recipe.variables,
+    )
+    terminal = CliTerminal(g)
+    with locked(g, "apply", opts.lock_timeout, config) as session:
         if saved is not None:
+            request = replace(
+                opts.request(), targets=saved.recipe.targets, excludes=saved.recipe.excludes
+            )
+            run = runner(g, config, request)
             outcomes = run_async(
-                run.apply_saved(session, saved, wait_seconds=wait, progress=progress)
+                run.apply_saved(session, saved, wait_seconds=wait, progress=terminal.progress)
             )
         else:
-            the_plan, live, _ = run_async(run.plan(session, req.target, req.exclude))
-            show_plan(g, the_plan, "text")
-            if not the_plan.applyable:
+            run = runner(g, config, opts.request())
+            applied = run.apply(session, terminal, auto_approve=auto_approve, wait_seconds=wait)
+            if applied is None:
+                if terminal.cancelled:
+                    g.say("\nApply cancelled.", err=True)
+                    sys.exit(EXIT_ERROR)
                 sys.exit(EXIT_OK)
-            if the_plan.has_changes and not auto_approve:
-                approve(g)
-            reviewed = run.apply_reviewed(
-                session, the_plan, live, wait_seconds=wait, progress=progress
-            )
-            outcomes = run_async(reviewed)
-    summary = summarise(outcomes)
-    for problem in summary.problems:
-        g.say(problem, err=True)
-    g.say(f"\n{summary.verdict}")
+            outcomes = applied
+        # Said while the lock is held: a failure to release it comes after the summary.
+        summary = summarise(outcomes)
+        for problem in summary.problems:
+            g.say(problem, err=True)
+        g.say(f"\n{summary.verdict}")
     sys.exit(EXIT_OK if summary.ok else EXIT_ERROR)
+
+
+class CliTerminal:
+    """``Run.apply``'s terminal: the plan in text, the approval prompt, the wait's progress."""
+
+    def __init__(self, g: Globals) -> None:
+        from reconciler.render.progress import WaitProgress
+
+        self.g = g
+        self.progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
+        self.cancelled = False
+
+    def show(self, plan: Plan) -> None:
+        show_plan(self.g, plan, "text")
+
+    def approve(self) -> bool:
+        self.cancelled = not approve(self.g)
+        return not self.cancelled
 
 
 @cli.command()
@@ -193,7 +225,7 @@ def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
     if planfile is not None:
         from reconciler.plan.saved import load_plan
 
-        show_plan(g, load_plan(g.path(planfile)).plan, "json" if as_json else "text")
+        show_plan(g, load_plan(g.path(planfile), os.environ).plan, "json" if as_json else "text")
         return
     with open_states(g) as manager:
         state = manager.load()
@@ -224,11 +256,12 @@ def import_(
 ) -> None:
     """Adopt an existing node pool into state without changing it."""
     from reconciler.ops import declared_block, import_target
+    from reconciler.runs import Request, run_async
 
     pool, name = import_target(target)
     config = load_configuration(g, var_files, var_args)
     wanted = declared_block(config, address, pool, name)
-    run = runner(g, config, parallelism=1)
+    run = runner(g, config, Request(parallelism=1))
     with locked(g, "import", lock_timeout, config) as session:
         run_async(run.import_nodepool(session, wanted))
     g.say(
@@ -285,21 +318,16 @@ def drift(
     allow_insecure_http: bool,
 ) -> None:
     """Read-only: live vs last-applied for every managed node pool (exit 2 when drifted)."""
-    from reconciler.errors import NpError
-    from reconciler.plan.planner import select
     from reconciler.render import drift_output
     from reconciler.render.drift_report import drifted
+    from reconciler.runs import Request, run_async
 
+    request = Request.of(target, exclude, parallelism, allow_insecure_http)
     config = load_configuration(g, var_files, var_args, allow_insecure_http)
     with open_states(g, config) as manager:
         state = manager.load()
         where = manager.describe()
-    known = {np.address for np in config.nodepools} | set(state.resources)
-    unknown = [a for a in (*target, *exclude) if a not in known]
-    if unknown:
-        raise NpError(f"{unknown[0]}: no such address in the configuration or state")
-    run = runner(g, config, parallelism, allow_insecure_http)
-    entries = run_async(run.drift(state, where, select(known, target, exclude)))
+    entries = run_async(runner(g, config, request).drift(state, where))
     echo_pieces(drift_output(entries, fmt, g.color), g.color)
     if drifted(entries):
         sys.exit(EXIT_CHANGES)
@@ -339,19 +367,16 @@ def generate(
     Node pools already declared or recorded in state are left out. Adding the output to the
     configuration plans no changes; apply then records the node pools without a request.
     """
-    from reconciler.errors import NpError
-    from reconciler.generate import generate as render
+    from reconciler.runs import Request, run_async
 
     config = load_configuration(g, var_files, var_args, allow_insecure_http)
     with open_states(g, config) as manager:
         state = manager.load()
         where = manager.describe()
-    run = runner(g, config, parallelism, allow_insecure_http)
-    live, wanted = run_async(run.live_pools(state, where, pools))
-    missing = sorted(pool for pool in wanted if pool not in live.pools)
-    if missing:
-        raise NpError(f'resource pool "{missing[0]}" does not exist')
-    text = render(live, config, state, wanted, fmt)
+    run = runner(
+        g, config, Request.of(parallelism=parallelism, allow_insecure_http=allow_insecure_http)
+    )
+    text = run_async(run.generate(state, where, pools, fmt))
     if not text:
         g.say(
             "Every live node pool is declared or in state already: nothing to generate.", err=True

@@ -95,4 +95,6 @@ class Configuration:
     var_files: tuple[str, ...] = ()
     """Variable files that loaded by themselves (``np.npvars``, ``*.auto.npvars``), by name."""
     warnings: tuple[Diagnostic, ...] = ()
+    variables: dict[str, Any] = field(default_factory=dict)
+    """Every variable's final value (plain JSON): what a saved plan records."""
     """Problems that do not stop np (an undeclared variable in a var file), one line each."""

@@ -14,6 +14,7 @@ from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence as SequenceABC
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from reconciler.config.blocks.backend_block import build_backend
 from reconciler.config.blocks.moved import build_moves
@@ -38,16 +39,21 @@ def load_config(
     var_args: SequenceABC[str] = (),
     environ: MappingABC[str, str] | None = None,
     new_names: bool = False,
+    recorded: MappingABC[str, Any] | None = None,
 ) -> Configuration:
     """Read the configuration files directly in ``config_dir`` (see ``files``) with their
     variables, and validate everything.
+
+    ``recorded`` (``np apply PLANFILE``): the variables' values as a saved plan recorded them,
+    instead of every other source (environment, var files, ``--var``), so that the plan is
+    made again exactly as it was.
 
     ``new_names`` (``np validate``, which cannot see what exists): block labels used as names
     must also be valid names for a new node pool. Plan knows which node pools exist and
     checks the names of those it creates.
     """
     with _no_cyclic_gc():
-        return _load(config_dir, var_files, var_args, environ, new_names)
+        return _load(config_dir, var_files, var_args, environ, new_names, recorded)
 
 
 def _load(
@@ -56,6 +62,7 @@ def _load(
     var_args: SequenceABC[str],
     environ: MappingABC[str, str] | None,
     new_names: bool,
+    recorded: MappingABC[str, Any] | None,
 ) -> Configuration:
     files = config_files(config_dir)
     check_var_files(var_files, config_dir)
@@ -66,13 +73,16 @@ def _load(
     diagnostics = reader.diagnostics
     declarations = _unique(reader.declarations, diagnostics)
     values = _variables(declarations, budget, diagnostics)
-    values.from_environ(os.environ if environ is None else environ)
     auto = auto_var_files(config_dir)
-    for var_file in auto:
-        values.from_file(var_file, var_file.name)
-    for var_file in var_files:
-        values.from_file(var_file)
-    values.from_args(var_args)
+    if recorded is not None:
+        values.from_recorded(recorded)
+    else:
+        values.from_environ(os.environ if environ is None else environ)
+        for var_file in auto:
+            values.from_file(var_file, var_file.name)
+        for var_file in var_files:
+            values.from_file(var_file)
+        values.from_args(var_args)
     diagnostics += values.diagnostics
     variables = values.names()
     local_values = build_locals(declarations, variables, budget, diagnostics)
@@ -91,6 +101,7 @@ def _load(
         moved=moved,
         var_files=tuple(path.name for path in auto),
         warnings=tuple(values.warnings),
+        variables=values.plain_values(),
     )
 
 

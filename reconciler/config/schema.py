@@ -17,6 +17,7 @@ from pydantic_core import core_schema
 
 from reconciler.config.messages import FieldPath, excerpt
 from reconciler.endpoint import endpoint_problem
+from reconciler.identifiers import segment_problem
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
@@ -103,6 +104,17 @@ def _check_schema_name(name: str) -> str:
 
 
 NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+def _check_api_name(name: str) -> str:
+    problem = segment_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
+
+
+ApiName = Annotated[str, Field(min_length=1), AfterValidator(_check_api_name)]
+"""A pool or node-pool name: one segment of an API path."""
 MAX_COUNT = 2_147_483_647
 """The API's counts are 32-bit integers."""
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
@@ -216,9 +228,9 @@ class NodePoolSpec(_Strict):
     for_each: Annotated[dict[str, Any] | list[str], EXPR] | None = None
     """One node pool per key of a map or element of a set of strings, addressed
     nodepool.NAME["KEY"]; each.key and each.value inside the block."""
-    pool: NonEmpty
+    pool: ApiName
     """The resource pool that holds the node pool."""
-    name: NonEmpty | None = None
+    name: ApiName | None = None
     """The node pool's name in the API; defaults to the block label."""
     flavor: NonEmpty | None = None
     """The node flavor, e.g. modelarts.vm.gpu.t4u8; required to create, fixed afterwards."""

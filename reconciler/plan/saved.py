@@ -1,22 +1,29 @@
 """Saved plans (``np plan -out FILE``, ``np apply FILE``): the reviewed plan, applied exactly.
 
-    save_plan(Path("p.plan"), plan, config_digest=config_digest(paths), target=target)
-    saved = load_plan(Path("p.plan"))         # NpError when unreadable or modified
+    save_plan(Path("p.plan"), plan, request, config_digest=..., target=target, environ=env)
+    saved = load_plan(Path("p.plan"), env)    # NpError when unreadable, modified or unsigned
     check_target(saved, target)               # NpError for another endpoint, project, workspace
     check_still_valid(saved, state, live)     # NpError when state or live moved on
+    check_same(saved.plan, make_plan(...))    # NpError naming the first change that differs
 
-The file is JSON (0600) holding everything apply needs to rebuild the ``Plan`` (the exact
-request bodies included), where it applies (endpoint, project, workspace), the digest of the
-configuration it was made from, the state lineage and serial it was made against, a fingerprint
-of each touched node pool's live spec and a sha256 checksum of all of that. It holds no
-credentials: a plan never sees them.
+The file is JSON (0600) holding the reviewed ``Plan`` (the exact request bodies included), the
+variables' values and the ``--target``/``--exclude`` it was made with, where it applies
+(endpoint, project, workspace), the state lineage and serial it was made against, a fingerprint
+of each touched node pool's live spec and a checksum of all of that (an HMAC when
+``NP_PLAN_KEY`` is set). It holds no credentials: a plan never sees them.
+
+A plan file is not trusted to say what to send: anyone who can write it can recompute a bare
+checksum. ``np apply FILE`` plans again from the configuration at hand with the recorded
+variables and sends only when every change (address, action, body) equals the saved one; what
+it sends is what it planned itself.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,13 +32,16 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler import __version__
-from reconciler.errors import NpError
-from reconciler.fsutil import atomic_write
+from reconciler.errors import NpError, shown
+from reconciler.fsutil import atomic_write, read_bytes
 from reconciler.live import LiveWorld
 from reconciler.plan.changes import Plan, fingerprint
 from reconciler.state.document import State
 
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
+KEY_VARIABLE = "NP_PLAN_KEY"
+MAX_PLAN_BYTES = 512 * 1024 * 1024
+"""A plan of 10,000 node pools is about 20 MB; a file far beyond that is not np's."""
 
 
 class PlanTarget(BaseModel):
@@ -45,9 +55,21 @@ class PlanTarget(BaseModel):
     workspace: str
 
 
+class Recipe(BaseModel):
+    """What a plan was made from besides the configuration files: the variables' final values
+    and the targeting. ``np apply FILE`` makes the plan again from exactly these."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    variables: dict[str, Any]
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class SavedPlan:
     plan: Plan
+    recipe: Recipe
     fingerprints: dict[str, str]
     """Touched address → ``fingerprint()`` of its live spec when planned (of None: missing)."""
     config_digest: str
@@ -74,6 +96,7 @@ class _Content(BaseModel):
     created_at: str
     config_digest: str
     target: PlanTarget
+    recipe: Recipe
     fingerprints: dict[str, str]
     plan: Plan
 
@@ -87,57 +110,86 @@ def config_digest(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
-def save_plan(path: Path, plan: Plan, *, config_digest: str, target: PlanTarget) -> None:
+def save_plan(
+    path: Path,
+    plan: Plan,
+    recipe: Recipe,
+    *,
+    config_digest: str,
+    target: PlanTarget,
+    environ: Mapping[str, str],
+) -> None:
     content = _Content(
         format_version=FORMAT_VERSION,
         np_version=__version__,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         config_digest=config_digest,
         target=target,
+        recipe=recipe,
         fingerprints={r.address: fingerprint(r.before) for r in plan.touched},
         plan=plan,
     )
     doc = content.model_dump(mode="json")
     doc["checksum"] = _checksum(doc)
+    key = environ.get(KEY_VARIABLE)
+    if key:
+        doc["signature"] = _signature(key, doc["checksum"])
     try:
         atomic_write(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     except OSError as exc:
         raise NpError(f"cannot write plan file {path}: {exc.strerror or exc}") from exc
 
 
-def load_plan(path: Path) -> SavedPlan:
-    """Read a saved plan; refuse one that was modified, malformed or written by a newer np."""
+def load_plan(path: Path, environ: Mapping[str, str]) -> SavedPlan:
+    """Read a saved plan; refuse one that was modified, malformed, written by a newer np, or
+    (with ``NP_PLAN_KEY`` set) not signed with that key."""
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path, MAX_PLAN_BYTES)
     except OSError as exc:
         raise NpError(f"cannot read plan file {path}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_PLAN_BYTES:
+        raise NpError(f"{path} is not a saved np plan (larger than {MAX_PLAN_BYTES >> 20} MiB)")
     try:
         doc = json.loads(raw)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise NpError(f"{path} is not a saved np plan (not valid JSON: {exc})") from exc
+    except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError, a nesting bomb
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else shown(str(exc))
+        raise NpError(f"{path} is not a saved np plan (not valid JSON: {reason})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("checksum"), str):
         raise NpError(f"{path} is not a saved np plan (no checksum)")
+    signature = doc.pop("signature", None)
     checksum = doc.pop("checksum")
     if checksum != _checksum(doc):
         raise NpError(
             f"plan file {path} was modified after it was written (checksum mismatch); "
             f"run np plan -out {path} again"
         )
+    key = environ.get(KEY_VARIABLE)
+    if key and not (
+        isinstance(signature, str) and hmac.compare_digest(signature, _signature(key, checksum))
+    ):
+        what = "is not signed" if signature is None else "has a signature that does not match"
+        raise NpError(
+            f"plan file {path} {what} with the key in {KEY_VARIABLE}; nothing was sent. Make "
+            f"the plan with the same {KEY_VARIABLE} set"
+        )
     version = doc.get("format_version")
     if version != FORMAT_VERSION:
         raise NpError(
-            f"plan file {path} has format version {json.dumps(version)}, but np {__version__} "
-            f'reads format version "{FORMAT_VERSION}"; run np plan -out {path} again with '
-            "this np"
+            f"plan file {path} has format version {shown(json.dumps(version), 40)}, but np "
+            f'{__version__} reads format version "{FORMAT_VERSION}"; run np plan -out {path} '
+            "again with this np"
         )
     try:
         content = _Content.model_validate_json(json.dumps(doc), strict=True)
-    except ValidationError as exc:
+    except (ValidationError, RecursionError) as exc:
+        if isinstance(exc, RecursionError):
+            raise NpError(f"plan file {path} is malformed: nested too deeply") from None
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
+        where = shown(".".join(str(part) for part in first["loc"]), 80)
         raise NpError(f"plan file {path} is malformed: {where}: {first['msg']}") from None
     return SavedPlan(
         plan=content.plan,
+        recipe=content.recipe,
         fingerprints=content.fingerprints,
         config_digest=content.config_digest,
         np_version=content.np_version,
@@ -149,15 +201,16 @@ def load_plan(path: Path) -> SavedPlan:
 def check_target(saved: SavedPlan, target: PlanTarget) -> None:
     """Refuse a plan made for another endpoint, project or workspace.
 
-    The configuration's own digest is recorded but not enforced: the plan holds every request
-    body, and the state serial and live fingerprints already refuse a plan that the world moved
-    past; a configuration change merged since (another pull request) is that change's own plan."""
+    The configuration's own digest is recorded but not enforced: apply plans again and sends
+    only what equals the saved plan, so an edit that changes nothing (a comment) still applies,
+    and one that changes a request is refused by ``check_same``."""
     for what in ("endpoint", "project_id", "workspace"):
         was, now = getattr(saved.target, what), getattr(target, what)
         if was != now:
             label = what.replace("_", " ")
             raise NpError(
-                f"the saved plan was made for {label} {was}, but this run uses {label} {now}; "
+                f"the saved plan was made for {label} {shown(was, 80)}, but this run uses "
+                f"{label} {shown(now, 80)}; "
                 "nothing was sent. Run np plan again for this target"
             )
 
@@ -181,10 +234,51 @@ def check_still_valid(saved: SavedPlan, state: State, live: LiveWorld) -> None:
         _stale(f"{', '.join(moved)} changed live since the plan was made")
 
 
+def check_same(saved: Plan, again: Plan) -> None:
+    """Refuse, naming the first difference, unless the plan made again changes exactly what
+    the saved one says: the same addresses, each with the same action, request body, move and
+    forgetting. What apply then sends is np's own plan, never the file's bodies."""
+    before = {c.address: c for c in saved.touched}
+    now = {c.address: c for c in again.touched}
+    for address in sorted(set(before) | set(now)):
+        old, new = before.get(address), now.get(address)
+        if old is None or new is None:
+            said = f"{old.action} it" if old is not None else "leave it alone"
+            plans = f"{new.action} it" if new is not None else "leave it alone"
+            _differs(address, f"the saved plan would {said}, np plans to {plans}")
+        for what, was, is_now in (
+            ("action", old.action, new.action),
+            ("request body", old.body, new.body),
+            ("previous address", old.moved_from, new.moved_from),
+            ("forgets it", old.forgets, new.forgets),
+        ):
+            if was != is_now:
+                _differs(
+                    address, f"{what}: the saved plan has {_brief(was)}, np plans {_brief(is_now)}"
+                )
+
+
+def _differs(address: str, why: str) -> NoReturn:
+    raise NpError(
+        f"the saved plan is not what np plans from this configuration: {shown(address, 80)}: "
+        f"{why}; nothing was sent. Run np plan -out again and review it"
+    )
+
+
+def _brief(value: object) -> str:
+    return shown(json.dumps(value, sort_keys=True, ensure_ascii=False), 120)
+
+
 def _stale(why: str) -> NoReturn:
     raise NpError(f"the saved plan is out of date: {why}; run np plan again")
 
 
+def _signature(key: str, checksum: str) -> str:
+    """HMAC-SHA256 of the checksum (which covers every other field) under ``NP_PLAN_KEY``."""
+    return hmac.new(key.encode(), checksum.encode(), hashlib.sha256).hexdigest()
+
+
 def _checksum(content: dict[str, Any]) -> str:
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a forged file may hold a lone surrogate; it must only fail to match
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
-from reconciler.errors import StateError
+from reconciler.errors import StateError, shown
+from reconciler.identifiers import canonical_address, segment_problem
 
 STATE_VERSION = 1
 
@@ -63,6 +64,10 @@ class ResourceState:
             key: expect(fields[key], kind, f"{where}.{key}", source)
             for key, kind in zip(keys, (str, str, dict, dict, str), strict=True)
         }
+        for key in ("pool", "name"):
+            problem = segment_problem(values[key])
+            if problem is not None:
+                _fail(source, f"{where}.{key}", problem)
         prevent_destroy = False
         if "lifecycle" in fields:
             lifecycle = check_object(
@@ -94,8 +99,12 @@ class Identity:
     @classmethod
     def from_json(cls, doc: Any, source: str) -> Identity:
         fields = check_object(doc, "identity", source, required=("project_id", "endpoint"))
+        project_id = expect(fields["project_id"], str, "identity.project_id", source)
+        problem = segment_problem(project_id)
+        if problem is not None:
+            _fail(source, "identity.project_id", problem)
         return cls(
-            project_id=expect(fields["project_id"], str, "identity.project_id", source),
+            project_id=project_id,
             endpoint=expect(fields["endpoint"], str, "identity.endpoint", source),
         )
 
@@ -157,7 +166,9 @@ class State:
             lineage=lineage,
             serial=serial,
             resources={
-                address: ResourceState.from_json(body, f"resources[{json.dumps(address)}]", source)
+                check_address(address, "resources", source): ResourceState.from_json(
+                    body, f"resources[{json.dumps(address)}]", source
+                )
                 for address, body in resources.items()
             },
             identity=None if identity is None else Identity.from_json(identity, source),
@@ -201,6 +212,18 @@ def decode(raw: bytes, source: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise StateError(f"{source}: not valid JSON: {exc}") from exc
+
+
+def check_address(address: str, where: str, source: str) -> str:
+    """``address`` if it is a node-pool address in its one written form, else a StateError: a
+    state is read by commands that print and pass addresses on."""
+    try:
+        canonical = canonical_address(address)
+    except ValueError as exc:
+        _fail(source, where, str(exc))
+    if canonical != address:
+        _fail(source, where, f"{shown(address, 80)!r} is not written as np writes it ({canonical})")
+    return address
 
 
 def expect(value: Any, kind: type, where: str, source: str) -> Any:

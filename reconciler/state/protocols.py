@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.errors import LockError, StateError, shown
-from reconciler.state.document import ResourceState, State, check_object, expect
+from reconciler.state.document import ResourceState, State, check_address, check_object, expect
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,9 @@ class JournalRecord:
         return cls(
             lineage=expect(fields["lineage"], str, "lineage", source),
             base_serial=expect(fields["base_serial"], int, "base_serial", source),
-            address=expect(fields["address"], str, "address", source),
+            address=check_address(
+                expect(fields["address"], str, "address", source), "address", source
+            ),
             resource=None
             if resource is None
             else ResourceState.from_json(resource, "resource", source),

@@ -24,6 +24,7 @@ from reconciler.api import (
 )
 from reconciler.api.auth import AkSkAuth, TokenAuth
 from reconciler.api.credentials import auth_from_env
+from reconciler.errors import NpError
 from reconciler.signer import verify
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -126,14 +127,26 @@ def test_lists_return_raw_items_with_status_buckets_untouched() -> None:
     assert recorder.calls == [f"GET {BASE}/pool-a/nodepools"]
 
 
-def test_list_pools_and_get_nodepool_paths_quote_each_segment() -> None:
+def test_list_pools_and_get_nodepool_paths_are_one_segment_each() -> None:
     recorder = Recorder(
         respond(200, {"items": [{"metadata": {"name": "p"}}]}), respond(200, NODEPOOL)
     )
     client = make_client(recorder)
     assert run(client.list_pools()) == [{"metadata": {"name": "p"}}]
-    assert run(client.get_nodepool("pool a", "x/y?z")) == NODEPOOL
-    assert recorder.calls == [f"GET {BASE}", f"GET {BASE}/pool%20a/nodepools/x%2Fy%3Fz"]
+    assert run(client.get_nodepool("Pool_a.1", "pool-dev-default")) == NODEPOOL
+    assert recorder.calls == [f"GET {BASE}", f"GET {BASE}/Pool_a.1/nodepools/pool-dev-default"]
+
+
+@pytest.mark.parametrize("name", [".", "..", "x/y", "x?y", "pool a", "", "a%2e"])
+def test_a_name_that_would_change_the_path_is_never_sent(name: str) -> None:
+    """``..`` would make GET …/nodepools/.. a read of the pool itself (httpx collapses it);
+    a name reaching the client has been checked already, and this is the last line."""
+    recorder = Recorder(respond(200, NODEPOOL))
+    with pytest.raises(NpError, match="refusing to send a request for the name"):
+        run(make_client(recorder).delete_nodepool("pool-a", name))
+    with pytest.raises(NpError, match="refusing to send a request for the name"):
+        run(make_client(recorder).get_nodepool(name, "train"))
+    assert recorder.calls == []
 
 
 def test_patch_sends_the_body_as_given_as_a_merge_patch() -> None:
@@ -469,7 +482,7 @@ def test_aksk_requests_verify_and_each_retry_is_signed_afresh() -> None:
     auth = AkSkAuth(AK, SK, "proj", TOKEN, now=lambda: next(moments))
     recorder = Recorder(INTERNAL, respond(200, NODEPOOL))
     body = b'{"spec":{"resources":{"count":1}}}'
-    run(make_client(recorder, auth=auth).patch_nodepool("pool a", "n", body))
+    run(make_client(recorder, auth=auth).patch_nodepool("pool_a", "n", body))
     first, second = recorder.requests
     assert first.headers["X-Sdk-Date"] == "20240101T000000Z"
     assert second.headers["X-Sdk-Date"] == "20240101T000001Z"

@@ -93,7 +93,7 @@ def test_state_mv_renames_an_address_without_a_request(ws: Workspace) -> None:
         ),
         (
             ("nodepool.train", "train"),
-            'train: not a node-pool address (nodepool.NAME or nodepool.NAME["KEY"])',
+            "'train' is not a node pool address (nodepool.NAME or nodepool.NAME[\"KEY\"])",
         ),
     ],
 )

@@ -134,8 +134,8 @@ def test_move_mistakes(tmp_path: Path, moves: str, expected: list[str]) -> None:
         ("moved: {from: nodepool.a}\n", "main.yaml:1: moved must be a list of {from, to} mappings"),
         ("moved: [nodepool.a]\n", "main.yaml:1: moved: expected a mapping with from and to"),
         (
-            "moved: [{from: 'nodepool.a[x]', to: nodepool.train}]\n",
-            "main.yaml:1: moved: from: 'nodepool.a[x]' is not a node pool address "
+            "moved: [{from: 'nodepool.a[x y]', to: nodepool.train}]\n",
+            "main.yaml:1: moved: from: 'nodepool.a[x y]' is not a node pool address "
             '(nodepool.NAME or nodepool.NAME["KEY"])',
         ),
     ],

@@ -18,6 +18,7 @@ RANKS = {
     "fsutil": 0,
     "signer": 0,
     "endpoint": 1,
+    "identifiers": 1,
     "model": 2,
     "state": 2,
     "api": 3,

@@ -18,6 +18,7 @@ from support import local_backend
 
 from reconciler import fsutil
 from reconciler.errors import StateError
+from reconciler.identifiers import address
 from reconciler.state.document import ResourceState, State
 from reconciler.state.local import LocalStore
 from reconciler.state.manager import StateManager
@@ -375,10 +376,18 @@ json_value = st.recursive(
     ),
     max_leaves=8,
 )
+api_names = st.from_regex(r"[A-Za-z0-9._-]{1,8}", fullmatch=True).filter(
+    lambda n: n not in (".", "..")
+)
+addresses = st.builds(
+    address,
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,8}", fullmatch=True),
+    st.none() | st.text(max_size=6),
+)
 resource_states = st.builds(
     ResourceState,
-    pool=st.text(max_size=8),
-    name=st.text(max_size=8),
+    pool=api_names,
+    name=api_names,
     applied=st.dictionaries(st.text(max_size=5), json_value, max_size=3),
     live=st.dictionaries(st.text(max_size=5), json_value, max_size=3),
     updated_at=st.just("2026-11-27T04:31:00Z"),
@@ -388,7 +397,7 @@ resource_states = st.builds(
 
 @given(
     serial=st.integers(min_value=0, max_value=2**40),
-    resources=st.dictionaries(st.text(min_size=1, max_size=12), resource_states, max_size=4),
+    resources=st.dictionaries(addresses, resource_states, max_size=4),
 )
 def test_to_json_from_json_round_trip(serial: int, resources: dict[str, ResourceState]) -> None:
     state = State("lineage-x", serial, resources)

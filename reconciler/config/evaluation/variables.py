@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.config.evaluation.expr import Names, evaluate_literal
 from reconciler.config.evaluation.resolve import Problem, resolve, validate
-from reconciler.config.evaluation.values import MAX_NUMBER, is_number, number_problem
+from reconciler.config.evaluation.values import MAX_NUMBER, is_number, number_problem, plain
 from reconciler.config.evaluation.vartypes import (
     ANY,
     TypeMismatch,
@@ -163,6 +163,23 @@ class VariableValues:
         self.diagnostics.append(diagnostic)
         if name is not None:
             self.broken.add(name)
+
+    def plain_values(self) -> dict[str, Any]:
+        """Every variable's final value, as JSON holds it (a saved plan records these)."""
+        return {name: plain(value) for name, value in sorted(self.values.items())}
+
+    def from_recorded(self, recorded: MappingABC[str, Any]) -> None:
+        """The values a saved plan recorded; a variable no longer declared is left out (the
+        plan made again then differs, and says where)."""
+        for name, value in recorded.items():
+            variable = self.variables.get(name)
+            if variable is None:
+                continue
+            try:
+                self.values[name] = variable.conformed(value)
+            except ValueError as exc:
+                message = f"the saved plan's value does not fit this variable now: {exc}"
+                self._error(Diagnostic(message, variable.pos, f"variable.{name}"), name)
 
     def from_environ(self, environ: MappingABC[str, str]) -> None:
         for name, variable in self.variables.items():

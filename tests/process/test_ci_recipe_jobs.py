@@ -307,8 +307,10 @@ def test_github_plan_then_apply_of_the_reviewed_plan(
     pull_request = repo.checkout()
     code, _, err = github_run("plan", "Install np", pull_request, repo, "pull_request", runner)
     assert code == 0, err
-    ca = runner["temp"] / "np-pg-ca.pem"
-    assert runner["env"].read_text() == f"PGSSLROOTCERT={ca}\n"
+    ca, cache = runner["temp"] / "np-pg-ca.pem", runner["temp"] / "np-cache"
+    assert runner["env"].read_text() == f"PGSSLROOTCERT={ca}\nNP_CACHE_DIR={cache}\n"
+    restored = github_action_inputs(load(GITHUB), "plan", "actions/cache")
+    assert restored["path"] == "${{ runner.temp }}/np-cache"  # where NP_CACHE_DIR points
     assert ca.read_text() == "-----BEGIN CERTIFICATE-----\n"
     code, _, err = github_run("plan", "np plan", pull_request, repo, "pull_request", runner)
     assert code == 0, err

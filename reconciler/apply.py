@@ -112,6 +112,7 @@ async def apply_plan(
             await session.commit(_records(change, live))
         except StateError:
             stop.set()
+            await prove()  # a store that went away may have taken the lock with it: say so
             raise
 
     async def prove() -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from reconciler.apply import Outcome, Progress, Rebuild, WaitPolicy, apply_plan, interrupt_stops
 from reconciler.config.configuration import Configuration, DesiredNodePool
 from reconciler.drift import DriftEntry, drift_report
-from reconciler.errors import NpError
+from reconciler.errors import LockError, NpError
 from reconciler.live import LiveWorld, fetch_live
 from reconciler.ops import adopt_identity, given_address, identity_of, import_nodepool
 from reconciler.plan.changes import Plan, ResourceChange
@@ -216,7 +216,10 @@ class Run:
             return None
         if reviewed.plan.has_changes and not auto_approve and not terminal.approve():
             return None
-        session.prove()
+        try:
+            session.prove()  # the answer may come long after the plan
+        except LockError as exc:
+            raise LockError(f"{exc}; nothing was sent and nothing was recorded") from None
         return run_async(
             self.apply_reviewed(
                 session, reviewed, wait_seconds=wait_seconds, progress=terminal.progress

@@ -66,6 +66,14 @@ class TcpProxy:
     def resume(self) -> None:
         self._open.set()
 
+    def drop_all(self) -> None:
+        """Reset every connection now, as a server restart looks to its clients (new
+        connections pass again)."""
+        with self._mutex:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _reset(sock)
+
     def cut_after(self, budget: int, towards_client: bool = False) -> None:
         """Forward ``budget`` more bytes towards the server (or the client), then reset both
         ends of that connection (once; later traffic passes again)."""

@@ -86,9 +86,6 @@ HEARTBEAT_SECONDS = 30.0
 """How often a held lock is refreshed; others call it stale only after minutes without one."""
 RETRY_SECONDS = 5.0
 """After a refresh that could not reach the store: try again this soon, not in 30 s."""
-PROOF_SECONDS = 1.0
-"""A refresh this recent proves the lock for a request about to be sent: a burst of requests
-costs one round trip, and a lost lock stops the run within this long."""
 PROVE_ATTEMPTS = 3
 
 
@@ -122,12 +119,15 @@ class Keeper:
             self._thread.join()
 
     def prove(self) -> None:
-        """Return when the lock is shown to be ours (now, or within ``PROOF_SECONDS``); raise
-        LockLostError when it is not, or LockError when the store cannot tell us."""
+        """Return once the store has shown the lock to be ours after this call began; raise
+        LockLostError when it is not, or LockError when the store cannot tell us. Callers
+        that ask at the same time share one round trip: a proof that completed after a
+        caller asked serves that caller too."""
+        asked = time.monotonic()
         with self._mutex:
             if self.lost is not None:
                 raise self.lost
-            if time.monotonic() - self._proven_at < PROOF_SECONDS:
+            if self._proven_at > asked:
                 return
             problem: NpError | None = None
             for attempt in range(PROVE_ATTEMPTS):

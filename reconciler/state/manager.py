@@ -316,8 +316,8 @@ class Session:
         return self._store.describe()
 
     def prove(self) -> None:
-        """Before sending: LockLostError once this run does not hold the lock any more (a proof
-        is fresh for about a second, so a burst of requests costs one round trip)."""
+        """Before sending: LockLostError once this run does not hold the lock any more (the
+        store is asked; requests starting together share one answer)."""
         self._keeper.prove()
 
     @property

@@ -13,19 +13,22 @@ SHOWN_LIMIT = 200
 """Characters of a value read from a file that a message shows before cutting it short."""
 
 
-def shown(text: str, limit: int = SHOWN_LIMIT) -> str:
+def shown(text: str, limit: int | None = SHOWN_LIMIT) -> str:
     """``text`` safe to print: control, format (bidi overrides, zero-width) and unpaired
-    surrogate characters escaped as ``\\uXXXX``, and cut to ``limit`` characters with a count
-    of the rest. Anything np prints that it read from a file or a server goes through this: a
-    lock file's ESC sequence must not repaint a terminal, nor an RTL override hide a name."""
-    out = []
-    for char in text[:limit]:
-        if unicodedata.category(char) in _UNPRINTABLE:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    cut = len(text) - limit
-    return "".join(out) + (f"... ({cut} more characters)" if cut > 0 else "")
+    surrogate characters escaped as ``\\uXXXX``, and cut to ``limit`` characters (None: never)
+    with a count of the rest. Anything np prints that it read from a file or a server goes
+    through this: a lock file's ESC sequence must not repaint a terminal, nor an RTL override
+    hide a name, nor a lone surrogate crash the output."""
+    head = text if limit is None else text[:limit]
+    if head.isprintable():  # the common case, at C speed
+        escaped = head
+    else:
+        escaped = "".join(
+            f"\\u{ord(char):04x}" if unicodedata.category(char) in _UNPRINTABLE else char
+            for char in head
+        )
+    cut = 0 if limit is None else len(text) - limit
+    return escaped + (f"... ({cut} more characters)" if cut > 0 else "")
 
 
 _UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}

@@ -33,7 +33,9 @@ def address(label: str, key: str | None = None) -> str:
     """The address of a block, or of one instance of a ``for_each`` block."""
     if key is None:
         return f"nodepool.{label}"
-    return f"nodepool.{label}[{json.dumps(key, ensure_ascii=False)}]"
+    # Unprintable characters as JSON escapes: an address is printed everywhere, and reads
+    # back (parse_address) as the same key.
+    return f"nodepool.{label}[{shown(json.dumps(key, ensure_ascii=False), None)}]"
 
 
 def parse_address(text: str) -> tuple[str, str | None]:

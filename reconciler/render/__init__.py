@@ -13,6 +13,8 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from reconciler.errors import shown
+
 if TYPE_CHECKING:
     from reconciler.drift import DriftEntry
     from reconciler.plan.changes import Plan
@@ -57,12 +59,19 @@ def json_pieces(document: dict[str, Any]) -> Iterator[str]:
     line, like `terraform show -json`; the C encoder does each piece (indent= is 15x slower)."""
     yield "{"
     for number, (key, value) in enumerate(document.items()):
-        yield f"{', ' if number else ''}{json.dumps(key, ensure_ascii=False)}: "
+        yield f"{', ' if number else ''}{_dumps(key)}: "
         if isinstance(value, list):
             yield "["
             for index, item in enumerate(value):
-                yield f"{', ' if index else ''}{json.dumps(item, ensure_ascii=False)}"
+                yield f"{', ' if index else ''}{_dumps(item)}"
             yield "]"
         else:
-            yield json.dumps(value, ensure_ascii=False)
+            yield _dumps(value)
     yield "}"
+
+
+def _dumps(value: Any) -> str:
+    """JSON with anything unprintable as a ``\\uXXXX`` escape (the same JSON value): a
+    bidi override or escape sequence a server or file put in a label stays inert in a
+    terminal, and a lone surrogate cannot make the output unwritable."""
+    return shown(json.dumps(value, ensure_ascii=False), None)

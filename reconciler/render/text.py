@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from reconciler.diff import DriftChange, FieldChange
+from reconciler.errors import shown
 from reconciler.model import (
     CONFIG_NAMES,
     wire_path_to_config,
@@ -41,7 +42,10 @@ class Painter:
 
 
 def value(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False)
+    """A value as the plan shows it: JSON, with anything unprintable escaped (a label a
+    server or a file holds may carry an escape sequence, a bidi override or a lone
+    surrogate)."""
+    return shown(json.dumps(v, ensure_ascii=False), None)
 
 
 def render_plan(plan: Plan, paint: Painter) -> str:

@@ -257,3 +257,44 @@ def test_state_mv_takes_the_unquoted_key_a_shell_leaves(ws: Workspace) -> None:
     run = ws.np("state", "mv", "nodepool.gpu[a]", "nodepool.cpu[a]")
     assert run.code == 0, run.stderr
     assert list(ws.state()["resources"]) == ['nodepool.cpu["a"]']
+
+
+# --- what np prints of what it read -------------------------------------------------------------
+
+HOSTILE = "\x1b[2J\x1b[31mred\u202eevil\u200b"
+
+
+def test_values_read_from_state_and_live_are_printed_escaped(managed: Workspace) -> None:
+    ws = managed
+    doc = ws.state()
+    doc["resources"]["nodepool.infer"]["applied"]["labels"] = {"team": HOSTILE}
+    ws.state_path.write_text(json.dumps(doc))
+    world = ws.world()
+    world["pools"]["pool-prod"]["nodepools"]["train"]["labels"] = {"team": HOSTILE}
+    ws.world(world)
+    ws.write(
+        "main.hcl", CONFIG.replace("count = var.n", 'count = var.n\n  labels = { team = "ml" }')
+    )
+    for args in (("plan",), ("state", "show", "nodepool.infer"), ("plan", "--json")):
+        run = ws.np(*args)
+        printed = run.stdout + run.stderr
+        assert "\x1b" not in printed and "\u202e" not in printed and "\u200b" not in printed
+        assert "\\u001b" in printed, args
+
+
+def test_a_lock_file_with_escape_sequences_is_shown_escaped(managed: Workspace) -> None:
+    ws = managed
+    lock = {
+        "id": "x\x1b]0;pwned\x07",
+        "pid": 4242,
+        "host": "h\u202e",
+        "user": "\x1b[31malice",
+        "operation": "apply",
+        "created": "2026-11-27T04:31:00Z",
+    }
+    Path(f"{ws.state_path}.lock").write_text(json.dumps(lock))
+    run = ws.np("plan")
+    assert run.code == 1
+    assert "\x1b" not in run.stderr and "\x07" not in run.stderr and "\u202e" not in run.stderr
+    assert "\\u001b[31malice@h\\u202e" in run.stderr
+    assert "np force-unlock 'x\\u001b]0;pwned\\u0007'" in run.stderr

@@ -382,10 +382,20 @@ def test_drift_junit_without_drift_has_no_failures(entries: list[DriftEntry]) ->
         {},
         {"format_version": "1", "resource_changes": []},
         {"a": [1, {"b": 'ü ☃ "q"'}, [2, 3], None], "c": {"d": [True]}, "e": "x"},
-        {"😀": ["\n", "\u2028"], "list_last": [{}]},
+        {"😀": ["\n", "é"], "list_last": [{}]},
     ],
 )
 def test_json_written_in_pieces_is_the_document_json_dumps_writes(
     document: dict[str, object],
 ) -> None:
     assert "".join(json_pieces(document)) == json.dumps(document, ensure_ascii=False)
+
+
+def test_json_pieces_escape_what_a_terminal_would_act_on() -> None:
+    """The same JSON value, with a line separator, a bidi override and a lone surrogate as
+    escapes: inert on a terminal, and always writable as UTF-8."""
+    document = {"labels": ["\u2028", "a\u202eb", "\ud800"], "\u200b": 1}
+    text = "".join(json_pieces(document))
+    assert text == '{"labels": ["\\u2028", "a\\u202eb", "\\ud800"], "\\u200b": 1}'
+    assert json.loads(text) == document
+    text.encode()  # no UnicodeEncodeError

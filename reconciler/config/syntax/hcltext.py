@@ -5,16 +5,22 @@ quote('cost ${x} "a"')   # -> '"cost $${x} \\"a\\""'
 
 from __future__ import annotations
 
+import unicodedata
+
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def escaped(char: str) -> str:
-    """``char`` as written inside an HCL quoted string (control characters as ``\\uXXXX``)."""
+    """``char`` as written inside an HCL quoted string (control, format and separator
+    characters as ``\\uXXXX``: a bidi override written raw would hide what a line says)."""
     if char in _ESCAPES:
         return _ESCAPES[char]
-    if ord(char) < 0x20 or ord(char) == 0x7F:
+    if not char.isprintable() and unicodedata.category(char) in _UNPRINTABLE:
         return f"\\u{ord(char):04x}"
     return char
+
+
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
 
 
 def quote(text: str) -> str:

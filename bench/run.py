@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import backends
+import parse
 import scale
 from procs import HTTP_ENV, NP, PYTHON, BenchError, Finished, median_wall, run
 from workload import Fleet
@@ -46,6 +47,7 @@ SECTIONS = (
     "cpu",
     "foreach",
     "backends",
+    "parse",
 )
 
 
@@ -565,6 +567,18 @@ class Bench:
             "cpu": measured.cpus,
         }
 
+    # -- parsing at fleet scale (bench/parse.py, issue 25) ------------------------------------
+
+    def parse_targets(self) -> None:
+        sizes = parse.QUICK if self.sizes == QUICK else parse.FULL
+        measured = parse.measure(sizes, self.scratch / "parse", progress=_progress)
+        for f in measured.figures:
+            row = Row(
+                f"p{f.id}", f.measure, f.value, f.unit, f.baseline, f.ratio, f.target, f.passed
+            )
+            self.rows.append(row)
+        self.details["parse"] = measured.details
+
 
 def _row_at_most(
     row_id: str, measure: str, figure: float, unit: str, baseline: float, at_most: float
@@ -649,6 +663,7 @@ def main() -> int:
             "cpu": bench.cpu_per_nodepool,
             "foreach": bench.for_each,
             "backends": bench.state_backends,
+            "parse": bench.parse_targets,
         }
         try:
             for name in args.only:

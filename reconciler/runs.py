@@ -42,6 +42,7 @@ from reconciler.state.manager import Session, check_identity
 
 if TYPE_CHECKING:
     from reconciler.api.client import ModelArtsClient
+    from reconciler.policy import PolicyReport
 
 T = TypeVar("T")
 
@@ -59,6 +60,9 @@ class Request:
     excludes: tuple[str, ...] = ()
     parallelism: int = 10
     allow_insecure_http: bool = False
+    policy_dirs: tuple[Path, ...] = ()
+    """The operator's ``--policy`` directories (``NP_POLICY_PATH`` is read from the
+    environment; the configuration's own ``policy/`` is found in its directory)."""
 
     @classmethod
     def of(
@@ -67,6 +71,7 @@ class Request:
         excludes: Sequence[str] = (),
         parallelism: int = 10,
         allow_insecure_http: bool = False,
+        policy_dirs: Sequence[Path] = (),
     ) -> Request:
         """``nodepool.gpu[a]``, as a shell leaves ``nodepool.gpu["a"]``, is the same address."""
         return cls(
@@ -74,6 +79,7 @@ class Request:
             tuple(given_address(a) for a in excludes),
             parallelism,
             allow_insecure_http,
+            tuple(policy_dirs),
         )
 
 
@@ -85,6 +91,15 @@ class Reviewed:
     live: LiveWorld
     target: PlanTarget
     recipe: Recipe
+    policy: PolicyReport | None = None
+    """The policies' verdict on the plan (None: no policy directory is configured)."""
+
+    @property
+    def refused(self) -> str | None:
+        """``Plan refused by N policies`` when a policy denies; None otherwise."""
+        from reconciler.policy import refusal
+
+        return None if self.policy is None else refusal(self.policy)
 
 
 class Terminal(Protocol):
@@ -94,11 +109,15 @@ class Terminal(Protocol):
     def progress(self) -> Progress:
         """Where apply reports what it does."""
 
-    def show(self, plan: Plan) -> None:
-        """Print the plan."""
+    def show(self, plan: Plan, policy: PolicyReport | None) -> None:
+        """Print the plan and the policies' results."""
 
     def approve(self) -> bool:
         """Ask; True only for the exact answer ``yes``. (No terminal: an NpError.)"""
+
+
+class PolicyRefusal(NpError):
+    """A policy denied the plan: nothing is sent (``np plan`` exits 1 after showing it)."""
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -181,7 +200,30 @@ class Run:
             targets=self.request.targets,
             excludes=self.request.excludes,
         )
-        return Reviewed(the_plan, live, target, recipe)
+        return Reviewed(the_plan, live, target, recipe, self.check_policies(the_plan, target))
+
+    def check_policies(self, the_plan: Plan, target: PlanTarget) -> PolicyReport | None:
+        """Evaluate the operator's and the configuration's policies on ``the_plan`` (None when
+        there are none). A policy that cannot decide is a PolicyError: np fails closed."""
+        from reconciler.policy import (
+            Limits,
+            build_input,
+            evaluate_policies,
+            fleet_from_plan,
+            policy_sources,
+            providers_entry,
+        )
+        from reconciler.render.plan_json import plan_document
+
+        sources = policy_sources(self.chdir, self.environ, self.request.policy_dirs)
+        if not sources:
+            return None
+        document = plan_document(the_plan)
+        provider = self.config.provider
+        providers = providers_entry(provider.region, target.project_id, target.endpoint)
+        fleet = fleet_from_plan(document)
+        policy_input = build_input(document, fleet, self.workspace, providers)
+        return evaluate_policies(policy_input, sources, Limits.from_env(self.environ))
 
     async def _plan(self, client: ModelArtsClient, state: State) -> tuple[Plan, LiveWorld]:
         pools = pools_of(self.config, state)
@@ -211,7 +253,9 @@ class Run:
         is nothing to send), apply. None when there was nothing to apply or the answer was no;
         the lock is proven again right after the answer, before anything is sent."""
         reviewed = run_async(self.plan(session))
-        terminal.show(reviewed.plan)
+        terminal.show(reviewed.plan, reviewed.policy)
+        if reviewed.refused:
+            raise PolicyRefusal(f"{reviewed.refused}; nothing was sent")
         if not reviewed.plan.applyable:
             return None
         if reviewed.plan.has_changes and not auto_approve and not terminal.approve():
@@ -256,7 +300,20 @@ class Run:
             again, live = await self._plan(client, state)
             check_still_valid(saved, state, live)
             check_same(saved.plan, again)
+            self._recheck(self.check_policies(again, saved.target))
             return await self._apply(client, session, again, None, wait_seconds, progress)
+
+    def _recheck(self, report: PolicyReport | None) -> None:
+        """The operator's policies may have changed since the plan was made: a saved plan is
+        checked again, its results said, and a deny sends nothing."""
+        if report is None:
+            return
+        from reconciler.policy import policy_text, refusal
+
+        self.warn(policy_text(report))
+        refused = refusal(report)
+        if refused:
+            raise PolicyRefusal(f"{refused}; nothing was sent")
 
     async def _apply(
         self,

@@ -217,8 +217,18 @@ LOCK_TIMEOUT = click.option(
 )
 
 
+POLICY = click.option(
+    "--policy",
+    "policy_dirs",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A directory of Rego policies the plan must pass (repeatable; also NP_POLICY_PATH).",
+)
+
+
 def plan_options(f: Callable[..., T]) -> Callable[..., T]:
-    return LOCK_TIMEOUT(connection_options(targeting_options(var_options(f))))
+    return POLICY(LOCK_TIMEOUT(connection_options(targeting_options(var_options(f)))))
 
 
 def parse_duration(text: str, option: str) -> float:
@@ -292,6 +302,7 @@ class PlanOptions:
     parallelism: int
     lock_timeout: str
     allow_insecure_http: bool
+    policy_dirs: tuple[Path, ...]
 
     @classmethod
     def pop(cls, options: dict[str, Any]) -> PlanOptions:
@@ -304,12 +315,16 @@ class PlanOptions:
             parallelism=options.pop("parallelism"),
             lock_timeout=options.pop("lock_timeout"),
             allow_insecure_http=options.pop("allow_insecure_http"),
+            policy_dirs=options.pop("policy_dirs"),
         )
 
-    def request(self) -> Request:
+    def request(self, g: Globals) -> Request:
         from reconciler.runs import Request
 
-        return Request.of(self.target, self.exclude, self.parallelism, self.allow_insecure_http)
+        policy_dirs = [g.path(d) for d in self.policy_dirs]
+        return Request.of(
+            self.target, self.exclude, self.parallelism, self.allow_insecure_http, policy_dirs
+        )
 
 
 def runner(g: Globals, config: Configuration, request: Request | None = None) -> Run:

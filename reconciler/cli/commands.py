@@ -39,6 +39,7 @@ from reconciler.cli.app import (
 
 if TYPE_CHECKING:
     from reconciler.plan.changes import Plan
+    from reconciler.policy import PolicyReport
 
 
 @cli.command()
@@ -73,10 +74,10 @@ def validate(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(["text", "json", "markdown", "junit"]),
     default="text",
     show_default=True,
-    help="Output format (markdown: for a pull-request comment).",
+    help="Output format (markdown: for a pull-request comment; junit: the policy checks).",
 )
 @with_globals
 def plan(
@@ -93,23 +94,41 @@ def plan(
 
     opts = PlanOptions.pop(options)
     config = load_configuration(g, opts.var_files, opts.var_args, opts.allow_insecure_http)
-    run = runner(g, config, opts.request())
+    run = runner(g, config, opts.request(g))
     with locked(g, "plan", opts.lock_timeout, config) as session:
         reviewed = run_async(run.plan(session))
-    if out is not None:
+    refused = reviewed.refused
+    if out is not None and not refused:  # a refused plan is never saved to be applied
         out = g.path(out)
         run.save(reviewed, out)
-    show_plan(g, reviewed.plan, "json" if as_json else fmt)
+    show_plan(g, reviewed.plan, "json" if as_json else fmt, reviewed.policy)
+    if refused:
+        from reconciler.runs import PolicyRefusal
+
+        raise PolicyRefusal(refused)
     if out is not None and fmt == "text" and not as_json:
         g.say(f"\nSaved the plan to {out}. To apply exactly this plan, run: np apply {out}")
     if detailed_exitcode and reviewed.plan.has_changes:
         sys.exit(EXIT_CHANGES)
 
 
-def show_plan(g: Globals, the_plan: Plan, fmt: str) -> None:
-    from reconciler.render import plan_output
+def show_plan(g: Globals, the_plan: Plan, fmt: str, policy: PolicyReport | None = None) -> None:
+    """The plan in ``fmt``, with the policies' results where that format keeps them."""
+    from reconciler.render import Extra, plan_output
 
-    echo_pieces(plan_output(the_plan, fmt, g.color), g.color)
+    if fmt == "junit":
+        from reconciler.policy import policy_junit
+
+        click.echo(policy_junit(policy), nl=False, color=g.color)
+        return
+    extra = Extra()
+    if policy is not None:
+        from reconciler.policy import policy_markdown, policy_text
+
+        extra = Extra(
+            {"policy_results": policy.to_json()}, policy_markdown(policy), policy_text(policy)
+        )
+    echo_pieces(plan_output(the_plan, fmt, g.color, extra), g.color)
 
 
 def echo_pieces(pieces: Iterable[str], color: bool) -> None:
@@ -173,14 +192,14 @@ def apply(
     with locked(g, "apply", opts.lock_timeout, config) as session:
         if saved is not None:
             request = replace(
-                opts.request(), targets=saved.recipe.targets, excludes=saved.recipe.excludes
+                opts.request(g), targets=saved.recipe.targets, excludes=saved.recipe.excludes
             )
             run = runner(g, config, request)
             outcomes = run_async(
                 run.apply_saved(session, saved, wait_seconds=wait, progress=terminal.progress)
             )
         else:
-            run = runner(g, config, opts.request())
+            run = runner(g, config, opts.request(g))
             applied = run.apply(session, terminal, auto_approve=auto_approve, wait_seconds=wait)
             if applied is None:
                 if terminal.cancelled:
@@ -206,8 +225,8 @@ class CliTerminal:
         self.progress = WaitProgress(sys.stderr.isatty(), lambda line: g.say(line, err=True))
         self.cancelled = False
 
-    def show(self, plan: Plan) -> None:
-        show_plan(self.g, plan, "text")
+    def show(self, plan: Plan, policy: PolicyReport | None) -> None:
+        show_plan(self.g, plan, "text", policy)
 
     def approve(self) -> bool:
         self.cancelled = not approve(self.g)
@@ -386,10 +405,20 @@ def generate(
 
 
 @cli.command()
-def schema() -> None:
+@click.option(
+    "--policy-input",
+    is_flag=True,
+    help="The JSON Schema of the input Rego policies see instead (docs/policy.md).",
+)
+def schema(policy_input: bool) -> None:
     """Print the JSON Schema of the YAML configuration (for yaml-language-server)."""
     import json
 
+    if policy_input:
+        from reconciler.policy import policy_input_schema
+
+        click.echo(json.dumps(policy_input_schema(), indent=2))
+        return
     from reconciler.config import config_json_schema
 
     click.echo(json.dumps(config_json_schema(), indent=2))

@@ -19,6 +19,7 @@ from reconciler.policy.inputdoc import (
     providers_entry,
 )
 from reconciler.policy.render import (
+    policy_junit,
     policy_junit_cases,
     policy_markdown,
     policy_text,
@@ -47,6 +48,7 @@ __all__ = [
     "evaluate_policies",
     "fleet_from_plan",
     "policy_input_schema",
+    "policy_junit",
     "policy_junit_cases",
     "policy_markdown",
     "policy_sources",

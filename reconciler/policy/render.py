@@ -99,6 +99,24 @@ def policy_junit_cases(report: PolicyReport) -> list[ET.Element]:
     return cases
 
 
+def policy_junit(report: PolicyReport | None) -> str:
+    """``np plan --format junit``: one test suite, one test case per policy file (none when
+    no policy is configured), so a CI system lists each denying policy as a failed test."""
+    cases = [] if report is None else policy_junit_cases(report)
+    failures = sum(1 for case in cases if case.find("failure") is not None)
+    suite = ET.Element(
+        "testsuite",
+        name="np plan policies",
+        tests=str(len(cases)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+    )
+    suite.extend(cases)
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
 def tests_text(report: TestReport) -> list[str]:
     """``np policy test``: one line per test, then the summary."""
     lines = []

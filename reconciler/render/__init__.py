@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import shown
@@ -20,20 +21,33 @@ if TYPE_CHECKING:
     from reconciler.plan.changes import Plan
 
 
-def plan_output(plan: Plan, fmt: str, color: bool) -> Iterator[str]:
-    """The plan in ``fmt`` (text, json, markdown), in pieces, without a final newline."""
+def plan_output(plan: Plan, fmt: str, color: bool, extra: Extra | None = None) -> Iterator[str]:
+    """The plan in ``fmt`` (text, json, markdown), in pieces, without a final newline, with
+    ``extra`` (the policy checks, rendered by their owner) where each format keeps it."""
+    extra = extra or Extra()
     if fmt == "json":
         from reconciler.render.plan_json import plan_document
 
-        yield from json_pieces(plan_document(plan))
+        yield from json_pieces(plan_document(plan) | extra.json)
     elif fmt == "markdown":
         from reconciler.render.markdown import render_plan_markdown
 
-        yield "\n".join(render_plan_markdown(plan)).removesuffix("\n")
+        yield "\n".join(render_plan_markdown(plan, extra.markdown)).removesuffix("\n")
     else:
         from reconciler.render.text import Painter, render_plan
 
-        yield render_plan(plan, Painter(color))
+        text = render_plan(plan, Painter(color))
+        yield text + (f"\n\n{extra.text}" if extra.text else "")
+
+
+@dataclass(frozen=True)
+class Extra:
+    """What another part of np adds to a plan's output: keys of the JSON document, a
+    Markdown section at the top of the first part, text after the plan."""
+
+    json: dict[str, Any] = field(default_factory=dict)
+    markdown: str = ""
+    text: str = ""
 
 
 def drift_output(entries: Sequence[DriftEntry], fmt: str, color: bool) -> Iterator[str]:

@@ -30,11 +30,29 @@ _RESERVE = 1_000
 _SIGN = {"create": "+", "delete": "-", "update": " "}
 
 
-def render_plan_markdown(plan: Plan) -> list[str]:
-    budget = LIMIT - _RESERVE - sum(len(str(w)) + 20 for w in plan.warnings)
+PREFACE_LIMIT = 20_000
+"""At most this much of a preface (the policy checks) goes into the first part."""
+
+
+def render_plan_markdown(plan: Plan, preface: str = "") -> list[str]:
+    """The plan in parts; ``preface`` (Markdown: the policy checks) tops the first part."""
+    preface = _cut(preface, PREFACE_LIMIT)
+    budget = LIMIT - _RESERVE - len(preface) - sum(len(str(w)) + 20 for w in plan.warnings)
     blocks = [piece for r in plan.resources for piece in _block(r).split(budget)]
     parts = _pack(blocks, budget)
-    return [_part(plan, part, i, len(parts)) for i, part in enumerate(parts, 1)]
+    return [
+        _part(plan, part, i, len(parts), preface if i == 1 else "")
+        for i, part in enumerate(parts, 1)
+    ]
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut at a line boundary to fit ``limit``, saying how many lines were left out."""
+    if len(text) <= limit:
+        return text
+    lines = text[:limit].splitlines()[:-1]
+    left = text.count("\n") - len(lines)
+    return "\n".join([*lines, f"*… {left} more lines (the job log has them all)*"]) + "\n"
 
 
 def diff_pair(label: str, before: Any, after: Any, indent: str = "", note: str = "") -> list[str]:
@@ -198,9 +216,12 @@ def _field_lines(
     return diff_pair(label, change.before, change.after, indent, note)
 
 
-def _part(plan: Plan, blocks: list[_Block], i: int, n: int) -> str:
+def _part(plan: Plan, blocks: list[_Block], i: int, n: int, preface: str) -> str:
     heading = f"### np plan: {_headline(plan)}" + (f" (part {i} of {n})" if n > 1 else "")
-    sections = [[MARKER.format(i=i, n=n), heading]]
+    sections = [[MARKER.format(i=i, n=n)]]
+    if preface:
+        sections.append([preface.rstrip("\n")])
+    sections.append([heading])
     sections += [[f"> **Warning:** {warning}"] for warning in plan.warnings]
     rows = [b.row for b in blocks if b.row]
     if rows:

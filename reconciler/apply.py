@@ -161,6 +161,8 @@ def interrupt_stops(notice: Callable[[str], None]) -> Iterator[asyncio.Event]:
     interrupts at once (state keeps what was recorded)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in signals}
 
     def first() -> None:
         notice(
@@ -168,16 +170,22 @@ def interrupt_stops(notice: Callable[[str], None]) -> Iterator[asyncio.Event]:
             "Press Ctrl-C again to abort at once (state keeps what is done)."
         )
         stop.set()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+        restore()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    def restore() -> None:
+        """Back to the handlers np had (asyncio would leave SIGTERM at its default: death
+        without releasing the lock)."""
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+            if previous[signum] is not None:
+                signal.signal(signum, previous[signum])
+
+    for signum in signals:
         loop.add_signal_handler(signum, first)
     try:
         yield stop
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+        restore()
 
 
 _DONE = {"create": "created", "update": "updated", "delete": "destroyed", "no-op": "recorded"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -136,6 +137,9 @@ def cli(
 
 
 def main() -> None:
+    # A cancelled CI job sends SIGTERM: stop as at Ctrl-C (finally blocks release the lock)
+    # rather than die holding it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     cli(prog_name="np")
 
 

@@ -502,3 +502,33 @@ def test_state_commands_read_the_configuration_once_and_only_for_its_backend(
     deleted = ws.np("workspace", "delete", "staging", "--force")
     assert (deleted.code, deleted.stdout) == (0, "Deleted workspace staging.\n")
     assert deleted.stderr.count("Warning: ") == 1, deleted.stderr
+
+
+def test_a_failed_release_is_shown_after_the_failure_and_the_summary(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store went down: the journal append failed first, then removing the lock did. The
+    first failure and the summary are what the user needs; the lock problem comes after."""
+    from reconciler.state.local_lock import LocalLocker
+
+    ws.world(pool_world({"a": {"flavor": "f", "count": 1, "maxCount": 1}}))
+    ws.write("main.hcl", config(a="  count = 1\n"))
+    applied(ws)
+    ws.write("main.hcl", config(a="  count = 2\n"))
+
+    def disk_full(self: LocalJournal, records: Any) -> None:
+        raise StateError(f"cannot write {self.path}: No space left on device")
+
+    def unreachable(self: LocalLocker) -> None:
+        raise StateError(f"cannot remove {self.path}: Input/output error")
+
+    monkeypatch.setattr(LocalJournal, "append", disk_full)
+    monkeypatch.setattr(LocalLocker, "release", unreachable)
+    run = ws.np("apply", "--auto-approve", "--no-wait")
+    assert run.code == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("Error:")]
+    assert errors[0] == (
+        f"Error: nodepool.a: cannot write {ws.state_path}.journal: No space left on device"
+    )
+    assert "Apply failed! Resources: 0 added, 0 changed, 0 destroyed; 1 failed" in run.stdout
+    assert errors[-1] == f"Error: cannot remove {ws.state_path}.lock: Input/output error"

@@ -130,12 +130,13 @@ SUMMARY = re.compile(
 )
 
 
-def interrupted_apply(f: Fleet) -> tuple[str, str, int]:
-    """`np apply` one change at a time, Ctrl-C as soon as the first change is answered;
-    return its stdout, stderr and how many requests the server had answered at the signal."""
+def interrupted_apply(f: Fleet, signum: int = signal.SIGINT) -> tuple[str, str, int]:
+    """`np apply` one change at a time, Ctrl-C (or SIGTERM, as a cancelled CI job sends) as
+    soon as the first change is answered; return its stdout, stderr and how many requests the
+    server had answered at the signal."""
     run = f.start("apply", "--auto-approve", "--no-wait", "--parallelism", "1")
     at_signal = wait_for_first_change(f, run, 0)
-    run.send_signal(signal.SIGINT)
+    run.send_signal(signum)
     stdout, stderr = run.communicate(timeout=30)
     assert run.returncode == 1
     assert "Traceback" not in stderr
@@ -143,11 +144,14 @@ def interrupted_apply(f: Fleet) -> tuple[str, str, int]:
 
 
 @pytest.mark.slow
-def test_first_ctrl_c_finishes_what_is_in_flight_and_starts_nothing_new(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_first_ctrl_c_finishes_what_is_in_flight_and_starts_nothing_new(
+    tmp_path: Path, signum: int
+) -> None:
     with fleet(tmp_path, *LATENCY) as f:
         want = desired(0)
         f.configure(want)
-        _, stderr, at_signal = interrupted_apply(f)
+        _, stderr, at_signal = interrupted_apply(f, signum)
         entries = f.settle()
 
         assert (

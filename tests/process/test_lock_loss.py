@@ -147,3 +147,45 @@ def test_a_lock_lost_mid_apply_stops_and_says_what_was_recorded(
     assert set(done) <= set(changed) and len(changed) - len(done) <= 1, term.screen
     assert f"nothing more was sent; {len(done)} change(s) were recorded" in term.screen
     place.close()
+
+
+@pytest.mark.slow
+def test_a_stalled_state_store_holds_back_all_but_parallelism_changes(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """PostgreSQL stops answering (a network black hole), then the connection drops: at most
+    --parallelism changes are ever sent and not recorded; the rest wait, then never start."""
+    pg_url = request.getfixturevalue("pg_url")
+    parts = urlsplit(pg_url)
+    assert parts.hostname is not None and parts.port is not None
+    names = [f"n{i:02d}" for i in range(30)]
+    with (
+        TcpProxy((parts.hostname, parts.port)) as proxy,
+        fleet(tmp_path, live=dict.fromkeys(names, 1)) as f,
+    ):
+        netloc = parts.netloc.rsplit(":", 1)[0] + f":{proxy.port}"
+        place = pg_place(urlunsplit(parts._replace(netloc=netloc)))
+        f.ws.write("backend.hcl", place.block())
+        f.env.update(place.env)
+        f.configure(dict.fromkeys(names, 1))
+        assert f.np("apply", "--auto-approve").code == 0
+        f.configure(dict.fromkeys(names, 2))
+        run = f.start("apply", "--auto-approve", "--no-wait", "--parallelism", "4")
+        deadline = time.monotonic() + 30
+        while not any(e["method"] == "PATCH" for e in f.requests()):
+            assert time.monotonic() < deadline and run.poll() is None
+            time.sleep(0.01)
+        proxy.pause()
+        time.sleep(3)  # a stall: everything np sends to PostgreSQL is held
+        during = sum(1 for e in f.requests() if e["method"] == "PATCH")
+        proxy.drop_all()
+        proxy.resume()
+        _, stderr = run.communicate(timeout=60)
+        assert run.returncode == 1, stderr
+        patched = sum(1 for e in f.settle() if e["method"] == "PATCH")
+    recorded = StateManager(place.open()).load().resources
+    done = sum(1 for r in recorded.values() if r.applied["count"] == 2)
+    assert patched == during  # nothing new started once recording stalled
+    assert patched - done <= 4, stderr
+    assert patched < len(names)
+    place.close()

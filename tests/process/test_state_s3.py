@@ -24,6 +24,8 @@ from reconciler.errors import NpError, StateError
 from reconciler.state.document import ResourceState, State
 from reconciler.state.manager import StateManager
 from reconciler.state.protocols import NOTHING_STORED, LockHeldError, LockInfo, Version
+from reconciler.state.s3_client import S3Client
+from reconciler.state.sigv4 import Credentials
 
 OBS = "https://obs.cn-north-4.myhuaweicloud.com"
 
@@ -325,3 +327,37 @@ def test_a_lock_not_refreshed_for_long_is_reported_stale() -> None:
         with pytest.raises(LockHeldError) as err:
             Place("s3", settings, S3_ENV).open().locker.acquire(holder(2), timeout=0)
     assert err.value.stale == "its holder has not refreshed it for 17 minutes"
+
+
+def test_a_runs_first_checkpoint_keeps_the_state_it_replaces_as_a_backup(place: Place) -> None:
+    place.open().store.write(big_state(1), NOTHING_STORED)
+    store = place.open().store  # one run: it reads, then checkpoints twice
+    v2 = store.write(big_state(2), store.read().version)
+    store.write(big_state(3), v2)
+    backup = client_of(place).send("GET", f"{S3_KEY}.backup", expect=(200,), what="read")
+    assert State.from_json(json.loads(backup.body), "backup") == big_state(1)  # before the run
+    assert place.open().store.read().state == big_state(3)
+
+
+def client_of(place: Place) -> S3Client:
+    """A signed client on the test's bucket, as another tool would write to it."""
+    settings = place.settings
+    credentials = Credentials(S3_ENV["AWS_ACCESS_KEY_ID"], S3_ENV["AWS_SECRET_ACCESS_KEY"])
+    return S3Client(settings["endpoint"], settings["bucket"], settings["region"], credentials, "t")
+
+
+def test_an_empty_state_object_is_named_with_its_restore_step(place: Place) -> None:
+    """A write cut inside its headers once left 0 bytes (moto's fault; real S3 refuses a
+    short body): every command must say so and how to restore, not 'not valid JSON'."""
+    place.open().store.write(big_state(1), NOTHING_STORED)
+    bucket = place.settings["bucket"]
+    client_of(place).send("PUT", S3_KEY, body=b"", what="empty it")
+    with pytest.raises(StateError) as err:
+        place.open().store.read()
+    backup = f"s3://{bucket}/{S3_KEY}.backup"
+    assert str(err.value) == (
+        f"s3://{bucket}/{S3_KEY} is empty (0 bytes): a write was cut short. The state before "
+        f"the last run's first write is kept at {backup}: restore it with `aws s3 cp {backup} "
+        "np.state.json && np state push --force np.state.json` (or restore an earlier version "
+        "of the object if the bucket keeps versions)"
+    )

@@ -24,7 +24,7 @@ def shown(text: str, limit: int | None = SHOWN_LIMIT) -> str:
         escaped = head
     else:
         escaped = "".join(
-            f"\\u{ord(char):04x}" if unicodedata.category(char) in _UNPRINTABLE else char
+            _escape(char) if unicodedata.category(char) in _UNPRINTABLE else char
             for char in head
         )
     cut = 0 if limit is None else len(text) - limit
@@ -32,6 +32,16 @@ def shown(text: str, limit: int | None = SHOWN_LIMIT) -> str:
 
 
 _UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
+
+
+def _escape(char: str) -> str:
+    """``\\uXXXX`` as JSON (and HCL) read it back: a character beyond U+FFFF as its UTF-16
+    surrogate pair."""
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 @dataclass(frozen=True, slots=True)

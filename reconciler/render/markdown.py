@@ -218,10 +218,8 @@ def _field_lines(
 
 def _part(plan: Plan, blocks: list[_Block], i: int, n: int, preface: str) -> str:
     heading = f"### np plan: {_headline(plan)}" + (f" (part {i} of {n})" if n > 1 else "")
-    sections = [[MARKER.format(i=i, n=n)]]
-    if preface:
-        sections.append([preface.rstrip("\n")])
-    sections.append([heading])
+    marker = MARKER.format(i=i, n=n)
+    sections = [[marker, preface.rstrip("\n")], [heading]] if preface else [[marker, heading]]
     sections += [[f"> **Warning:** {warning}"] for warning in plan.warnings]
     rows = [b.row for b in blocks if b.row]
     if rows:

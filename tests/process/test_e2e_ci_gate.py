@@ -53,8 +53,14 @@ def test_saved_plan_applies_exactly_and_never_prompts(ws: Workspace) -> None:
     assert oct(plan_file.stat().st_mode & 0o777) == "0o600"
     shown = ws.np("show", "--json", str(plan_file)).json()
     assert shown["summary"]["change"] == 1
-    # The config changes after planning: the saved plan still applies what was reviewed.
+    # The config changes after planning: np applies only what it plans itself, and that is
+    # no longer what was reviewed.
     ws.write("main.hcl", CONFIG.replace("count  = 3", "count  = 9"))
+    refused = ws.np("apply", str(plan_file))
+    assert refused.code == 1
+    assert "nodepool.train: request body: the saved plan has" in refused.stderr
+    assert ws.nodepool("pool-prod", "train")["count"] == 2
+    ws.write("main.hcl", "# reviewed\n" + CONFIG)  # back to what was planned: it applies
     run = ws.np("apply", str(plan_file))
     assert run.code == 0, run.stderr
     assert ws.nodepool("pool-prod", "train")["count"] == 3

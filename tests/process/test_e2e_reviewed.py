@@ -115,14 +115,17 @@ nodepool "train" {
         "Error: --var and --var-file cannot be used with a saved plan: it holds the values it "
         "was made with; run np plan -out again to change them\n"
     )
-    run = ws.np("apply", "p.plan", env={"NP_VAR_world": "worldB.json"})
+    run = ws.np("apply", "p.plan", env={"NP_ENDPOINT": "sim://worldB.json"})
     assert run.code == 1
     assert run.stderr == (
         "Error: the saved plan was made for endpoint sim://world.json, but this run uses "
         "endpoint sim://worldB.json; nothing was sent. Run np plan again for this target\n"
     )
     assert json.loads((ws.root / "worldB.json").read_text()) == other
-    assert ws.np("apply", "p.plan").code == 0
+    # the plan applies with the variables it was made with: the environment cannot point
+    # a reviewed plan at another world
+    assert ws.np("apply", "p.plan", env={"NP_VAR_world": "worldB.json"}).code == 0
+    assert json.loads((ws.root / "worldB.json").read_text()) == other
     assert ws.nodepool("pool-prod", "train")["labels"]["stage"] == "prod"
 
 

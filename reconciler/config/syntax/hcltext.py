@@ -16,7 +16,8 @@ def escaped(char: str) -> str:
     if char in _ESCAPES:
         return _ESCAPES[char]
     if not char.isprintable() and unicodedata.category(char) in _UNPRINTABLE:
-        return f"\\u{ord(char):04x}"
+        code = ord(char)
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
     return char
 
 

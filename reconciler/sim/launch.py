@@ -136,15 +136,6 @@ class RequestLog:
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
 
-    def wait_for(self, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
-        """The entries once there are at least `count` (each is written before its answer)."""
-        deadline = time.monotonic() + timeout
-        while len(entries := self.read()) < count:
-            if time.monotonic() > deadline:
-                raise LaunchError(f"{self.path} has {len(entries)} entries, not {count}")
-            time.sleep(0.01)
-        return entries
-
     def take(self) -> list[dict[str, Any]]:
         """The entries logged since the previous `take`."""
         entries = self.read()

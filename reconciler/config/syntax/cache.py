@@ -3,9 +3,9 @@
     tree = parse_cache().get(text, ".hcl", "main.hcl")   # None on a miss
     parse_cache().put(text, ".hcl", tree)
 
-python-hcl2's parser costs ~3 ms per node-pool block; a cached tree loads ~20x faster. The key
-is the SHA-256 of np's version, the parser's version, the language and the file's bytes, so any
-change to any of them misses. The cache lives in the user's cache directory
+np's HCL parser takes about 0.4 ms per node-pool block (python-hcl2 about 10 ms); a cached tree
+loads in half that. The key is the SHA-256 of np's version, the parser's version, the language
+and the file's bytes, so any change to any of them misses, and each entry holds its key. The cache lives in the user's cache directory
 (``$NP_CACHE_DIR``, else ``$XDG_CACHE_HOME/np``, else ``~/.cache/np``), never in the
 repository: a cache entry committed next to the configuration could otherwise show a reviewer
 one file and np another. ``NP_CACHE_DIR=off`` turns it off. Entries are plain JSON (never
@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 from collections.abc import Callable
 from functools import cache
 from importlib.metadata import version
@@ -48,9 +49,9 @@ from reconciler.config.syntax.nodes import (
     shared,
 )
 from reconciler.errors import Pos
-from reconciler.fsutil import atomic_write
+from reconciler.fsutil import open_nofollow, read_bytes
 
-_FORMAT = 3
+_FORMAT = 4
 """Bumped whenever the nodes or their encoding change, so that old entries miss."""
 Tree = Body | Node | None
 
@@ -62,9 +63,12 @@ class ParseCache:
     def get(self, text: str, language: str, display: str) -> Tree:
         if self.directory is None:
             return None
+        key = _key(text, language)
         try:
-            raw = (self.directory / f"{_key(text, language)}.json").read_bytes()
-            tree: Tree = _decode(json.loads(raw), Lines(display))
+            stored, data = json.loads(read_bytes(self.directory / f"{key}.json"))
+            if stored != key:
+                return None
+            tree: Tree = _decode(data, Lines(display))
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             return None
         return tree
@@ -72,12 +76,29 @@ class ParseCache:
     def put(self, text: str, language: str, tree: Tree) -> None:
         if self.directory is None:
             return
+        key = _key(text, language)
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            data = json.dumps(_encode(tree), separators=(",", ":"), ensure_ascii=False)
-            atomic_write(self.directory / f"{_key(text, language)}.json", data)
+            data = json.dumps([key, _encode(tree)], separators=(",", ":"), ensure_ascii=False)
+            _store(self.directory / f"{key}.json", data)
         except (OSError, ValueError):
             return
+
+
+def _store(path: Path, data: str) -> None:
+    """Write an entry whole and rename it into place, without waiting for the disk (fsync):
+    a crash may leave an entry missing or unreadable, which is a miss, and an entry names the
+    key it was written under, so no other entry's bytes are ever taken for it. (Flushing cost
+    a cold plan of 10,000 node pools in 500 files 10 s of waiting.) Never through a link."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = open_nofollow(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def parse_cache() -> ParseCache:

@@ -173,6 +173,7 @@ ESCAPES = ["\\n", "\\t", '\\"', "\\\\", "\\r", "\\u00e9", "\\U0001F600", "\\u004
 ESCAPES += ["\\ud800", "\\u0000", "\\q", "\\u12", "$${x}", "%%{y}", "$$", "%%", "%{if a}x%{endif}"]
 SPACES = ["", " ", " ", "  ", "\t"]
 BREAKS = ["\n", "\n  ", "\n\n", " # c\n", " // c\n", " /* c */\n", "\r\n", " /* a\nb */ "]
+BREAKS += [" # é中😀\n"]
 OPERATORS = ["+", "-", "*", "/", "%", "==", "!=", "<", ">", "<=", ">=", "&&", "||"]
 SUFFIXES = [".a", ".b.c", ".0", ".12", "[0]", '["k"]', "[*]", ".*.a", ".1.5", ".true", "[\n0]"]
 EDITS = ["", "{", "}", "[", "]", '"', "=", ",", "\n", "$", "\\", "-", "(", "#", "?", ":"]
@@ -181,9 +182,9 @@ EDITS = ["", "{", "}", "[", "]", '"', "=", ",", "\n", "$", "\\", "-", "(", "#", 
 class Generator:
     """HCL text from python-hcl2's grammar, mostly well-formed, with layouts, comments,
     unicode, escapes, heredocs, templates, operators, conditionals and for expressions,
-    and sometimes one edit that makes it a near miss. A plain generator driven by a
-    hypothesis ``Random``: hypothesis's own strategies take ~30 ms to build one such file,
-    this well under one."""
+    and sometimes one edit that makes it a near miss. A plain generator from a seed that
+    hypothesis draws: hypothesis's own strategies take ~30 ms to build one such file, this
+    well under one."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -295,16 +296,21 @@ class Generator:
         return f"<<{'-' if trim else ''}{marker}\n{body}{indent}{marker}\n"
 
 
+SEEDS = st.integers(0, 2**64 - 1)
+"""A generator's seed: a failure names the file to reproduce it, and drawing one number per
+file keeps hypothesis's own cost out of the budget (3,000 files in about 10 s)."""
+
+
 @settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.randoms(use_true_random=False))
-def test_generated_files_read_alike(rng: random.Random) -> None:
-    compare(Generator(rng).file())
+@given(SEEDS)
+def test_generated_files_read_alike(seed: int) -> None:
+    compare(Generator(random.Random(seed)).file())
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.randoms(use_true_random=False))
-def test_generated_expressions_read_alike(rng: random.Random) -> None:
-    compare_expression(Generator(rng).expr(3))
+@given(SEEDS)
+def test_generated_expressions_read_alike(seed: int) -> None:
+    compare_expression(Generator(random.Random(seed)).expr(3))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))

@@ -5,11 +5,12 @@
 
 np's HCL parser takes about 0.4 ms per node-pool block (python-hcl2 about 10 ms); a cached tree
 loads in half that. The key is the SHA-256 of np's version, the parser's version, the language
-and the file's bytes, so any change to any of them misses, and each entry holds its key. The cache lives in the user's cache directory
-(``$NP_CACHE_DIR``, else ``$XDG_CACHE_HOME/np``, else ``~/.cache/np``), never in the
-repository: a cache entry committed next to the configuration could otherwise show a reviewer
-one file and np another. ``NP_CACHE_DIR=off`` turns it off. Entries are plain JSON (never
-pickle) and every failure to read or write one is a miss, never an error.
+and the file's bytes, so any change to any of them misses, and each entry holds its key. The
+cache lives in the user's cache directory (``$NP_CACHE_DIR``, else ``$XDG_CACHE_HOME/np``, else
+``~/.cache/np``), never in the repository: a cache entry committed next to the configuration
+could otherwise show a reviewer one file and np another. ``NP_CACHE_DIR=off`` turns it off.
+Entries are plain JSON (never pickle) and every failure to read or write one is a miss, never
+an error.
 """
 
 from __future__ import annotations

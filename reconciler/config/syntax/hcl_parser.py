@@ -140,6 +140,7 @@ _MERGED = {"==", "!=", "<", ">", "<=", ">=", "*", "/", "%", "&&", "||", "+", "?"
 """Operators that python-hcl2's post-lexer joins to a line break right before them."""
 _LITERALS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
 _KEYWORDS = {"if", "in", "for", "for_each", "else", "endif", "endfor"}
+_LOOKAHEAD = 3
 _VALUE_END = {"nl", "}", "]", ",", ")", "eof"}
 """Tokens after which a string or number is a whole value (no operator, index or call)."""
 
@@ -165,7 +166,7 @@ _Tokens = tuple[list[str], list[str], list[Pos], dict[int, str]]
 
 
 def _tokens(text: str, start: int, end: int, line: int, at: Callable[[int], Pos]) -> _Tokens:
-    """Kinds, texts and places of the tokens of ``text[start:end]``, ending with ``eof``, and
+    """Kinds, texts and places of the tokens of ``text[start:end]``, then ``eof``s, and
     the value of each pair by its index. An operator's kind is its text; the text of ``attr``
     (a name followed by ``=``) is the name, of a pair its key, of ``str`` the string's."""
     kinds: list[str] = []
@@ -192,9 +193,9 @@ def _tokens(text: str, start: int, end: int, line: int, at: Callable[[int], Pos]
         if kind == "nl" or kind == "heredoc":
             line += value.count("\n")
             place = at(line)
-    kinds.append("eof")
-    texts.append("")
-    places.append(place)
+    kinds.extend(("eof",) * _LOOKAHEAD)  # the parser looks up to two tokens ahead
+    texts.extend(("",) * _LOOKAHEAD)
+    places.extend((place,) * _LOOKAHEAD)
     return kinds, texts, places, pairs
 
 
@@ -562,8 +563,8 @@ class _Parser:
             kind = kinds[self.i]
             if kind == "pair" or kind == "npair":
                 text = texts[self.i]
-                if text[0] == '"':
-                    key = object_key(self.quoted(text[1:-1], place))
+                if text[0] == '"':  # nothing to unescape: the text is the key
+                    key = None if text == f'"{TOO_LONG}"' else _shared(text[1:-1])
                 else:
                     key = None if text in _LITERALS else _shared(text)
                 value = self.pair(kind, place)

@@ -79,6 +79,10 @@ def main() -> int:
     options = parser.parse_args()
     args = [a for a in options.args if a != "--"]
     os.chdir(options.chdir)
+    # The sampler runs when the main thread lets go of the GIL: at once when it blocks, else
+    # after the switch interval (5 ms by default). A short interval spreads the samples over
+    # computing too, instead of piling them on system calls.
+    sys.setswitchinterval(0.0002)
     sampler = Sampler(0.001)
     started = time.perf_counter()
     sampler.start()

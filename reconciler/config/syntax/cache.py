@@ -23,12 +23,10 @@ from collections.abc import Callable
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
-from sys import intern
 from typing import Any
 
 from reconciler import __version__
 from reconciler.config.syntax.nodes import (
-    SHARED_MAX,
     Attribute,
     BareName,
     Block,
@@ -187,15 +185,10 @@ def _decode(data: Any, at: Lines) -> Any:
 
     def scalar(d: Any) -> Scalar:
         value = d[1]
-        if type(value) is str and len(value) <= SHARED_MAX:
-            value = intern(value)
-        return Scalar(value, pos(d[2]))
+        return Scalar(shared(value) if type(value) is str else value, pos(d[2]))
 
     def mapping(d: Any) -> Mapping:
-        entries = [
-            Entry(intern(k) if len(k) <= SHARED_MAX else k, pos(line), node(v))
-            for k, line, v in d[1]
-        ]
+        entries = [Entry(shared(k), pos(line), node(v)) for k, line, v in d[1]]
         return Mapping(tuple(entries), pos(d[2]))
 
     def for_expr(d: Any) -> ForExpr:

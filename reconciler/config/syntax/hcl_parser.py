@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from sys import intern
 
 from reconciler.config.syntax.hcl_literals import (
     BAD_KEY,
@@ -36,7 +35,6 @@ from reconciler.config.syntax.hcl_literals import (
 from reconciler.config.syntax.nodes import (
     MAX_DEPTH,
     MAX_STRING,
-    SHARED_MAX,
     Attribute,
     BareName,
     Block,
@@ -55,6 +53,7 @@ from reconciler.config.syntax.nodes import (
     Scalar,
     Sequence,
     SourceError,
+    shared,
 )
 from reconciler.config.syntax.prescan import TOO_LONG
 from reconciler.errors import Pos
@@ -199,10 +198,6 @@ def _tokens(text: str, start: int, end: int, line: int, at: Callable[[int], Pos]
     return kinds, texts, places, pairs
 
 
-def _shared(text: str) -> str:
-    return intern(text) if len(text) <= SHARED_MAX else text
-
-
 class _Parser:
     """Recursive descent over the tokens of one file (or one interpolation).
 
@@ -276,10 +271,10 @@ class _Parser:
                 if name[0] == '"' or depth >= MAX_DEPTH:
                     raise Unsupported("syntax" if name[0] == '"' else "deep nesting")
                 place = places[self.i]
-                items.append(Attribute(_shared(name), self.pair(kind, place), place))
+                items.append(Attribute(shared(name), self.pair(kind, place), place))
                 self.i += 1
             elif kind == "attr" or (kind == "name" and kinds[self.i + 1] == "="):
-                name = _shared(texts[self.i])
+                name = shared(texts[self.i])
                 place = places[self.i]
                 self.i += 1 if kind == "attr" else 2
                 value = self.expression(depth + 1)
@@ -292,14 +287,14 @@ class _Parser:
                 return Body(tuple(items), pos)
 
     def block(self, depth: int) -> Block:
-        kind_name = _shared(self.texts[self.i])
+        kind_name = shared(self.texts[self.i])
         place = self.places[self.i]
         self.i += 1
         labels: list[str] = []
         while True:
             kind = self.kinds[self.i]
             if kind == "name":
-                labels.append(_shared(self.texts[self.i]))
+                labels.append(shared(self.texts[self.i]))
                 self.i += 1
             elif kind == "str" or kind == "tstr":
                 node = self.string(kind, 0)
@@ -332,7 +327,7 @@ class _Parser:
             self.h = 0
             if text == TOO_LONG:
                 return self.quoted(text, self.places[i])
-            return Scalar(intern(text) if len(text) <= SHARED_MAX else text, self.places[i])
+            return Scalar(shared(text), self.places[i])
         if depth > MAX_DEPTH:
             raise Unsupported("deep nesting")
         place = self.places[i]
@@ -358,7 +353,7 @@ class _Parser:
             return self.number(value, place)
         if value == TOO_LONG:
             return self.quoted(value, place)
-        return Scalar(intern(value) if len(value) <= SHARED_MAX else value, place)
+        return Scalar(shared(value), place)
 
     def number(self, text: str, pos: Pos) -> Scalar:
         try:
@@ -424,7 +419,7 @@ class _Parser:
                 kind = kinds[self.i]
                 text = self.texts[self.i]
                 if kind == "name":
-                    node = GetAttr(node, _shared(text), place)
+                    node = GetAttr(node, shared(text), place)
                 elif kind == "num" and text.isdigit():
                     node = Index(node, self.number(text, place), place)
                 else:
@@ -459,11 +454,11 @@ class _Parser:
                 raise Unsupported("syntax")
             following = kinds[self.i + 1]
             if following == "(":
-                return self.call(_shared(text), pos, depth)
+                return self.call(shared(text), pos, depth)
             if following == "::":
                 raise Unsupported("provider function")
             self.i += 1
-            return BareName(_shared(text), pos)
+            return BareName(shared(text), pos)
         if kind == "num":
             self.i += 1
             return self.number(text, pos)
@@ -564,16 +559,16 @@ class _Parser:
             if kind == "pair" or kind == "npair":
                 text = texts[self.i]
                 if text[0] == '"':  # nothing to unescape: the text is the key
-                    key = None if text == f'"{TOO_LONG}"' else _shared(text[1:-1])
+                    key = None if text == f'"{TOO_LONG}"' else shared(text[1:-1])
                 else:
-                    key = None if text in _LITERALS else _shared(text)
+                    key = None if text in _LITERALS else shared(text)
                 value = self.pair(kind, place)
                 height = max(height, 1)
                 self.i += 1
             elif kind == "attr":
                 text = texts[self.i]
                 self.i += 1
-                key = None if text in _LITERALS else _shared(text)
+                key = None if text in _LITERALS else shared(text)
                 value = self.expression(depth + 1)
                 height = max(height, self.h + 1)
             else:
@@ -607,7 +602,7 @@ class _Parser:
             self.i += 1
             if text in _LITERALS:
                 return Scalar(_LITERALS[text], pos)
-            return BareName(_shared(text), pos)
+            return BareName(shared(text), pos)
         if kind == "num" or kind == "str":
             self.i += 1
             return self.number(text, pos) if kind == "num" else self.quoted(text, pos)
@@ -624,7 +619,7 @@ class _Parser:
         if isinstance(part, Invalid):
             return part
         if len(part) <= MAX_STRING:
-            return Scalar(_shared(part), pos)
+            return Scalar(shared(part), pos)
         return string_node([part], pos)
 
     def text(self, raw: str, pos: Pos) -> str | Invalid:
@@ -689,7 +684,7 @@ class _Parser:
         if self.kinds[self.i] != "name" or self.keyword_after_lines(_KEYWORDS | set(_LITERALS)):
             raise Unsupported("syntax")
         self.i += 1
-        return _shared(self.texts[self.i - 1])
+        return shared(self.texts[self.i - 1])
 
     # -- strings -----------------------------------------------------------------------------
 

@@ -118,7 +118,7 @@ def expression(text: str, pos: Pos) -> Node:
 def _parse_value(source: str, text: str, pos: Pos) -> Node:
     """``source`` as the value of an attribute; every node is placed at ``pos``. np's parser
     reads it unless it gives up; then python-hcl2 does (``reference_value``)."""
-    shown = text if len(text) <= 40 else text[:37] + "..."
+    shown = _shown(text)
     hcl = f"x = {source}\n"
     try:
         limits(hcl)
@@ -137,7 +137,7 @@ def reference_value(source: str, text: str, pos: Pos) -> Node:
     from hcl2.api import parses_to_tree
     from lark.exceptions import LarkError, UnexpectedInput
 
-    shown = text if len(text) <= 40 else text[:37] + "..."
+    shown = _shown(text)
     try:
         tree = parses_to_tree(prepare(f"x = {source}\n"))
     except UnexpectedInput as exc:
@@ -151,6 +151,11 @@ def reference_value(source: str, text: str, pos: Pos) -> Node:
         return _Walker(pos.file, pos.line).expr(_children(attributes[0])[1], pos.line, 0)
     except SourceError as exc:
         return Invalid(exc.message, pos)
+
+
+def _shown(text: str) -> str:
+    """An expression as messages quote it."""
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 _LITERAL = {"%": "\\u0025", "$": "\\u0024"}

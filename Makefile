@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 # Mutation testing of the planning core (docs/testing.md): the score table, exit 1 below the bar.
 mutate: install

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import statistics
-import sys
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -19,15 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from procs import HTTP_ENV, NP, BenchError, Finished, run
-from workload import Fleet
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import servers  # the same real PostgreSQL and S3 the tests start
-
+from bench.procs import HTTP_ENV, NP, BenchError, Finished, run
 from reconciler.sim.launch import RequestLog, SimServer
 from reconciler.state.document import State
 from reconciler.state.protocols import NOTHING_STORED
+from testkit import servers  # the same real PostgreSQL and S3 the tests start
+from testkit.workload import Fleet
 
 KINDS = ("local", "pg", "s3")
 S3_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret"}

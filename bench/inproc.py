@@ -1,6 +1,6 @@
 """CPU time of diff + render per node pool, in-process, with nothing else in the way.
 
-    python bench/inproc.py --pools 100 --per-pool 20   # prints one JSON object
+    python -m bench.inproc --pools 100 --per-pool 20   # prints one JSON object
 
 Config, state and live are built in memory from a synthetic fleet (untimed, no parsing); then
 `make_plan`, the text renderer and the JSON plan document are timed with the process CPU clock,
@@ -15,14 +15,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from workload import Fleet
-
 from reconciler.config.configuration import Configuration, DesiredNodePool, Provider
 from reconciler.live import LivePool, LiveWorld
 from reconciler.plan.planner import make_plan
 from reconciler.render.plan_json import plan_document
 from reconciler.render.text import Painter, render_plan
 from reconciler.state.document import State
+from testkit.workload import Fleet
 
 
 def best_cpu(action: Callable[[], Any], repeat: int) -> float:

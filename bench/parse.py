@@ -1,6 +1,6 @@
 """Parsing at fleet scale (issue 25): four targets, each against a baseline from the same run.
 
-    .venv/bin/python bench/parse.py [--quick] [--before REV] [--json OUT]
+    .venv/bin/python -m bench.parse [--quick] [--before REV] [--json OUT]
 
 1. ``np validate`` of one 1,000-block file, no parse cache: at most 0.08x a bare
    ``hcl2.loads`` of the same file.
@@ -36,10 +36,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from procs import HTTP_ENV, NP, PYTHON, BenchError, Finished, median_wall, run
-from workload import Fleet
-
+from bench.procs import HTTP_ENV, NP, PYTHON, BenchError, Finished, median_wall, run
 from reconciler.sim.launch import LaunchError, SimServer
+from testkit.workload import Fleet
 
 HERE = Path(__file__).resolve().parent
 PER_POOL = 20

@@ -1,7 +1,7 @@
 """Where one np command's wall time goes, by phase, from stack samples (not a profiler: a
 profiler's overhead falls unevenly on call-heavy code and would distort the shares).
 
-    .venv/bin/python bench/phases.py [-C DIR] -- plan --json
+    .venv/bin/python -m bench.phases [-C DIR] -- plan --json
 
 Runs np in this process with a thread that samples the main thread's stack every millisecond
 and names the phase of each sample by the first frame it recognises, innermost first:

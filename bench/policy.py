@@ -2,14 +2,14 @@
 document of 2,000 and of 10,000 node-pool changes, as ``np plan`` would run it after planning
 (the sandboxed child process included).
 
-    .venv/bin/python bench/policy.py            # best of 3 runs per size
-    .venv/bin/python bench/policy.py --runs 1
+    .venv/bin/python -m bench.policy            # best of 3 runs per size
+    .venv/bin/python -m bench.policy --runs 1
 
 Targets (issue 22): at most 0.5 s at 2,000 node pools, and linear growth: 10,000 node pools
 cost at most 5.5 times what 2,000 do. Exits 1 when a target is missed.
 
 The plan documents are synthetic but shaped like ``np plan --json``: wire ``before``/``after``
-documents with the fields bench/workload.py's fleet has, a patch and its reasons for each
+documents with the fields testkit/workload.py's fleet has, a patch and its reasons for each
 update, mostly no-ops, a few creates and deletes, and a handful of changes the example
 policies deny or warn about (so the rules produce results, as they would in review).
 """
@@ -23,10 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from reconciler.policy import (  # noqa: E402 - after the path is set
+from reconciler.policy import (
     Limits,
     PolicyReport,
     PolicySource,
@@ -36,6 +33,7 @@ from reconciler.policy import (  # noqa: E402 - after the path is set
     providers_entry,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 FLAVORS = ("modelarts.vm.gpu.t4u8", "modelarts.vm.gpu.a100", "modelarts.vm.cpu.8u32g")
 AZS = ("cn-north-4a", "cn-north-4b", "cn-north-4c")
 TARGET_2000 = 0.5
@@ -43,7 +41,7 @@ TARGET_RATIO = 5.5
 
 
 def _wire(pool: int, index: int, count: int) -> dict[str, Any]:
-    """A wire PoolResource as the plan shows it (bench/workload.py's fields)."""
+    """A wire PoolResource as the plan shows it (testkit/workload.py's fields)."""
     return {
         "flavor": FLAVORS[index % 2] if pool % 5 else FLAVORS[2],
         "count": count,

@@ -1,6 +1,6 @@
 """np's benchmark: the five targets of issue 5, each a ratio against a baseline from this run.
 
-    .venv/bin/python bench/run.py [--quick] [--json OUT] [--only SECTION ...]
+    .venv/bin/python -m bench.run [--quick] [--json OUT] [--only SECTION ...]
 
 Prints a table (measure | figure | baseline | ratio | target | result) and writes every figure
 with its raw samples as JSON (default bench/results.json). Exit status: 0 when every target
@@ -25,15 +25,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import backends
-import parse
-import scale
-from procs import HTTP_ENV, NP, PYTHON, BenchError, Finished, median_wall, run
-from workload import Fleet
-
+from bench import backends, parse, scale
+from bench.procs import HTTP_ENV, NP, PYTHON, BenchError, Finished, median_wall, run
 from reconciler.sim.launch import LaunchError, RequestLog, SimServer
+from testkit.workload import Fleet
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 """np insists on credentials for an http:// endpoint; the simulator (--auth none) ignores them."""
 CHANGED_EVERY = 10  # the configuration raises the count of every 10th node pool ...
 DRIFT_EVERY = 25  # ... and every 25th had a label edited in the console
@@ -202,7 +200,9 @@ class Bench:
                 _expect_changes(done, len(fleet.changed(CHANGED_EVERY)))
                 np_runs.append(done)
                 base_runs.append(
-                    run([PYTHON, str(HERE / "refresh.py"), url, str(root / "world.json")]).check()
+                    run(
+                        [PYTHON, "-m", "bench.refresh", url, str(root / "world.json")], cwd=ROOT
+                    ).check()
                 )
         figure, baseline = median_wall(np_runs), median_wall(base_runs)
         ratio = baseline / figure
@@ -531,8 +531,8 @@ class Bench:
     # -- CPU of diff + render, in-process ----------------------------------------------------
 
     def cpu_per_nodepool(self) -> None:
-        argv = [PYTHON, str(HERE / "inproc.py"), "--pools", str(self.sizes.cpu_pools)]
-        result = json.loads(run(argv).check().stdout)
+        argv = [PYTHON, "-m", "bench.inproc", "--pools", str(self.sizes.cpu_pools)]
+        result = json.loads(run(argv, cwd=ROOT).check().stdout)
         self.rows.append(
             Row(
                 "c",

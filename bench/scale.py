@@ -16,10 +16,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from procs import HTTP_ENV, NP, BenchError, Finished, run
-from workload import Fleet
-
+from bench.procs import HTTP_ENV, NP, BenchError, Finished, run
 from reconciler.sim.launch import SimServer
+from testkit.workload import Fleet
 
 _COMPLETE = re.compile(rb"Apply complete! Resources: 0 added, (\d+) changed, 0 destroyed\.")
 

@@ -24,8 +24,7 @@ def shown(text: str, limit: int | None = SHOWN_LIMIT) -> str:
         escaped = head
     else:
         escaped = "".join(
-            _escape(char) if unicodedata.category(char) in _UNPRINTABLE else char
-            for char in head
+            _escape(char) if unicodedata.category(char) in _UNPRINTABLE else char for char in head
         )
     cut = 0 if limit is None else len(text) - limit
     return escaped + (f"... ({cut} more characters)" if cut > 0 else "")

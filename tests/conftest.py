@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import servers
 from hypothesis import settings
 from support import Workspace
+
+from testkit import servers
 
 # Mutation runs (`make mutate`) must score the same every time: the same examples in every run,
 # and no example database carrying a failure found under one mutant over to the next.

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bench_quick_measures_every_target(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench/run.py"), "--quick", "--json", str(out)],
+        [sys.executable, "-m", "bench.run", "--quick", "--json", str(out)],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=240,

@@ -305,6 +305,7 @@ def test_the_keeper_keeps_the_lock_fresh_and_warns_once_when_it_is_taken(
         keeper.stop()
     assert len(warnings) == 1 and "lost the state lock" in warnings[0]
 
+
 def test_refresh_reports_a_lock_removed_just_before_the_touch_as_lost(
     state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,13 +7,11 @@ generated corpus; where np's parser gives up, the construct it names is one of
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from unittest import mock
 
 import pytest
@@ -25,18 +23,9 @@ from reconciler.config.syntax import hcl_adapter, sources
 from reconciler.config.syntax.hcl_parser import CONSTRUCTS, Unsupported
 from reconciler.config.syntax.nodes import Body, Node, SourceError
 from reconciler.errors import Pos
+from testkit.workload import Fleet
 
 ROOT = Path(__file__).parents[2]
-
-
-def _bench_workload() -> ModuleType:
-    """bench/workload.py, loaded by its path: bench/ on sys.path would shadow tests/procs.py."""
-    spec = importlib.util.spec_from_file_location("bench_workload", ROOT / "bench" / "workload.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 Outcome = Body | Node | tuple[str, ...]
@@ -125,7 +114,7 @@ def test_a_large_file_and_the_benchmark_fleet_read_alike() -> None:
     """A slice of the large-file test's 5,000 node pools (all of it: the slow test below) and
     the benchmark's blocks, every field of a node pool: np's parser reads them itself."""
     assert compare("".join(hcl_block(i) for i in range(100))) is None
-    fleet = _bench_workload().Fleet(3, 20)
+    fleet = Fleet(3, 20)
     files = fleet.hcl_files(endpoint="sim://world.json", changed_every=7)
     for text in files.values():
         assert compare(text) is None

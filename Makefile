@@ -23,7 +23,7 @@ quickstart: install
 	cd build/quickstart/hcl && ../../../$(BIN)/np plan && ../../../$(BIN)/np apply --auto-approve
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: install
 	$(BIN)/ruff check .

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from reconciler.config.configuration import Configuration, Provider
 from reconciler.policy import (
     Limits,
     PolicyReport,
@@ -38,6 +39,8 @@ FLAVORS = ("modelarts.vm.gpu.t4u8", "modelarts.vm.gpu.a100", "modelarts.vm.cpu.8
 AZS = ("cn-north-4a", "cn-north-4b", "cn-north-4c")
 TARGET_2000 = 0.5
 TARGET_RATIO = 5.5
+CONFIG = Configuration(Provider(region="cn-north-4", project_id="p"), ())
+"""The configuration the policy input's ``providers`` describe."""
 
 
 def _wire(pool: int, index: int, count: int) -> dict[str, Any]:
@@ -125,7 +128,7 @@ def measure(nodepools: int, runs: int) -> tuple[float, PolicyReport]:
     for _ in range(runs):
         start = time.perf_counter()
         doc = build_input(
-            plan, fleet_from_plan(plan), "production", providers_entry("cn-north-4", "p", None)
+            plan, fleet_from_plan(plan), "production", providers_entry(CONFIG, {}, {})
         )
         report = evaluate_policies(doc, [source], limits)
         best = min(best, time.perf_counter() - start)

@@ -207,7 +207,9 @@ async def _reviewed(
         return change
     if fresh is None:
         if change.action == "delete":  # gone already: state forgets it, nothing is sent
-            return ResourceChange(change.address, change.pool, change.name, "no-op")
+            return ResourceChange(
+                change.address, change.pool, change.name, "no-op", provider=change.provider
+            )
         raise NpError(f"node pool {change.pool}/{change.name} no longer exists; {_STALE}")
     if fingerprint(fresh) == fingerprint(change.before):
         return change
@@ -256,6 +258,7 @@ def _records(
             live=live or {},
             updated_at=utc_now(),
             prevent_destroy=change.prevent_destroy,
+            provider=change.provider,
         )
     records: dict[str, ResourceState | None] = {change.address: resource}
     if change.moved_from is not None:

@@ -28,7 +28,7 @@ from reconciler.api.credentials import (
     project_id_from_env,
 )
 from reconciler.config.configuration import Provider
-from reconciler.endpoint import SIM_SCHEME, check_endpoint, is_loopback
+from reconciler.endpoint import SIM_SCHEME, is_loopback
 from reconciler.errors import NpError
 
 if TYPE_CHECKING:
@@ -50,14 +50,7 @@ async def connect(
     allow_insecure_http: bool = False,
     timeout: float = 30.0,
 ) -> AsyncIterator[ModelArtsClient]:
-    endpoint = check_endpoint(
-        provider.endpoint,
-        provider.region,
-        environ,
-        allow_insecure_http,
-        provider.where,
-        config_dir=config_dir,
-    )
+    endpoint = provider.checked_endpoint(environ, allow_insecure_http, config_dir)
     transport: httpx.AsyncBaseTransport | None = None
     auth: httpx.Auth | None = None
     sim: SimApp | None = None

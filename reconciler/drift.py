@@ -15,7 +15,8 @@ from typing import Literal
 
 from reconciler.config.configuration import DesiredNodePool
 from reconciler.diff import DriftChange, drift_of
-from reconciler.live import LiveWorld
+from reconciler.identifiers import DEFAULT_PROVIDER
+from reconciler.live import LiveWorld, Worlds, worlds
 from reconciler.state.document import State
 
 DriftStatus = Literal["in-sync", "drifted", "missing", "unmanaged"]
@@ -28,30 +29,46 @@ class DriftEntry:
     name: str
     status: DriftStatus
     changes: tuple[DriftChange, ...] = ()
+    provider: str = DEFAULT_PROVIDER
+    """The provider (region) that holds the node pool."""
 
 
 def drift_report(
     state: State,
-    live: LiveWorld,
+    live: LiveWorld | Worlds,
     declared: Iterable[DesiredNodePool] = (),
     chosen: set[str] | None = None,
 ) -> list[DriftEntry]:
     """One entry per managed address, and per declared address np does not manage yet;
-    ``chosen`` limits both (``--target``/``--exclude``)."""
+    ``chosen`` limits both (``--target``/``--exclude``). ``live``: each provider's world (one
+    ``LiveWorld``: the default provider's); only the chosen addresses' providers are needed."""
+    by_provider = worlds(live)
     entries: list[DriftEntry] = []
-    managed = {(r.pool, r.name) for r in state.resources.values()}
+    managed = {r.identity for r in state.resources.values()}
     for desired in declared:
         unknown = desired.address not in state.resources
-        if unknown and (desired.pool, desired.name) not in managed:
-            entries.append(DriftEntry(desired.address, desired.pool, desired.name, "unmanaged"))
+        if unknown and desired.identity not in managed:
+            entries.append(
+                DriftEntry(
+                    desired.address,
+                    desired.pool,
+                    desired.name,
+                    "unmanaged",
+                    provider=desired.provider,
+                )
+            )
     for address, resource in sorted(state.resources.items()):
-        current = live.nodepool(resource.pool, resource.name)
-        if current is None:
-            entries.append(DriftEntry(address, resource.pool, resource.name, "missing"))
+        if chosen is not None and address not in chosen:
             continue
-        changes = tuple(drift_of(resource.applied, current))
-        status: DriftStatus = "drifted" if changes else "in-sync"
-        entries.append(DriftEntry(address, resource.pool, resource.name, status, changes))
+        current = by_provider[resource.provider].nodepool(resource.pool, resource.name)
+        status: DriftStatus = "missing"
+        changes: tuple[DriftChange, ...] = ()
+        if current is not None:
+            changes = tuple(drift_of(resource.applied, current))
+            status = "drifted" if changes else "in-sync"
+        entries.append(
+            DriftEntry(address, resource.pool, resource.name, status, changes, resource.provider)
+        )
     if chosen is not None:
         entries = [e for e in entries if e.address in chosen]
     return sorted(entries, key=lambda e: e.address)

@@ -130,16 +130,37 @@ def endpoint_problem(endpoint: str, allow_insecure_http: bool = False) -> str | 
     return "endpoint must be sim://PATH, https://HOST or http://127.0.0.1:PORT"
 
 
-def resolve_endpoint(configured: str | None, region: str | None, environ: Mapping[str, str]) -> str:
-    """``NP_ENDPOINT`` beats ``provider.endpoint``, which beats the region's public endpoint."""
-    endpoint = environ.get("NP_ENDPOINT") or configured
+OVERRIDE_VARIABLE = "NP_ENDPOINT"
+
+
+def endpoint_variable(alias: str | None = None, key: str | None = None) -> str:
+    """The environment variable that overrides one provider's endpoint: ``NP_ENDPOINT`` for
+    the default provider, ``NP_ENDPOINT_HK`` for ``modelarts.hk`` and
+    ``NP_ENDPOINT_REGION_CN_NORTH_4`` for ``modelarts.region["cn-north-4"]``. Each provider
+    has its own, so that redirecting one region never sends another region's requests there."""
+    if alias is None:
+        return OVERRIDE_VARIABLE
+    parts = [alias] if key is None else [alias, key]
+    return "_".join([OVERRIDE_VARIABLE, *(re.sub(r"[^A-Z0-9]", "_", p.upper()) for p in parts)])
+
+
+def resolve_endpoint(
+    configured: str | None,
+    region: str | None,
+    environ: Mapping[str, str],
+    variable: str = OVERRIDE_VARIABLE,
+    configured_at: str = "provider",
+) -> str:
+    """The operator's override (``variable``: ``NP_ENDPOINT`` for the default provider) beats
+    the provider's ``endpoint``, which beats the region's public endpoint."""
+    endpoint = environ.get(variable) or configured
     if endpoint:
         return endpoint
     if region:
         return f"https://modelarts.{region}.myhuaweicloud.com"
     raise NpError(
-        "provider: no endpoint: set region (or endpoint) in the provider block, "
-        "or the NP_ENDPOINT environment variable"
+        f"{configured_at}: no endpoint: set region (or endpoint) in the provider block, "
+        f"or the {variable} environment variable"
     )
 
 
@@ -150,14 +171,16 @@ def check_endpoint(
     allow_insecure_http: bool = False,
     configured_at: str = "provider",
     config_dir: Path | None = None,
+    variable: str = OVERRIDE_VARIABLE,
 ) -> str:
     """The provider endpoint np will use, or an error naming where it came from and what is
-    wrong. Without ``config_dir`` a ``sim://`` path is checked as written, not resolved."""
-    endpoint = resolve_endpoint(configured, region, environ)
-    if environ.get("NP_ENDPOINT"):
+    wrong. Without ``config_dir`` a ``sim://`` path is checked as written, not resolved.
+    ``variable`` is the provider's override in the environment (see ``endpoint_variable``)."""
+    endpoint = resolve_endpoint(configured, region, environ, variable, configured_at)
+    if environ.get(variable):
         problem = endpoint_problem(endpoint, allow_insecure_http)
         if problem:
-            raise _refusal("NP_ENDPOINT", endpoint, problem)
+            raise _refusal(variable, endpoint, problem)
         return endpoint
     where = f"{configured_at}: endpoint" if configured else f"{configured_at}: region"
     check_config_endpoint(
@@ -167,6 +190,7 @@ def check_endpoint(
         where=where,
         config_dir=config_dir,
         allow_insecure_http=allow_insecure_http,
+        override=variable,
     )
     return endpoint
 
@@ -179,6 +203,7 @@ def check_config_endpoint(
     where: str,
     config_dir: Path | None = None,
     allow_insecure_http: bool = False,
+    override: str = OVERRIDE_VARIABLE,
 ) -> None:
     """Refuse (NpError, before any connection) an endpoint from a configuration file that is
     not one of `service`'s own Huawei Cloud endpoints, a loopback host, a ``sim://`` path inside
@@ -186,14 +211,15 @@ def check_config_endpoint(
 
     `service` is the endpoint's first label: ``modelarts`` for the provider, ``obs`` for the
     s3 state backend. `where` names the setting in messages (``main.hcl:3: provider:
-    endpoint``). The message names the host and how to allow it, never credentials.
+    endpoint``). The message names the host and how to allow it (``override``: the variable
+    that would replace this endpoint), never credentials.
     """
     problem = endpoint_problem(url, allow_insecure_http)
     if problem:
         raise _refusal(where, url, problem)
     hosts, worlds = _allowed(environ)
     if url.startswith(SIM_SCHEME):
-        _check_sim_path(url[len(SIM_SCHEME) :], service, worlds, where, config_dir)
+        _check_sim_path(url[len(SIM_SCHEME) :], service, worlds, where, config_dir, override)
         return
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -207,12 +233,17 @@ def check_config_endpoint(
         f"({service}.REGION.myhuaweicloud.com or another official domain) nor a loopback host. "
         "np does not take other endpoints from configuration files, so that a change to a "
         "configuration cannot send credentials somewhere new; to allow this one, set "
-        f"{ALLOW_VARIABLE}={_host_entry(host)} (or NP_ENDPOINT) in the environment"
+        f"{ALLOW_VARIABLE}={_host_entry(host)} (or {override}) in the environment"
     )
 
 
 def _check_sim_path(
-    path: str, service: str, worlds: list[str], where: str, config_dir: Path | None
+    path: str,
+    service: str,
+    worlds: list[str],
+    where: str,
+    config_dir: Path | None,
+    override: str,
 ) -> None:
     """A world file the configuration may name: inside its directory, or allowed by path."""
     shown = f"{SIM_SCHEME}{path}"
@@ -220,7 +251,7 @@ def _check_sim_path(
         raise NpError(f"{where}: {shown}: sim:// is only for the provider's endpoint")
     if _world_key(path, config_dir) in {_world_key(world, config_dir) for world in worlds}:
         return
-    how = f"; to allow it, set {ALLOW_VARIABLE}={shown} (or NP_ENDPOINT={shown}) in the environment"
+    how = f"; to allow it, set {ALLOW_VARIABLE}={shown} (or {override}={shown}) in the environment"
     pure = PurePosixPath(path)
     if pure.is_absolute():
         raise NpError(

@@ -1,14 +1,16 @@
 """``np generate``: configuration blocks for live node pools np does not manage yet.
 
     text = generate(live, config, state, pools=["pool-prod"], language="hcl")
+    text = generate(hk_live, config, state, ["pool-prod"], "yaml", provider="modelarts.hk")
 
-Pure: the live world, the configuration and the state in, text out. A node pool already
-declared (by pool and name) or recorded in state is left out. Every field np manages that is
-set live is written, exactly as live holds it, so that adding the output to the configuration
-plans no changes; what the configuration cannot express (a reserved tag, a label that breaks
-Kubernetes' rules) is left out and named in a comment, which leaves it unmanaged. Labels are
-valid addresses, unique, qualified by the pool when two pools hold the same name, and never one
-the configuration or the state already uses.
+Pure: one provider's live world, the configuration and the state in, text out. A node pool
+already declared (by provider, pool and name) or recorded in state is left out; a block for a
+node pool of another provider than the default one names it (``provider = modelarts.hk``).
+Every field np manages that is set live is written, exactly as live holds it, so that adding
+the output to the configuration plans no changes; what the configuration cannot express (a
+reserved tag, a label that breaks Kubernetes' rules) is left out and named in a comment, which
+leaves it unmanaged. Labels are valid addresses, unique, qualified by the pool when two pools
+hold the same name, and never one the configuration or the state already uses.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from reconciler.config.configuration import Configuration
 from reconciler.config.messages import FieldPath, format_path, pydantic_problems
 from reconciler.config.schema import MANAGED_FIELDS, NodePoolSpec
 from reconciler.config.syntax.hcltext import quote
-from reconciler.identifiers import LABEL, parse_address
+from reconciler.identifiers import DEFAULT_PROVIDER, LABEL, parse_address, parse_provider_address
 from reconciler.live import LiveWorld
 from reconciler.model import RESERVED_TAG_PREFIXES, wire_to_config
 from reconciler.state.document import State
@@ -46,14 +48,20 @@ class Generated:
     fields: dict[str, Any]
     left_out: tuple[str, ...]
     """What live holds that the configuration cannot express (so it stays unmanaged)."""
+    provider: str = DEFAULT_PROVIDER
 
 
 def unmanaged(
-    live: LiveWorld, config: Configuration, state: State, pools: Iterable[str]
+    live: LiveWorld,
+    config: Configuration,
+    state: State,
+    pools: Iterable[str],
+    provider: str = DEFAULT_PROVIDER,
 ) -> list[Generated]:
-    """The live node pools of ``pools`` that neither the configuration nor the state names."""
-    known = {(p.pool, p.name) for p in config.nodepools}
-    known |= {(r.pool, r.name) for r in state.resources.values()}
+    """The live node pools of ``pools`` (in ``provider``'s world ``live``) that neither the
+    configuration nor the state names."""
+    known = {(p.pool, p.name) for p in config.nodepools if p.provider == provider}
+    known |= {(r.pool, r.name) for r in state.resources.values() if r.provider == provider}
     everything = [
         (pool, name, spec)
         for pool in sorted(set(pools))
@@ -71,15 +79,20 @@ def unmanaged(
         label = _unique(_label(f"{pool}_{name}" if qualified else name), taken)
         taken.add(label)
         fields, left_out = _expressible(pool, wire_to_config(spec))
-        result.append(Generated(label, pool, name, fields, left_out))
+        result.append(Generated(label, pool, name, fields, left_out, provider))
     return result
 
 
 def generate(
-    live: LiveWorld, config: Configuration, state: State, pools: Iterable[str], language: Language
+    live: LiveWorld,
+    config: Configuration,
+    state: State,
+    pools: Iterable[str],
+    language: Language,
+    provider: str = DEFAULT_PROVIDER,
 ) -> str:
     """The blocks (HCL) or the ``nodepools:`` document (YAML) for ``unmanaged`` node pools."""
-    found = unmanaged(live, config, state, pools)
+    found = unmanaged(live, config, state, pools, provider)
     if not found:
         return ""
     if language == "yaml":
@@ -160,7 +173,8 @@ def _without_nulls(value: Any) -> Any:
 def hcl_block(item: Generated) -> str:
     """``item`` as a ``nodepool`` block, as a user would write it (also how ``np state show``
     prints what was last applied)."""
-    attributes = [("pool", quote(item.pool))]
+    attributes = [("provider", item.provider)] if item.provider != DEFAULT_PROVIDER else []
+    attributes += [("pool", quote(item.pool))]
     attributes += [("name", quote(item.name))] if item.name != item.label else []
     attributes += [(k, _hcl_value(v)) for k, v in item.fields.items() if k not in _BLOCKS]
     lines = [f'nodepool "{item.label}" {{', *_aligned(attributes, "  ")]
@@ -200,7 +214,12 @@ def _hcl_key(key: str) -> str:
 
 
 def _yaml_block(item: Generated) -> str:
-    lines = [f"  {_yaml_key(item.label)}:", f"    pool: {_yaml_value(item.pool)}"]
+    lines = [f"  {_yaml_key(item.label)}:"]
+    if item.provider != DEFAULT_PROVIDER:
+        alias, key = parse_provider_address(item.provider)
+        written = alias if key is None and alias else item.provider
+        lines.append(f"    provider: {_yaml_value(written)}")
+    lines.append(f"    pool: {_yaml_value(item.pool)}")
     if item.name != item.label:
         lines.append(f"    name: {_yaml_value(item.name)}")
     lines += [f"    {field}: {_yaml_value(value)}" for field, value in item.fields.items()]

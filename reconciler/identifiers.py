@@ -1,8 +1,10 @@
-"""The two kinds of names np reads from files and writes into requests, with the one grammar
-of each: node-pool addresses, and the names that become a segment of an API path.
+"""The names np reads from files and writes into requests, with the one grammar of each:
+node-pool addresses, provider addresses, and the names that become a segment of an API path.
 
     address("gpu", "a100")                   # -> 'nodepool.gpu["a100"]'
     parse_address('nodepool.gpu["a100"]')    # -> ("gpu", "a100"); nodepool.gpu[a100] too
+    provider_address("region", "cn-north-4") # -> 'modelarts.region["cn-north-4"]'
+    parse_provider_address("modelarts.hk")   # -> ("hk", None); "modelarts" -> (None, None)
     segment_problem("..")                    # -> 'is "." or "..", which a URL would collapse'
 
 Configuration, state, journal, saved plans, ``np import`` and ``np state mv`` all read names
@@ -24,6 +26,18 @@ _ADDRESS = re.compile(
     r'(?:\[(?:(?P<quoted>"(?:[^"\\]|\\.)*")|(?P<bare>[A-Za-z0-9_.-]+))\])?'
 )
 ADDRESS_SHAPE = 'nodepool.NAME or nodepool.NAME["KEY"]'
+
+DEFAULT_PROVIDER = "modelarts"
+"""The address of the provider block without an alias: what every node pool uses unless its
+block names another, and what a state entry without ``provider`` was written with."""
+ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""What a provider alias may be: a name that also reads as part of an environment variable
+(``NP_ENDPOINT_<ALIAS>``), so no ``-``."""
+_PROVIDER_ADDRESS = re.compile(
+    rf"{DEFAULT_PROVIDER}(?:\.(?P<alias>{ALIAS.pattern})"
+    r'(?:\[(?:(?P<quoted>"(?:[^"\\]|\\.)*")|(?P<bare>[A-Za-z0-9_.-]+))\])?)?'
+)
+PROVIDER_SHAPE = 'modelarts, modelarts.ALIAS or modelarts.ALIAS["KEY"]'
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]{1,128}")
 SEGMENT_RULE = "1-128 letters, digits, '.', '_' or '-'"
@@ -52,6 +66,36 @@ def parse_address(text: str) -> tuple[str, str | None]:
     except ValueError:
         raise ValueError(f"{shown(text, 80)!r}: the key is not a valid quoted string") from None
     return match["label"], key
+
+
+def provider_address(alias: str | None = None, key: str | None = None) -> str:
+    """The address of a provider: ``modelarts``, ``modelarts.hk``, or one instance of a
+    ``for_each`` provider, ``modelarts.region["cn-north-4"]``."""
+    if alias is None:
+        return DEFAULT_PROVIDER
+    if key is None:
+        return f"{DEFAULT_PROVIDER}.{alias}"
+    return f"{DEFAULT_PROVIDER}.{alias}[{shown(json.dumps(key, ensure_ascii=False), None)}]"
+
+
+def parse_provider_address(text: str) -> tuple[str | None, str | None]:
+    """``(alias, key)`` of a provider address (``(None, None)`` for the default provider);
+    ValueError naming the expected shape otherwise. As with node-pool addresses, a plain-word
+    key may be written unquoted (``modelarts.region[cn-north-4]``)."""
+    match = _PROVIDER_ADDRESS.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{shown(text, 80)!r} is not a provider address ({PROVIDER_SHAPE})")
+    quoted = match["quoted"]
+    try:
+        key = match["bare"] if quoted is None else json.loads(quoted)
+    except ValueError:
+        raise ValueError(f"{shown(text, 80)!r}: the key is not a valid quoted string") from None
+    return match["alias"], key
+
+
+def canonical_provider(text: str) -> str:
+    """A provider address in its one written form."""
+    return provider_address(*parse_provider_address(text))
 
 
 def canonical_address(text: str) -> str:

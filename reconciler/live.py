@@ -12,11 +12,12 @@ before np plans to create or forget anything.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reconciler.api.failures import NotFoundError
+from reconciler.identifiers import DEFAULT_PROVIDER
 from reconciler.model import check_nodepool, check_pool
 
 if TYPE_CHECKING:
@@ -38,6 +39,16 @@ class LiveWorld:
     def nodepool(self, pool: str, name: str) -> dict[str, Any] | None:
         found = self.pools.get(pool)
         return None if found is None else found.nodepools.get(name)
+
+
+Worlds = Mapping[str, LiveWorld]
+"""Each provider's live world, by provider address: every region is read on its own."""
+
+
+def worlds(live: LiveWorld | Worlds) -> Worlds:
+    """``live`` by provider: one ``LiveWorld`` alone is the default provider's (a configuration
+    with one provider, and the planner's tests)."""
+    return {DEFAULT_PROVIDER: live} if isinstance(live, LiveWorld) else live
 
 
 async def fetch_live(

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 
 from reconciler.config.configuration import Backend as BackendBlock
 from reconciler.config.configuration import Configuration, DesiredNodePool, Provider
-from reconciler.endpoint import resolve_endpoint
 from reconciler.errors import NpError, StateError, shown
-from reconciler.identifiers import canonical_address, segment_problem
+from reconciler.identifiers import DEFAULT_PROVIDER, canonical_address, segment_problem
 from reconciler.live import fetch_live
 from reconciler.plan.planner import adoption
 from reconciler.state.document import Identity, ResourceState, State, parse, render, utc_now
@@ -55,15 +54,18 @@ def open_state(
 
 
 def identity_of(provider: Provider, project_id: str, environ: Mapping[str, str]) -> Identity:
-    """What a state written now records: the project and the endpoint np talks to."""
-    return Identity(project_id, resolve_endpoint(provider.endpoint, provider.region, environ))
+    """What a state written now records for ``provider``: the project and the endpoint np
+    talks to."""
+    return Identity(project_id, provider.resolved_endpoint(environ))
 
 
-def adopt_identity(session: Session, identity: Identity) -> str | None:
-    """Refuse a state written for another project; record ours with the next write. Returns
-    the warning to show when only the endpoint differs."""
-    warning = check_identity(session.state, identity, session.describe())
-    session.adopt_identity(identity)
+def adopt_identity(
+    session: Session, identity: Identity, provider: str = DEFAULT_PROVIDER
+) -> str | None:
+    """Refuse a state written for another project of ``provider``; record ours with the next
+    write. Returns the warning to show when only the endpoint differs."""
+    warning = check_identity(session.state, identity, session.describe(), provider)
+    session.adopt_identity(identity, provider)
     return warning
 
 
@@ -112,11 +114,13 @@ async def import_nodepool(
     """Adopt a live node pool: last-applied is what is live for the fields the block manages,
     so that np never "removes" a value it did not apply, and nothing shows as drift."""
     address, target = wanted.address, f"{wanted.pool}/{wanted.name}"
+    if wanted.provider != DEFAULT_PROVIDER:
+        target += f" of {wanted.provider}"
     current = session.state
     if address in current.resources:
         raise NpError(f"{address}: already managed (np state rm it first to re-import)")
     for other, resource in current.resources.items():
-        if (resource.pool, resource.name) == (wanted.pool, wanted.name):
+        if resource.identity == wanted.identity:
             raise NpError(
                 f"{address}: {target} is already managed as {other}; to manage it under the "
                 f"new address, run: np state mv {other} {address}"
@@ -129,7 +133,13 @@ async def import_nodepool(
     if applied is None or spec is None:
         raise NpError(f"{address}: node pool {target} does not exist; nothing to import")
     resource = ResourceState(
-        wanted.pool, wanted.name, applied, spec, utc_now(), wanted.lifecycle.prevent_destroy
+        wanted.pool,
+        wanted.name,
+        applied,
+        spec,
+        utc_now(),
+        wanted.lifecycle.prevent_destroy,
+        wanted.provider,
     )
     session.record({address: resource})
 

@@ -1,6 +1,7 @@
 """What plan, apply, drift, import and generate do from start to end, without a terminal:
 connect, check the state's identity, read live, plan, show, ask, read each node pool again
-before its request, apply, record.
+before its request, apply, record. Every provider (region) a command needs is connected at
+once and read and applied side by side (``reconciler.regions``).
 
     run = Run(config, Path("."), os.environ, "default", Request(targets=("nodepool.a",)))
     reviewed = run_async(run.plan(session))                       # np plan
@@ -23,25 +24,33 @@ from reconciler.apply import Outcome, Progress, Rebuild, WaitPolicy, apply_plan,
 from reconciler.config.configuration import Configuration, DesiredNodePool
 from reconciler.drift import DriftEntry, drift_report
 from reconciler.errors import LockError, NpError
-from reconciler.live import LiveWorld, fetch_live
-from reconciler.ops import adopt_identity, given_address, identity_of, import_nodepool
+from reconciler.identifiers import DEFAULT_PROVIDER, canonical_provider
+from reconciler.live import LiveWorld, Worlds, fetch_live
+from reconciler.ops import given_address, import_nodepool
 from reconciler.plan.changes import Plan, ResourceChange
-from reconciler.plan.planner import make_plan, managed_nodepools, pools_of, replan, select
+from reconciler.plan.planner import (
+    make_plan,
+    managed_nodepools,
+    pools_of,
+    providers_needed,
+    replan,
+    select,
+)
 from reconciler.plan.saved import (
-    PlanTarget,
     Recipe,
     SavedPlan,
+    Targets,
     check_same,
     check_still_valid,
     check_target,
     config_digest,
     save_plan,
 )
-from reconciler.state.document import Identity, State
-from reconciler.state.manager import Session, check_identity
+from reconciler.regions import Region, Regions, open_regions, required
+from reconciler.state.document import State
+from reconciler.state.manager import Session
 
 if TYPE_CHECKING:
-    from reconciler.api.client import ModelArtsClient
     from reconciler.policy import PolicyReport
 
 T = TypeVar("T")
@@ -88,8 +97,10 @@ class Reviewed:
     """A plan as shown: what it was made against, and where and from what it applies."""
 
     plan: Plan
-    live: LiveWorld
-    target: PlanTarget
+    live: Worlds
+    """Each provider's live world, by address."""
+    targets: Targets
+    """Where the plan applies, for every provider it read."""
     recipe: Recipe
     policy: PolicyReport | None = None
     """The policies' verdict on the plan (None: no policy directory is configured)."""
@@ -146,11 +157,11 @@ class Run:
     verbose_log: Callable[[str], None] | None = None
     warn: Callable[[str], None] = _quiet
 
-    def connect(self) -> AbstractAsyncContextManager[ModelArtsClient]:
-        from reconciler.connect import connect
-
-        return connect(
-            self.config.provider,
+    def connect(self, providers: Sequence[str]) -> AbstractAsyncContextManager[Regions]:
+        """A client for each of ``providers``, every endpoint checked before any exists."""
+        return open_regions(
+            self.config,
+            providers,
             self.chdir,
             self.environ,
             parallelism=self.request.parallelism,
@@ -158,32 +169,40 @@ class Run:
             allow_insecure_http=self.request.allow_insecure_http,
         )
 
-    def target(self, project_id: str) -> PlanTarget:
-        """Where a plan made now applies; a saved plan records it and is refused elsewhere."""
-        endpoint = self.identity(project_id).endpoint
-        return PlanTarget(endpoint=endpoint, project_id=project_id, workspace=self.workspace)
+    def needed(self, state: State) -> list[str]:
+        """The providers this run's plan reads: those of the addresses the request chooses."""
+        request = self.request
+        providers = providers_needed(self.config, state, request.targets, request.excludes)
+        required(self.config, state, providers)
+        return providers
 
-    def identity(self, project_id: str) -> Identity:
-        return identity_of(self.config.provider, project_id, self.environ)
-
-    def identify(self, session: Session, client: ModelArtsClient) -> None:
-        """Refuse a state written for another project (nothing is sent); warn on another
-        endpoint; the state records this identity with its next write."""
-        warning = adopt_identity(session, self.identity(client.project_id))
-        if warning:
+    def identify(self, session: Session, regions: Regions) -> None:
+        """Refuse a state written for another project of any provider (nothing is sent); warn
+        on another endpoint; the state records each identity with its next write."""
+        for warning in regions.adopt(session):
             self.warn(warning)
 
-    async def read_live(
-        self,
-        client: ModelArtsClient,
-        pools: set[str],
-        managed: set[tuple[str, str]],
+    async def read_live(self, regions: Regions, state: State) -> dict[str, LiveWorld]:
+        """Every region's live world, read at the same time; an unreachable region fails the
+        run, named."""
+
+        async def read(region: Region) -> LiveWorld:
+            return await self.read_region(
+                region,
+                pools_of(self.config, state, region.address),
+                managed_nodepools(state, region.address),
+            )
+
+        return await regions.each(read)
+
+    async def read_region(
+        self, region: Region, pools: set[str], managed: set[tuple[str, str]]
     ) -> LiveWorld:
         return await fetch_live(
-            client,
+            region.client,
             pools,
             self.request.parallelism,
-            workspace_id=self.config.provider.workspace_id,
+            workspace_id=region.provider.workspace_id,
             managed=managed,
         )
 
@@ -191,18 +210,19 @@ class Run:
 
     async def plan(self, session: Session) -> Reviewed:
         """Read live and plan; also where this plan applies and what it was made from."""
-        async with self.connect() as client:
-            self.identify(session, client)
-            the_plan, live = await self._plan(client, session.state)
-            target = self.target(client.project_id)
+        state = session.state
+        async with self.connect(self.needed(state)) as regions:
+            self.identify(session, regions)
+            the_plan, live = await self._plan(regions, state)
+            targets = regions.targets(self.workspace)
         recipe = Recipe(
             variables=self.config.variables,
             targets=self.request.targets,
             excludes=self.request.excludes,
         )
-        return Reviewed(the_plan, live, target, recipe, self.check_policies(the_plan, target))
+        return Reviewed(the_plan, live, targets, recipe, self.check_policies(the_plan, targets))
 
-    def check_policies(self, the_plan: Plan, target: PlanTarget) -> PolicyReport | None:
+    def check_policies(self, the_plan: Plan, targets: Targets) -> PolicyReport | None:
         """Evaluate the operator's and the configuration's policies on ``the_plan`` (None when
         there are none). A policy that cannot decide is a PolicyError: np fails closed."""
         from reconciler.policy import (
@@ -219,15 +239,13 @@ class Run:
         if not sources:
             return None
         document = plan_document(the_plan)
-        provider = self.config.provider
-        providers = providers_entry(provider.region, target.project_id, target.endpoint)
+        providers = providers_entry(self.config, targets, self.environ)
         fleet = fleet_from_plan(document)
         policy_input = build_input(document, fleet, self.workspace, providers)
         return evaluate_policies(policy_input, sources, Limits.from_env(self.environ))
 
-    async def _plan(self, client: ModelArtsClient, state: State) -> tuple[Plan, LiveWorld]:
-        pools = pools_of(self.config, state)
-        live = await self.read_live(client, pools, managed_nodepools(state))
+    async def _plan(self, regions: Regions, state: State) -> tuple[Plan, dict[str, LiveWorld]]:
+        live = await self.read_live(regions, state)
         request = self.request
         the_plan = make_plan(
             self.config, state, live, targets=request.targets, excludes=request.excludes
@@ -242,7 +260,7 @@ class Run:
             reviewed.plan,
             reviewed.recipe,
             config_digest=digest,
-            target=reviewed.target,
+            targets=reviewed.targets,
             environ=self.environ,
         )
 
@@ -273,35 +291,37 @@ class Run:
     async def apply_reviewed(
         self, session: Session, reviewed: Reviewed, *, wait_seconds: float, progress: Progress
     ) -> list[Outcome]:
-        """Apply a plan shown moments ago, after approval, on a fresh connection: a node pool
-        that moved since is sent the same change rebuilt from a fresh read, or refused."""
+        """Apply a plan shown moments ago, after approval, on fresh connections (to the
+        regions it touches): a node pool that moved since is sent the same change rebuilt
+        from a fresh read, or refused."""
         state, live = session.state, reviewed.live
 
         def rebuild(change: ResourceChange, fresh: dict[str, Any]) -> ResourceChange | None:
             return replan(self.config, state, live, change, fresh)
 
-        async with self.connect() as client:
+        touched = sorted({change.provider for change in reviewed.plan.touched})
+        async with self.connect(touched) as regions:
             return await self._apply(
-                client, session, reviewed.plan, rebuild, wait_seconds, progress
+                regions, session, reviewed.plan, rebuild, wait_seconds, progress
             )
 
     async def apply_saved(
         self, session: Session, saved: SavedPlan, *, wait_seconds: float, progress: Progress
     ) -> list[Outcome]:
-        """Apply a saved plan: refused (nothing sent) for another target, a state that moved
-        on, a node pool that changed live, or when the plan np makes again — from this
-        configuration, with the variables the plan recorded — differs from the saved one in
-        any change. What is sent is that plan, np's own; a node pool that moves during the
-        apply is refused too."""
-        async with self.connect() as client:
-            self.identify(session, client)
-            check_target(saved, self.target(client.project_id))
-            state = session.state
-            again, live = await self._plan(client, state)
+        """Apply a saved plan: refused (nothing sent) for other targets (any provider's), a
+        state that moved on, a node pool that changed live, or when the plan np makes again —
+        from this configuration, with the variables the plan recorded — differs from the saved
+        one in any change. What is sent is that plan, np's own; a node pool that moves during
+        the apply is refused too."""
+        state = session.state
+        async with self.connect(self.needed(state)) as regions:
+            self.identify(session, regions)
+            check_target(saved, regions.targets(self.workspace))
+            again, live = await self._plan(regions, state)
             check_still_valid(saved, state, live)
             check_same(saved.plan, again)
-            self._recheck(self.check_policies(again, saved.target))
-            return await self._apply(client, session, again, None, wait_seconds, progress)
+            self._recheck(self.check_policies(again, saved.providers))
+            return await self._apply(regions, session, again, None, wait_seconds, progress)
 
     def _recheck(self, report: PolicyReport | None) -> None:
         """The operator's policies may have changed since the plan was made: a saved plan is
@@ -317,70 +337,117 @@ class Run:
 
     async def _apply(
         self,
-        client: ModelArtsClient,
+        regions: Regions,
         session: Session,
         the_plan: Plan,
         rebuild: Rebuild | None,
         wait_seconds: float,
         progress: Progress,
     ) -> list[Outcome]:
+        """Each region's part of the plan on its own client, all at the same time; one stop
+        (the first Ctrl-C, a lost lock) stops them all. Outcomes in the plan's order."""
+        touched = sorted({change.provider for change in the_plan.touched})
         with interrupt_stops(self.warn) as stop:
             try:
-                return await apply_plan(
-                    the_plan,
-                    client,
-                    session,
-                    parallelism=self.request.parallelism,
-                    wait=WaitPolicy(wait_seconds),
-                    progress=progress,
-                    stop=stop,
-                    rebuild=rebuild,
+                parts = await asyncio.gather(
+                    *(
+                        apply_plan(
+                            the_plan.of_provider(address),
+                            regions[address].client,
+                            session,
+                            parallelism=self.request.parallelism,
+                            wait=WaitPolicy(wait_seconds),
+                            progress=progress,
+                            stop=stop,
+                            rebuild=rebuild,
+                        )
+                        for address in touched
+                    )
                 )
             finally:
                 progress.close()
+        order = {change.address: index for index, change in enumerate(the_plan.touched)}
+        return sorted((o for part in parts for o in part), key=lambda o: order[o.address])
 
     # --- read-only: drift and generate -------------------------------------------------------
 
-    def check_read_only(self, state: State, where: str, client: ModelArtsClient) -> None:
+    def check_read_only(self, state: State, where: str, regions: Regions) -> None:
         """``identify`` for commands that only read state: refuse another project, warn on
         another endpoint, record nothing."""
-        warning = check_identity(state, self.identity(client.project_id), where)
-        if warning:
+        for warning in regions.check(state, where):
             self.warn(warning)
 
     async def drift(self, state: State, where: str) -> list[DriftEntry]:
         """Live against last-applied for the addresses the request chooses (an address that
-        is neither declared nor in state is an error); state is only read."""
-        known = {np.address for np in self.config.nodepools} | set(state.resources)
+        is neither declared nor in state is an error); state is only read. Only the regions
+        of the chosen addresses are read."""
+        declared = {np.address: np for np in self.config.nodepools}
+        known = set(declared) | set(state.resources)
         unknown = [a for a in (*self.request.targets, *self.request.excludes) if a not in known]
         if unknown:
             raise NpError(f"{unknown[0]}: no such address in the configuration or state")
         chosen = select(known, self.request.targets, self.request.excludes)
-        async with self.connect() as client:
-            self.check_read_only(state, where, client)
-            pools = {r.pool for r in state.resources.values()}
-            live = await self.read_live(client, pools, managed_nodepools(state))
+        providers = {
+            state.resources[a].provider if a in state.resources else declared[a].provider
+            for a in chosen
+        }
+        needed = sorted(providers) or [DEFAULT_PROVIDER]
+        required(self.config, state, needed)
+        async with self.connect(needed) as regions:
+            self.check_read_only(state, where, regions)
+
+            async def read(region: Region) -> LiveWorld:
+                mine = [r for r in state.resources.values() if r.provider == region.address]
+                managed = managed_nodepools(state, region.address)
+                return await self.read_region(region, {r.pool for r in mine}, managed)
+
+            live = await regions.each(read)
         return drift_report(state, live, self.config.nodepools, chosen)
 
+    def provider_named(self, given: str | None) -> str:
+        """The provider an option names (``hk``, ``modelarts.hk``, ``region["x"]``, or none:
+        the default one), which the configuration must declare."""
+        if not given:
+            return DEFAULT_PROVIDER
+        qualified = given == DEFAULT_PROVIDER or given.startswith(f"{DEFAULT_PROVIDER}.")
+        text = given if qualified else f"{DEFAULT_PROVIDER}.{given}"
+        try:
+            address = canonical_provider(text)
+        except ValueError as exc:
+            raise NpError(f"--provider: {exc}") from None
+        if address not in self.config.providers:
+            declared = ", ".join(self.config.providers)
+            raise NpError(f"--provider: {address} is not declared (declared: {declared})")
+        return address
+
     async def generate(
-        self, state: State, where: str, pools: Sequence[str], fmt: Literal["hcl", "yaml"]
+        self,
+        state: State,
+        where: str,
+        pools: Sequence[str],
+        fmt: Literal["hcl", "yaml"],
+        provider: str = DEFAULT_PROVIDER,
     ) -> str:
         """``np generate``: configuration for the live node pools of ``pools`` (every pool when
-        none is named) that are neither declared nor in state; state is only read."""
+        none is named) in ``provider``'s region that are neither declared nor in state; state
+        is only read."""
         from reconciler.generate import generate
         from reconciler.model import check_pool
 
-        async with self.connect() as client:
-            self.check_read_only(state, where, client)
-            listed = await client.list_pools(self.config.provider.workspace_id)
+        async with self.connect([provider]) as regions:
+            self.check_read_only(state, where, regions)
+            region = regions[provider]
+            listed = await region.client.list_pools(region.provider.workspace_id)
             wanted = set(pools) or {check_pool(raw)[0] for raw in listed}
-            live = await self.read_live(client, wanted, set())
+            live = await self.read_region(region, wanted, set())
         missing = sorted(pool for pool in wanted if pool not in live.pools)
         if missing:
             raise NpError(f'resource pool "{missing[0]}" does not exist')
-        return generate(live, self.config, state, wanted, fmt)
+        return generate(live, self.config, state, wanted, fmt, provider)
 
     async def import_nodepool(self, session: Session, wanted: DesiredNodePool) -> None:
-        async with self.connect() as client:
-            self.identify(session, client)
-            await import_nodepool(session, wanted, client, self.config.provider.workspace_id)
+        """``np import``: through the provider the block names."""
+        async with self.connect([wanted.provider]) as regions:
+            self.identify(session, regions)
+            region = regions[wanted.provider]
+            await import_nodepool(session, wanted, region.client, region.provider.workspace_id)

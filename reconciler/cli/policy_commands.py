@@ -43,7 +43,7 @@ def policy_check(g: Globals, planfile: Path, policy_dirs: tuple[Path, ...]) -> N
     saved = load_plan(g.path(planfile), os.environ)
     config = load_configuration(g, (), (), offline=True, recorded=saved.recipe.variables)
     request = Request(policy_dirs=tuple(g.path(d) for d in policy_dirs))
-    report = runner(g, config, request).check_policies(saved.plan, saved.target)
+    report = runner(g, config, request).check_policies(saved.plan, saved.providers)
     if report is None:
         raise NpError(
             "no policies to check: set NP_POLICY_PATH, pass --policy DIR, or add a policy/ "

@@ -19,16 +19,14 @@ from typing import Any
 from reconciler.config.blocks.backend_block import build_backend
 from reconciler.config.blocks.moved import build_moves
 from reconciler.config.blocks.nodepools import NodePoolBuilder
-from reconciler.config.configuration import Configuration, Provider
+from reconciler.config.blocks.providers import build_providers
+from reconciler.config.configuration import Configuration
 from reconciler.config.evaluation.expr import Context
 from reconciler.config.evaluation.limits import Budget
 from reconciler.config.evaluation.locals import build_locals
-from reconciler.config.evaluation.resolve import resolve, validate
 from reconciler.config.evaluation.variables import Variable, VariableValues, declare
-from reconciler.config.schema import ProviderSpec
 from reconciler.config.syntax.declarations import Declaration, DeclarationReader
 from reconciler.config.syntax.files import auto_var_files, check_var_files, config_files
-from reconciler.config.syntax.nodes import Entry, Mapping
 from reconciler.errors import ConfigError, Diagnostic
 
 
@@ -87,14 +85,15 @@ def _load(
     variables = values.names()
     local_values = build_locals(declarations, variables, budget, diagnostics)
     context = Context(variables, local_values, budget=budget)
-    provider = _provider(declarations, context, diagnostics)
+    providers = build_providers(declarations, context, diagnostics, budget.hints)
     backend = build_backend(declarations, diagnostics)
-    nodepools, blocks = NodePoolBuilder(context, diagnostics, new_names).build(declarations)
+    builder = NodePoolBuilder(context, diagnostics, new_names, providers)
+    nodepools, blocks = builder.build(declarations)
     moved = build_moves(declarations, blocks, diagnostics, budget.hints)
     if diagnostics:
         raise ConfigError(diagnostics)
     return Configuration(
-        provider,
+        providers.default,
         nodepools,
         files=tuple(path.name for path in files),
         backend=backend,
@@ -102,6 +101,7 @@ def _load(
         var_files=tuple(path.name for path in auto),
         warnings=tuple(values.warnings),
         variables=values.plain_values(),
+        aliases=providers.aliases,
     )
 
 
@@ -120,11 +120,11 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _unique(declarations: list[Declaration], diagnostics: list[Diagnostic]) -> list[Declaration]:
-    """Keep the first declaration of each address; report the others (backends, locals and
-    moved blocks are checked as a whole)."""
+    """Keep the first declaration of each address; report the others (providers, backends,
+    locals and moved blocks are checked as a whole)."""
     first: dict[str, Declaration] = {}
     for decl in declarations:
-        if decl.kind in ("backend", "locals", "moved"):
+        if decl.kind in ("provider", "backend", "locals", "moved"):
             first[f"{decl.address}:{decl.pos}"] = decl
         elif decl.address in first:
             message = f"declared more than once (first at {first[decl.address].pos})"
@@ -145,26 +145,3 @@ def _variables(
             diagnostics += [problem.diagnostic(decl.address) for problem in problems]
             broken += [decl.label] if problems else []
     return VariableValues(variables, broken, budget.hints)
-
-
-def _provider(
-    declarations: list[Declaration], context: Context, diagnostics: list[Diagnostic]
-) -> Provider:
-    decl = next((d for d in declarations if d.kind == "provider"), None)
-    if decl is None:
-        return Provider()
-    kept: list[Entry] = []
-    for entry in decl.body.entries:
-        hint = ProviderSpec.secret_hint(entry.key)
-        if hint is None:
-            kept.append(entry)
-            continue
-        message = f"credentials must not be written in configuration; set {hint} instead"
-        diagnostics.append(Diagnostic(message, entry.key_pos, "provider", entry.key))
-    resolved = resolve(Mapping(tuple(kept), decl.body.pos), context)
-    spec = validate(ProviderSpec, resolved)
-    diagnostics += [problem.diagnostic("provider") for problem in resolved.problems]
-    if resolved.problems or spec is None:
-        return Provider()
-    where = resolved.pos(("endpoint",)) if spec.endpoint else decl.pos
-    return Provider(spec.region, spec.project_id, spec.endpoint, where, spec.workspace_id)

@@ -17,7 +17,7 @@ from pydantic_core import core_schema
 
 from reconciler.config.messages import FieldPath, excerpt
 from reconciler.endpoint import endpoint_problem
-from reconciler.identifiers import segment_problem
+from reconciler.identifiers import ALIAS, segment_problem
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
@@ -228,6 +228,10 @@ class NodePoolSpec(_Strict):
     for_each: Annotated[dict[str, Any] | list[str], EXPR] | None = None
     """One node pool per key of a map or element of a set of strings, addressed
     nodepool.NAME["KEY"]; each.key and each.value inside the block."""
+    provider: NonEmpty | None = None
+    """The provider (region) that holds the node pool: an alias (hk), or modelarts.hk, or
+    ${modelarts.region[each.key]} for an instance of a for_each provider; default: the
+    provider without an alias."""
     pool: ApiName
     """The resource pool that holds the node pool."""
     name: ApiName | None = None
@@ -298,7 +302,7 @@ def _repeats(
 MANAGED_FIELDS = tuple(
     name
     for name in NodePoolSpec.model_fields
-    if name not in ("for_each", "pool", "name", "lifecycle")
+    if name not in ("for_each", "provider", "pool", "name", "lifecycle")
 )
 """Top-level fields np manages (what ``lifecycle.ignore_changes`` may name)."""
 
@@ -306,9 +310,18 @@ REPEATED_BLOCKS = frozenset({"azs", "taints"})
 """Nodepool fields that HCL may also write as repeated blocks, one block per list item."""
 
 
+AliasName = Annotated[str, Field(pattern=f"^{ALIAS.pattern}$")]
+
+
 class ProviderSpec(_Strict):
     """``provider "modelarts"``. Credentials never live here: they come from the environment."""
 
+    alias: AliasName | None = None
+    """Another provider beside the default one (another region or project): node pools name
+    it with provider = modelarts.ALIAS. Letters, digits and _; written as a literal."""
+    for_each: Annotated[dict[str, Any] | list[str], EXPR] | None = None
+    """One provider per key of a map or element of a set of strings (with an alias only),
+    addressed modelarts.ALIAS["KEY"]; each.key and each.value inside the block."""
     region: NonEmpty | None = None
     """The region, e.g. cn-north-4: the endpoint is https://modelarts.REGION.myhuaweicloud.com."""
     project_id: NonEmpty | None = None
@@ -428,6 +441,9 @@ class ConfigFile(_Strict):
 
     provider: ProviderSpec | None = None
     """The ModelArts endpoint np talks to."""
+    providers: list[ProviderSpec] | None = None
+    """More providers, each with an alias (another region or project); node pools name one
+    with provider: ALIAS."""
     backend: BackendChoice | None = None
     """Where state lives (none: the local file state/np.state.json)."""
     variables: dict[str, VariableSpec] | None = None

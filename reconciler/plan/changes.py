@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from reconciler.diff import DriftChange, FieldChange
 from reconciler.errors import Diagnostic
+from reconciler.identifiers import DEFAULT_PROVIDER
 
 Action = Literal["no-op", "create", "update", "delete"]
 
@@ -42,6 +43,8 @@ class ResourceChange:
     """The state address this one takes over (a rename: no request for the move itself)."""
     forgets: bool = False
     """State drops this address: its node pool no longer exists (a direct read said so)."""
+    provider: str = DEFAULT_PROVIDER
+    """The address of the provider (region) whose API this change goes to."""
 
     @property
     def reasons(self) -> dict[str, str]:
@@ -101,6 +104,17 @@ class Plan:
     def touched(self) -> tuple[ResourceChange, ...]:
         """The changes apply acts on: a request to send, or state to write."""
         return tuple(r for r in self.resources if r.sends_request or r.records_state)
+
+    @property
+    def providers(self) -> list[str]:
+        """The providers this plan's changes go to, in address order."""
+        return sorted({r.provider for r in self.resources})
+
+    def of_provider(self, provider: str) -> Plan:
+        """The part of this plan that goes to ``provider``: each region is applied on its own
+        connection, at its own pace."""
+        mine = tuple(r for r in self.resources if r.provider == provider)
+        return Plan(self.lineage, self.serial, mine, self.warnings)
 
 
 def fingerprint(resources: dict[str, Any] | None) -> str:

@@ -1,7 +1,7 @@
 """Moves: a state address taken over by a declared one, with no request (pure).
 
 ``moved`` blocks first; then identity: a declared address that state does not know, whose node
-pool (pool, name) a no-longer-declared address manages, takes that address's place.
+pool (provider, pool, name) a no-longer-declared address manages, takes that address's place.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.config.configuration import Configuration, DesiredNodePool
 from reconciler.errors import Diagnostic
+from reconciler.identifiers import DEFAULT_PROVIDER
 
 if TYPE_CHECKING:
     from reconciler.state.document import State
@@ -38,23 +39,28 @@ def find_moves(
             )
             continue
         moves[moved.to_address] = moved.from_address
-    orphans: dict[tuple[str, str], list[str]] = {}
+    orphans: dict[tuple[str, str, str], list[str]] = {}
     for address, resource in state.resources.items():
         if address not in declared and address not in moves.values():
-            orphans.setdefault((resource.pool, resource.name), []).append(address)
+            orphans.setdefault(resource.identity, []).append(address)
     for address, desired in declared.items():
         if address in state.resources or address in moves:
             continue
-        holders = orphans.get((desired.pool, desired.name), [])
+        holders = orphans.get(desired.identity, [])
         if len(holders) == 1:
             moves[address] = holders[0]
         elif holders:
             errors.append(
                 Diagnostic(
-                    f"state records {desired.pool}/{desired.name} under {len(holders)} addresses "
-                    f"({', '.join(sorted(holders))}); run `np state rm` on all but one",
+                    f"state records {node_pool(*desired.identity)} under {len(holders)} "
+                    f"addresses ({', '.join(sorted(holders))}); run `np state rm` on all but one",
                     desired.pos,
                     address,
                 )
             )
     return moves
+
+
+def node_pool(provider: str, pool: str, name: str) -> str:
+    """How messages name a node pool: ``pool/name``, and its provider unless the default."""
+    return f"{pool}/{name}" + ("" if provider == DEFAULT_PROVIDER else f" of {provider}")

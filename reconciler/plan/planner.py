@@ -2,10 +2,12 @@
 
 live = await fetch_live(client, pools_of(config, state), parallelism=10, managed=...)
 plan = make_plan(config, state, live)          # raises PlanError, never sends
+plan = make_plan(config, state, {"modelarts": live, "modelarts.hk": hk_live})
 
-A node pool's identity is (pool, name), not its address: when a state address and a declared
-address point to the same node pool, the plan moves the state entry and sends nothing, and a
-plan never deletes a node pool that a block declares.
+A node pool's identity is (provider, pool, name), not its address: when a state address and a
+declared address point to the same node pool, the plan moves the state entry and sends
+nothing, and a plan never deletes a node pool that a block declares. Each provider (region)
+has its own live world; one ``LiveWorld`` alone is the default provider's.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from reconciler.config.blocks.names import new_name_problem
 from reconciler.config.configuration import Configuration, DesiredNodePool
 from reconciler.diff import FieldChange, adopted_applied, diff_nodepool, drift_of
 from reconciler.errors import Diagnostic, PlanError
+from reconciler.identifiers import DEFAULT_PROVIDER
 from reconciler.jsonmerge import apply_merge_patch
-from reconciler.live import LivePool, LiveWorld
+from reconciler.live import LivePool, LiveWorld, Worlds, worlds
 from reconciler.model import CONFIG_NAMES, WIRE_NAMES, desired_to_wire, without_keys
 from reconciler.plan.changes import Plan, ResourceChange
-from reconciler.plan.moves import find_moves
+from reconciler.plan.moves import find_moves, node_pool
 from reconciler.plan.rules import (
     DEDICATE,
     Refuse,
@@ -30,6 +33,7 @@ from reconciler.plan.rules import (
     default_max_count,
     defaults_marked,
     identity_changed,
+    provider_changed,
     unowned_max_count,
 )
 
@@ -42,14 +46,16 @@ TARGETING_WARNING = (
 )
 
 
-def pools_of(config: Configuration, state: State) -> set[str]:
-    return {np.pool for np in config.nodepools} | {r.pool for r in state.resources.values()}
+def pools_of(config: Configuration, state: State, provider: str = DEFAULT_PROVIDER) -> set[str]:
+    """The resource pools of ``provider`` that the configuration or the state names."""
+    declared = {np.pool for np in config.nodepools if np.provider == provider}
+    return declared | {r.pool for r in state.resources.values() if r.provider == provider}
 
 
-def managed_nodepools(state: State) -> set[tuple[str, str]]:
-    """The (pool, name) of every managed node pool: what a live read must confirm before np
-    believes one is gone."""
-    return {(r.pool, r.name) for r in state.resources.values()}
+def managed_nodepools(state: State, provider: str = DEFAULT_PROVIDER) -> set[tuple[str, str]]:
+    """The (pool, name) of every node pool managed through ``provider``: what a live read must
+    confirm before np believes one is gone."""
+    return {(r.pool, r.name) for r in state.resources.values() if r.provider == provider}
 
 
 def select(addresses: Iterable[str], targets: Sequence[str], excludes: Sequence[str]) -> set[str]:
@@ -60,17 +66,33 @@ def select(addresses: Iterable[str], targets: Sequence[str], excludes: Sequence[
     return chosen - set(excludes)
 
 
-def make_plan(
+def providers_needed(
     config: Configuration,
     state: State,
-    live: LiveWorld,
-    *,
     targets: Sequence[str] = (),
     excludes: Sequence[str] = (),
-) -> Plan:
-    """Compare config, live and last-applied for every address. Pure; raises PlanError."""
-    errors: list[Diagnostic] = []
+) -> list[str]:
+    """The providers a plan with this targeting reads, in address order: those of the chosen
+    addresses (a region that ``--target``/``--exclude`` leaves out is not even asked). With no
+    address at all, the default provider (its world and state identity are still checked)."""
     declared = {np.address: np for np in config.nodepools}
+    _, _, chosen = _choose(config, state, declared, targets, excludes, [])
+    needed = {
+        declared[a].provider if a in declared else state.resources[a].provider for a in chosen
+    }
+    return sorted(needed) if needed or targets or excludes else [DEFAULT_PROVIDER]
+
+
+def _choose(
+    config: Configuration,
+    state: State,
+    declared: dict[str, DesiredNodePool],
+    targets: Sequence[str],
+    excludes: Sequence[str],
+    errors: list[Diagnostic],
+) -> tuple[dict[str, str], set[str], set[str]]:
+    """The moves (new address → state address it takes over), the addresses known, and those
+    the targeting chooses; an unknown address in ``--target``/``--exclude`` is an error."""
     moves = find_moves(config, state, declared, errors)
     moved_away = set(moves.values())
     known = set(declared) | (set(state.resources) - moved_away)
@@ -83,17 +105,36 @@ def make_plan(
     chosen = select(
         known, [renamed.get(a, a) for a in targets], [renamed.get(a, a) for a in excludes]
     )
+    return moves, known, chosen
+
+
+def make_plan(
+    config: Configuration,
+    state: State,
+    live: LiveWorld | Worlds,
+    *,
+    targets: Sequence[str] = (),
+    excludes: Sequence[str] = (),
+) -> Plan:
+    """Compare config, live and last-applied for every address. Pure; raises PlanError.
+
+    ``live``: each provider's world by address (one ``LiveWorld``: the default provider's)."""
+    errors: list[Diagnostic] = []
+    by_provider = worlds(live)
+    declared = {np.address: np for np in config.nodepools}
+    moves, _, chosen = _choose(config, state, declared, targets, excludes, errors)
     resources: list[ResourceChange] = []
     for address in sorted(chosen):
         desired = declared.get(address)
         if desired is not None:
             old = moves.get(address)
             prior = state.resources.get(old or address)
-            change = _plan_declared(desired, prior, live, errors)
+            change = _plan_declared(desired, prior, by_provider, errors)
             if change is not None and old is not None:
                 change = replace(change, moved_from=old, adopted=False, records_state=True)
         else:
-            change = _plan_removed(address, state.resources[address], live, declared, errors)
+            prior = state.resources[address]
+            change = _plan_removed(address, prior, by_provider, declared, errors)
         if change is not None:
             resources.append(change)
     if errors:
@@ -122,7 +163,7 @@ def _ignored_keys(desired_np: DesiredNodePool) -> set[tuple[str, str]]:
 def _plan_declared(
     desired_np: DesiredNodePool,
     prior: ResourceState | None,
-    live: LiveWorld,
+    by_provider: Worlds,
     errors: list[Diagnostic],
 ) -> ResourceChange | None:
     address, pool, name = desired_np.address, desired_np.pool, desired_np.name
@@ -131,9 +172,13 @@ def _plan_declared(
         pos = desired_np.field_pos.get(field_name, desired_np.pos)
         errors.append(Diagnostic(message, pos, address, field_name))
 
+    if prior is not None and prior.provider != desired_np.provider:
+        provider_changed(desired_np, prior, error)
+        return None
     if prior is not None and (prior.pool, prior.name) != (pool, name):
         identity_changed(desired_np, prior, error)
         return None
+    live = _world(by_provider, desired_np.provider)
     live_pool = live.pools.get(pool)
     if live_pool is None:
         error(f'resource pool "{pool}" does not exist', "pool")
@@ -179,6 +224,7 @@ def _plan_declared(
         records_state=prior is None
         or {k: v for k, v in prior.applied.items() if k not in unowned - ignored} != last_applied
         or prior.prevent_destroy != desired_np.lifecycle.prevent_destroy,
+        provider=desired_np.provider,
     )
 
 
@@ -240,7 +286,16 @@ def _plan_create(
         ),
         prevent_destroy=desired_np.lifecycle.prevent_destroy,
         records_state=True,
+        provider=desired_np.provider,
     )
+
+
+def _world(by_provider: Worlds, provider: str) -> LiveWorld:
+    """``provider``'s world; every provider a plan needs is read before it is made."""
+    try:
+        return by_provider[provider]
+    except KeyError:
+        raise PlanError([Diagnostic(f"provider {provider} was not read")]) from None
 
 
 def _in_wire_order(wire: dict[str, Any]) -> dict[str, Any]:
@@ -251,23 +306,30 @@ def _in_wire_order(wire: dict[str, Any]) -> dict[str, Any]:
 def _plan_removed(
     address: str,
     prior: ResourceState,
-    live: LiveWorld,
+    by_provider: Worlds,
     declared: dict[str, DesiredNodePool],
     errors: list[Diagnostic],
 ) -> ResourceChange | None:
+    live = _world(by_provider, prior.provider)
     current = live.nodepool(prior.pool, prior.name)
     if current is None:
         # Gone already (a direct read said so): nothing to send, state forgets it.
         return ResourceChange(
-            address, prior.pool, prior.name, "no-op", records_state=True, forgets=True
+            address,
+            prior.pool,
+            prior.name,
+            "no-op",
+            records_state=True,
+            forgets=True,
+            provider=prior.provider,
         )
-    claimed = [d.address for d in declared.values() if (d.pool, d.name) == (prior.pool, prior.name)]
+    claimed = [d.address for d in declared.values() if d.identity == prior.identity]
     if claimed:  # a plan never deletes a node pool that a block declares
         errors.append(
             Diagnostic(
                 f"not in the configuration, but {', '.join(claimed)} declares its node pool "
-                f"{prior.pool}/{prior.name}; np will not delete it. Run `np state mv {address} "
-                f"{claimed[0]}` to give it the new address",
+                f"{node_pool(*prior.identity)}; np will not delete it. Run `np state mv "
+                f"{address} {claimed[0]}` to give it the new address",
                 None,
                 address,
             )
@@ -304,24 +366,29 @@ def _plan_removed(
         changes=tuple(FieldChange(p, "removed-from-config", v, None) for p, v in current.items()),
         drift=tuple(drift_of(prior.applied, current)),
         records_state=True,
+        provider=prior.provider,
     )
 
 
 def replan(
     config: Configuration,
     state: State,
-    live: LiveWorld,
+    live: LiveWorld | Worlds,
     change: ResourceChange,
     fresh: dict[str, Any],
 ) -> ResourceChange | None:
     """``change`` planned again with its node pool as just read (None: it no longer plans, e.g.
     a flavor changed in the console). Apply sends the result only if it makes the same changes
     that were reviewed: ignored fields and entries others own then come from the fresh read."""
-    pool = live.pools[change.pool]
+    by_provider = worlds(live)
+    mine = by_provider[change.provider]
+    pool = mine.pools[change.pool]
     nodepools = {**pool.nodepools, change.name: fresh}
-    world = LiveWorld({**live.pools, change.pool: replace(pool, nodepools=nodepools)})
+    world = LiveWorld({**mine.pools, change.pool: replace(pool, nodepools=nodepools)})
     try:
-        again = make_plan(config, state, world, targets=[change.address])
+        again = make_plan(
+            config, state, {**by_provider, change.provider: world}, targets=[change.address]
+        )
     except PlanError:
         return None
     return again.resources[0] if again.resources else None

@@ -2,7 +2,8 @@
 and np's defaults for ``maxCount`` (pure).
 
 A physical (``Dedicate``) pool keeps ``maxCount == count``; AZ counts add up to ``count``;
-reserved tags cannot be sent; ``pool`` and ``name`` of a managed address never change in place.
+reserved tags cannot be sent; ``provider``, ``pool`` and ``name`` of a managed address never
+change in place.
 """
 
 from __future__ import annotations
@@ -35,6 +36,19 @@ def identity_changed(desired_np: DesiredNodePool, prior: ResourceState, error: R
         f"{desired_np.pool}/{desired_np.name} and remove this one, so that the plan shows the "
         "create and the destroy",
         field_name,
+    )
+
+
+def provider_changed(desired_np: DesiredNodePool, prior: ResourceState, error: Refuse) -> None:
+    """The provider of a managed address cannot change: the node pool lives in its provider's
+    region (and project), and following the block to another one would orphan it there."""
+    error(
+        f"provider cannot change on a managed node pool (state: {prior.provider}, "
+        f"configuration: {desired_np.provider}): {prior.pool}/{prior.name} lives where its "
+        f"provider points. To keep managing it, set provider back to {prior.provider}; to "
+        f"replace it with a node pool of {desired_np.provider}, add a new block for that one "
+        "and remove this one, so that the plan shows the create and the destroy",
+        "provider",
     )
 
 

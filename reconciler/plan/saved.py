@@ -1,16 +1,16 @@
 """Saved plans (``np plan -out FILE``, ``np apply FILE``): the reviewed plan, applied exactly.
 
-    save_plan(Path("p.plan"), plan, request, config_digest=..., target=target, environ=env)
+    save_plan(Path("p.plan"), plan, request, config_digest=..., targets=targets, environ=env)
     saved = load_plan(Path("p.plan"), env)    # NpError when unreadable, modified or unsigned
-    check_target(saved, target)               # NpError for another endpoint, project, workspace
+    check_target(saved, targets)              # NpError for another endpoint, project, workspace
     check_still_valid(saved, state, live)     # NpError when state or live moved on
     check_same(saved.plan, make_plan(...))    # NpError naming the first change that differs
 
 The file is JSON (0600) holding the reviewed ``Plan`` (the exact request bodies included), the
-variables' values and the ``--target``/``--exclude`` it was made with, where it applies
-(endpoint, project, workspace), the state lineage and serial it was made against, a fingerprint
-of each touched node pool's live spec and a checksum of all of that (an HMAC when
-``NP_PLAN_KEY`` is set). It holds no credentials: a plan never sees them.
+variables' values and the ``--target``/``--exclude`` it was made with, where it applies (for
+every provider it reads: endpoint, project, workspaces), the state lineage and serial it was
+made against, a fingerprint of each touched node pool's live spec and a checksum of all of
+that (an HMAC when ``NP_PLAN_KEY`` is set). It holds no credentials: a plan never sees them.
 
 A plan file is not trusted to say what to send: anyone who can write it can recompute a bare
 checksum. ``np apply FILE`` plans again from the configuration at hand with the recorded
@@ -34,25 +34,34 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from reconciler import __version__
 from reconciler.errors import NpError, shown
 from reconciler.fsutil import atomic_write, read_bytes
-from reconciler.live import LiveWorld
+from reconciler.identifiers import DEFAULT_PROVIDER
+from reconciler.live import LiveWorld, Worlds, worlds
 from reconciler.plan.changes import Plan, fingerprint
 from reconciler.state.document import State
 
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "4"
+"""4: a target per provider (``providers``), and each change's ``provider``."""
 KEY_VARIABLE = "NP_PLAN_KEY"
 MAX_PLAN_BYTES = 512 * 1024 * 1024
 """A plan of 10,000 node pools is about 20 MB; a file far beyond that is not np's."""
 
 
 class PlanTarget(BaseModel):
-    """Where a plan applies: a reviewed plan is never sent to another endpoint, project or
-    workspace (say, through a variable that names the endpoint)."""
+    """Where one provider's part of a plan applies: a reviewed plan is never sent to another
+    endpoint, project or workspace (say, through a variable that names the endpoint)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     endpoint: str
     project_id: str
     workspace: str
+    """np's workspace (the state's)."""
+    workspace_id: str | None = None
+    """The ModelArts workspace whose pools the provider lists (None: the default one)."""
+
+
+Targets = Mapping[str, PlanTarget]
+"""Where a plan applies, by provider address."""
 
 
 class Recipe(BaseModel):
@@ -75,7 +84,8 @@ class SavedPlan:
     config_digest: str
     np_version: str
     created_at: str
-    target: PlanTarget
+    providers: dict[str, PlanTarget]
+    """Where the plan applies, for every provider it reads (by address)."""
 
     @property
     def lineage(self) -> str:
@@ -95,7 +105,7 @@ class _Content(BaseModel):
     np_version: str
     created_at: str
     config_digest: str
-    target: PlanTarget
+    providers: dict[str, PlanTarget]
     recipe: Recipe
     fingerprints: dict[str, str]
     plan: Plan
@@ -116,7 +126,7 @@ def save_plan(
     recipe: Recipe,
     *,
     config_digest: str,
-    target: PlanTarget,
+    targets: Targets,
     environ: Mapping[str, str],
 ) -> None:
     content = _Content(
@@ -124,7 +134,7 @@ def save_plan(
         np_version=__version__,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         config_digest=config_digest,
-        target=target,
+        providers=dict(targets),
         recipe=recipe,
         fingerprints={r.address: fingerprint(r.before) for r in plan.touched},
         plan=plan,
@@ -194,28 +204,48 @@ def load_plan(path: Path, environ: Mapping[str, str]) -> SavedPlan:
         config_digest=content.config_digest,
         np_version=content.np_version,
         created_at=content.created_at,
-        target=content.target,
+        providers=content.providers,
     )
 
 
-def check_target(saved: SavedPlan, target: PlanTarget) -> None:
-    """Refuse a plan made for another endpoint, project or workspace.
+def check_target(saved: SavedPlan, targets: Targets) -> None:
+    """Refuse a plan made for other providers, or for another endpoint, project or workspace
+    of any of them.
 
     The configuration's own digest is recorded but not enforced: apply plans again and sends
-    only what equals the saved plan, so an edit that changes nothing (a comment) still applies,
+    only what equals the saved one, so an edit that changes nothing (a comment) still applies,
     and one that changes a request is refused by ``check_same``."""
-    for what in ("endpoint", "project_id", "workspace"):
-        was, now = getattr(saved.target, what), getattr(target, what)
+    if set(saved.providers) != set(targets):
+        raise NpError(
+            f"the saved plan was made for providers {_listed(saved.providers)}, but this run "
+            f"uses {_listed(targets)}; nothing was sent. Run np plan again for this target"
+        )
+    for provider in sorted(targets):
+        _check_one(saved.providers[provider], targets[provider], provider)
+
+
+def _check_one(saved: PlanTarget, target: PlanTarget, provider: str) -> None:
+    whose = "" if provider == DEFAULT_PROVIDER else f" of provider {provider}"
+    for what, label in (
+        ("endpoint", "endpoint"),
+        ("project_id", "project id"),
+        ("workspace", "workspace"),
+        ("workspace_id", "ModelArts workspace id"),
+    ):
+        was, now = getattr(saved, what), getattr(target, what)
         if was != now:
-            label = what.replace("_", " ")
             raise NpError(
-                f"the saved plan was made for {label} {shown(was, 80)}, but this run uses "
-                f"{label} {shown(now, 80)}; "
+                f"the saved plan was made for {label}{whose} {shown(str(was), 80)}, but this run "
+                f"uses {label} {shown(str(now), 80)}; "
                 "nothing was sent. Run np plan again for this target"
             )
 
 
-def check_still_valid(saved: SavedPlan, state: State, live: LiveWorld) -> None:
+def _listed(providers: Iterable[str]) -> str:
+    return ", ".join(shown(p, 80) for p in sorted(providers)) or "none"
+
+
+def check_still_valid(saved: SavedPlan, state: State, live: LiveWorld | Worlds) -> None:
     """Refuse a plan whose state or live node pools moved on since it was made.
 
     A plan made before any state existed (serial 0) has a lineage drawn for that run only, so
@@ -225,10 +255,16 @@ def check_still_valid(saved: SavedPlan, state: State, live: LiveWorld) -> None:
         _stale(f"state lineage changed ({saved.lineage} → {state.lineage})")
     if state.serial != saved.serial:
         _stale(f"state changed since the plan was made (serial {saved.serial} → {state.serial})")
+    by_provider = worlds(live)
+
+    def now(provider: str, pool: str, name: str) -> dict[str, Any] | None:
+        world = by_provider.get(provider)
+        return None if world is None else world.nodepool(pool, name)
+
     moved = [
         r.address
         for r in saved.plan.touched
-        if fingerprint(live.nodepool(r.pool, r.name)) != saved.fingerprints.get(r.address)
+        if fingerprint(now(r.provider, r.pool, r.name)) != saved.fingerprints.get(r.address)
     ]
     if moved:
         _stale(f"{', '.join(moved)} changed live since the plan was made")
@@ -247,6 +283,7 @@ def check_same(saved: Plan, again: Plan) -> None:
             plans = f"{new.action} it" if new is not None else "leave it alone"
             _differs(address, f"the saved plan would {said}, np plans to {plans}")
         for what, was, is_now in (
+            ("provider", old.provider, new.provider),
             ("action", old.action, new.action),
             ("request body", old.body, new.body),
             ("previous address", old.moved_from, new.moved_from),

@@ -15,9 +15,16 @@ names it, or through a bare ``input`` that ``input_paths`` reports as the whole 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
 
+from reconciler.errors import NpError
+from reconciler.identifiers import DEFAULT_PROVIDER
 from reconciler.policy.scan import Path
+
+if TYPE_CHECKING:  # the policy worker imports this module: it stays light
+    from reconciler.config.configuration import Configuration
+    from reconciler.plan.saved import PlanTarget
 
 # Wire (camelCase) → configuration (snake_case) names of a node pool, for ``fleet``.
 _CONFIG_NAMES = {
@@ -50,10 +57,29 @@ def build_input(
 
 
 def providers_entry(
-    region: str | None, project_id: str | None, endpoint: str | None
+    config: Configuration, targets: Mapping[str, PlanTarget], environ: Mapping[str, str]
 ) -> dict[str, Any]:
-    """``providers`` for the one ModelArts provider np has today."""
-    return {"modelarts": {"region": region, "project_id": project_id, "endpoint": endpoint}}
+    """``providers``: every provider the configuration declares, by address (``modelarts``,
+    ``modelarts.hk``, ``modelarts.region["cn-north-4"]``), with the project and endpoint the
+    plan used; for one the plan did not read, as the configuration and the environment give
+    them (null where they give none)."""
+    entries: dict[str, Any] = {}
+    for address, provider in config.providers.items():
+        target = targets.get(address)
+        project_id, endpoint = provider.project_id, None
+        if target is not None:
+            project_id, endpoint = target.project_id, target.endpoint
+        else:
+            with suppress(NpError):
+                endpoint = provider.resolved_endpoint(environ)
+        entries[address] = {
+            "alias": provider.alias,
+            "key": provider.key,
+            "region": provider.region,
+            "project_id": project_id,
+            "endpoint": endpoint,
+        }
+    return entries
 
 
 def fleet_from_plan(plan_doc: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -70,6 +96,7 @@ def fleet_from_plan(plan_doc: Mapping[str, Any]) -> list[dict[str, Any]]:
             continue
         entry: dict[str, Any] = {
             "address": change.get("address"),
+            "provider": change.get("provider", DEFAULT_PROVIDER),
             "pool": change.get("pool"),
             "name": change.get("name"),
             "action": actions[0],
@@ -130,6 +157,9 @@ _CHANGE = {
     "required": ["address", "actions"],
     "properties": {
         "address": _described(_STR, "The configuration address, e.g. nodepool.train."),
+        "provider": _described(
+            _STR, 'The provider (region) address, e.g. modelarts or modelarts.region["x"].'
+        ),
         "previous_address": _described(_STR, "The address this one took over (a move)."),
         "pool": _described(_STR, "The resource pool."),
         "name": _described(_STR, "The node pool's name in the pool."),
@@ -160,9 +190,10 @@ _FLEET_ENTRY = {
     "type": "object",
     "description": "A declared node pool after the plan, in the configuration's names. Fields "
     "np does not know live and the configuration leaves out are absent.",
-    "required": ["address", "pool", "name", "action"],
+    "required": ["address", "provider", "pool", "name", "action"],
     "properties": {
         "address": _described(_STR, "The configuration address."),
+        "provider": _described(_STR, "The provider (region) address."),
         "pool": _described(_STR, "The resource pool."),
         "name": _described(_STR, "The node pool's name."),
         "action": {
@@ -203,6 +234,20 @@ _FLEET_ENTRY = {
         },
         "creating_step": {"type": "object", "description": "Rack or hyperinstance steps."},
         "os": {"type": "object", "description": "The operating system image."},
+    },
+}
+
+
+_OPTIONAL_STR = {"type": ["string", "null"]}
+_PROVIDER = {
+    "type": "object",
+    "description": "A ModelArts provider block (one instance of a for_each one), as resolved.",
+    "properties": {
+        "alias": _described(_OPTIONAL_STR, "The alias; null for the default provider."),
+        "key": _described(_OPTIONAL_STR, "The for_each key of this instance, else null."),
+        "region": _described(_OPTIONAL_STR, "The region, e.g. cn-north-4."),
+        "project_id": _described(_OPTIONAL_STR, "The project id."),
+        "endpoint": _described(_OPTIONAL_STR, "The API endpoint."),
     },
 }
 
@@ -249,24 +294,10 @@ def policy_input_schema() -> dict[str, Any]:
             "workspace": _described(_STR, "The workspace (--workspace, NP_WORKSPACE)."),
             "providers": {
                 "type": "object",
-                "description": "The providers the configuration uses.",
-                "properties": {
-                    "modelarts": {
-                        "type": "object",
-                        "description": "The ModelArts provider block, as resolved.",
-                        "properties": {
-                            "region": _described(
-                                {"type": ["string", "null"]}, "The region, e.g. cn-north-4."
-                            ),
-                            "project_id": _described(
-                                {"type": ["string", "null"]}, "The project id."
-                            ),
-                            "endpoint": _described(
-                                {"type": ["string", "null"]}, "The API endpoint."
-                            ),
-                        },
-                    }
-                },
+                "description": "Every provider the configuration declares, by address: "
+                'modelarts (the default one), modelarts.ALIAS, modelarts.ALIAS["KEY"].',
+                "properties": {"modelarts": _PROVIDER},
+                "additionalProperties": _PROVIDER,
             },
         },
     }

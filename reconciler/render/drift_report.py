@@ -2,6 +2,9 @@
 
 entries = drift_report(state, live)
 drift_junit(entries)   # one failing testcase per drifted or missing node pool
+
+With more than one provider (region), each entry names its provider, and JUnit has one suite
+per provider, so a CI system shows which region drifted.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 from reconciler.drift import DriftEntry
 from reconciler.model import wire_path_to_config
 from reconciler.render.markdown import diff_block, diff_pair
-from reconciler.render.text import Painter, drift_line, value
+from reconciler.render.text import Painter, by_provider, drift_line, value
 
 _MISSING = "missing: the node pool no longer exists"
 _UNMANAGED = "unmanaged: declared in the configuration, but np does not manage it (run np plan)"
@@ -29,9 +32,11 @@ def drift_text(entries: Sequence[DriftEntry], paint: Painter) -> str:
     if not entries:
         return "No node pools are declared or managed: nothing to compare."
     lines: list[str] = []
+    several = _several(entries)
     for entry in entries:
         status = paint(entry.status, _STATUS_COLOR[entry.status], bold=True)
-        where = f"(pool {value(entry.pool)}, node pool {value(entry.name)})"
+        region = f"provider {entry.provider}, " if several else ""
+        where = f"({region}pool {value(entry.pool)}, node pool {value(entry.name)})"
         lines.append(paint(entry.address, bold=True) + f" {where}: {status}")
         if entry.status == "missing":
             lines.append(f"  {paint.sign('-')} the node pool no longer exists")
@@ -54,6 +59,7 @@ def drift_json(entries: Sequence[DriftEntry]) -> dict[str, Any]:
         "resources": [
             {
                 "address": entry.address,
+                "provider": entry.provider,
                 "pool": entry.pool,
                 "name": entry.name,
                 "status": entry.status,
@@ -69,15 +75,16 @@ def drift_json(entries: Sequence[DriftEntry]) -> dict[str, Any]:
 
 def drift_markdown(entries: Sequence[DriftEntry]) -> str:
     sections = [[f"### np drift: {_counts(entries) or 'no managed node pools'}"]]
+    several = _several(entries)
     if entries:
         rows = [
-            f"| `{e.address}` | `{e.pool}` | `{e.name}` | {e.status} | {len(e.changes)} |"
+            f"| `{e.address}` |{f' `{e.provider}` |' if several else ''} `{e.pool}` | "
+            f"`{e.name}` | {e.status} | {len(e.changes)} |"
             for e in entries
         ]
-        head = [
-            "| address | pool | node pool | status | changes |",
-            "| --- | --- | --- | --- | --- |",
-        ]
+        columns = ["address", *(["provider"] if several else []), "pool", "node pool"]
+        columns += ["status", "changes"]
+        head = [f"| {' | '.join(columns)} |", "|" + " --- |" * len(columns)]
         sections.append(head + rows)
     lines: list[str] = []
     for entry in entries:
@@ -100,11 +107,27 @@ def drift_markdown(entries: Sequence[DriftEntry]) -> str:
 
 
 def drift_junit(entries: Sequence[DriftEntry]) -> str:
-    """JUnit XML, so CI systems list each drifted node pool as a failed test."""
+    """JUnit XML, so CI systems list each drifted node pool as a failed test: one suite, or,
+    with more than one provider, one suite per provider inside ``<testsuites>``."""
+    groups = by_provider(entries)
+    if groups[0][0] is None:
+        root = _suite(entries, "np drift")
+    else:
+        root = ET.Element("testsuites", name="np drift")
+        for provider, group in groups:
+            root.append(_suite(group, f"np drift: {provider}"))
+        failures = sum(1 for entry in entries if entry.status != "in-sync")
+        root.set("tests", str(len(entries)))
+        root.set("failures", str(failures))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _suite(entries: Sequence[DriftEntry], name: str) -> ET.Element:
     failures = sum(1 for entry in entries if entry.status != "in-sync")
     suite = ET.Element(
         "testsuite",
-        name="np drift",
+        name=name,
         tests=str(len(entries)),
         failures=str(failures),
         errors="0",
@@ -124,8 +147,12 @@ def drift_junit(entries: Sequence[DriftEntry]) -> str:
                 "  (last applied -> live)"
                 for c in entry.changes
             )
-    ET.indent(suite)
-    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+    return suite
+
+
+def _several(entries: Sequence[DriftEntry]) -> bool:
+    """Whether the entries span more than one provider (then each is named with its own)."""
+    return len({entry.provider for entry in entries}) > 1
 
 
 def _counts(entries: Sequence[DriftEntry]) -> str:

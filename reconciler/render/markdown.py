@@ -3,7 +3,9 @@
     parts = render_plan_markdown(plan)   # post each as one comment; every part ≤ 65,000 chars
 
 A part is a heading with the summary, a table (address | action | fields changed), the changes
-in a fenced ``diff`` block (folded in ``<details>`` when long) and the drift. A ``~`` line is not
+in a fenced ``diff`` block (folded in ``<details>`` when long) and the drift. A plan over more
+than one provider (region) is grouped by provider: a provider column in the table, and a
+``# provider ...`` line where each one's changes begin. A ``~`` line is not
 diff syntax, so an update shows the old value as a ``-`` line and the new one as a ``+`` line.
 Every part starts with an HTML comment (``<!-- np plan: part 1 of 2 -->``, invisible once
 rendered) so a CI script can split the output and find its earlier comments.
@@ -19,7 +21,7 @@ from typing import Any
 from reconciler.diff import FieldChange
 from reconciler.model import CONFIG_NAMES, wire_path_to_config
 from reconciler.plan.changes import Plan, ResourceChange
-from reconciler.render.text import VERB, field_groups, hidden_fields, value
+from reconciler.render.text import VERB, by_provider, field_groups, hidden_fields, value
 
 LIMIT = 65_000
 """GitHub refuses comments longer than 65,536 characters."""
@@ -38,10 +40,18 @@ def render_plan_markdown(plan: Plan, preface: str = "") -> list[str]:
     """The plan in parts; ``preface`` (Markdown: the policy checks) tops the first part."""
     preface = _cut(preface, PREFACE_LIMIT)
     budget = LIMIT - _RESERVE - len(preface) - sum(len(str(w)) + 20 for w in plan.warnings)
-    blocks = [piece for r in plan.resources for piece in _block(r).split(budget)]
+    groups = by_provider(plan.resources)
+    firsts = {next((r.address for r in group if r.sends_request), "") for _, group in groups}
+    blocks = [
+        piece
+        for provider, group in groups
+        for r in group
+        for piece in _block(r, provider, first=r.address in firsts).split(budget)
+    ]
     parts = _pack(blocks, budget)
+    grouped = groups[0][0] is not None
     return [
-        _part(plan, part, i, len(parts), preface if i == 1 else "")
+        _part(plan, part, i, len(parts), preface if i == 1 else "", grouped)
         for i, part in enumerate(parts, 1)
     ]
 
@@ -150,11 +160,17 @@ def _pack(blocks: list[_Block], budget: int) -> list[list[_Block]]:
     return parts
 
 
-def _block(resource: ResourceChange) -> _Block:
+def _block(resource: ResourceChange, provider: str | None, *, first: bool) -> _Block:
+    """``provider``: the group the resource is in (None: the plan has one provider); the
+    ``first`` change of a group carries its ``# provider`` line."""
     row = None
+    column = "" if provider is None else f" `{provider}` |"
     if resource.sends_request or resource.records_state:
-        row = f"| `{resource.address}` | {_action(resource)} | {_fields(resource)} |"
-    changes = tuple(_change_lines(resource)) if resource.sends_request else ()
+        row = f"| `{resource.address}` |{column} {_action(resource)} | {_fields(resource)} |"
+    changes: tuple[str, ...] = ()
+    if resource.sends_request:
+        heading = [f"  # provider {provider}", ""] if provider is not None and first else []
+        changes = (*heading, *_change_lines(resource))
     drift: list[str] = []
     if resource.drift:
         drift.append(f"  # {resource.address} has changed outside of np")
@@ -216,13 +232,16 @@ def _field_lines(
     return diff_pair(label, change.before, change.after, indent, note)
 
 
-def _part(plan: Plan, blocks: list[_Block], i: int, n: int, preface: str) -> str:
+def _part(plan: Plan, blocks: list[_Block], i: int, n: int, preface: str, grouped: bool) -> str:
     heading = f"### np plan: {_headline(plan)}" + (f" (part {i} of {n})" if n > 1 else "")
     marker = MARKER.format(i=i, n=n)
     sections = [[marker, preface.rstrip("\n")], [heading]] if preface else [[marker, heading]]
     sections += [[f"> **Warning:** {warning}"] for warning in plan.warnings]
     rows = [b.row for b in blocks if b.row]
-    if rows:
+    if rows and grouped:
+        head = ["| address | provider | action | fields changed |", "| --- | --- | --- | --- |"]
+        sections.append([*head, *rows])
+    elif rows:
         sections.append(["| address | action | fields changed |", "| --- | --- | --- |", *rows])
     changes = [line for b in blocks for line in b.changes]
     if changes:

@@ -40,6 +40,7 @@ def _resource_change(change: ResourceChange) -> dict[str, Any]:
     return {
         "address": change.address,
         **moved,
+        "provider": change.provider,
         "pool": change.pool,
         "name": change.name,
         "actions": [change.action],

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import click
 
@@ -18,6 +19,15 @@ from reconciler.model import (
 )
 from reconciler.plan.changes import Plan, ResourceChange
 from reconciler.state.document import ResourceState
+
+
+class _OfProvider(Protocol):
+    @property
+    def provider(self) -> str: ...
+
+
+T_Change = TypeVar("T_Change", bound=_OfProvider)
+"""A plan's change or a drift entry: anything a region holds."""
 
 _SYMBOL = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
 _COLOR = {"+": "green", "~": "yellow", "-": "red"}
@@ -48,20 +58,35 @@ def value(v: Any) -> str:
     return shown(json.dumps(v, ensure_ascii=False), None)
 
 
+def by_provider(resources: Sequence[T_Change]) -> list[tuple[str | None, list[T_Change]]]:
+    """``resources`` grouped by provider, in provider order, when there is more than one
+    provider; otherwise one group without a name (a plan of one region reads as it did)."""
+    groups: dict[str, list[T_Change]] = {}
+    for resource in resources:
+        groups.setdefault(resource.provider, []).append(resource)
+    if len(groups) <= 1:
+        return [(None, list(resources))]
+    return [(provider, groups[provider]) for provider in sorted(groups)]
+
+
 def render_plan(plan: Plan, paint: Painter) -> str:
     lines: list[str] = []
     drifted = [r for r in plan.resources if r.drift]
     if drifted:
         lines += [paint("Objects have changed outside of np:", bold=True), ""]
-        for resource in drifted:
-            lines += _drift_lines(resource, paint)
+        for provider, group in by_provider(drifted):
+            lines += _provider_heading(provider, paint)
+            for resource in group:
+                lines += _drift_lines(resource, paint)
         lines.append("")
     acting = [r for r in plan.resources if r.sends_request]
     if acting:
         lines += ["np will perform the following actions:", ""]
-        for resource in acting:
-            lines += _resource_lines(resource, paint)
-            lines.append("")
+        for provider, group in by_provider(acting):
+            lines += _provider_heading(provider, paint)
+            for resource in group:
+                lines += _resource_lines(resource, paint)
+                lines.append("")
     for warning in plan.warnings:
         lines += [paint("Warning: ", "yellow", bold=True) + str(warning), ""]
     lines += _state_only_lines(plan)
@@ -71,6 +96,13 @@ def render_plan(plan: Plan, paint: Painter) -> str:
             paint("Plan: ", bold=True)
             + f"{summary.add} to add, {summary.change} to change, {summary.destroy} to destroy."
         )
+        for provider, group in by_provider(acting):
+            if provider is not None:
+                counts = [sum(1 for r in group if r.action == a) for a in _COUNTED]
+                lines.append(
+                    f"  {provider}: {counts[0]} to add, {counts[1]} to change, "
+                    f"{counts[2]} to destroy."
+                )
     else:
         state_only = " np apply will only update its state." if plan.applyable else ""
         lines.append(
@@ -79,6 +111,13 @@ def render_plan(plan: Plan, paint: Painter) -> str:
             + state_only
         )
     return "\n".join(lines)
+
+
+_COUNTED = ("create", "update", "delete")
+
+
+def _provider_heading(provider: str | None, paint: Painter) -> list[str]:
+    return [] if provider is None else [paint(f"Provider {provider}:", bold=True), ""]
 
 
 def _state_only_lines(plan: Plan) -> list[str]:
@@ -210,7 +249,7 @@ def recorded_block(address: str, resource: ResourceState) -> str:
 
     label = label_of(address)
     fields = wire_to_config(resource.applied)
-    block = hcl_block(Generated(label, resource.pool, resource.name, fields, ()))
+    block = hcl_block(Generated(label, resource.pool, resource.name, fields, (), resource.provider))
     lines = [f"# {address}: {resource.pool}/{resource.name}, last applied {resource.updated_at}"]
     if resource.prevent_destroy:
         lines.append("# lifecycle.prevent_destroy was set when it was applied")

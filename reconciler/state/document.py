@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
 from reconciler.errors import StateError, shown
-from reconciler.identifiers import canonical_address, segment_problem
+from reconciler.identifiers import (
+    DEFAULT_PROVIDER,
+    canonical_address,
+    canonical_provider,
+    segment_problem,
+)
 
 STATE_VERSION = 1
 
@@ -43,9 +48,20 @@ class ResourceState:
     live: dict[str, Any]
     updated_at: str
     prevent_destroy: bool = False
+    provider: str = DEFAULT_PROVIDER
+    """The address of the provider (region) that holds the node pool; written only when it
+    is not the default one, so that states from before aliases read and write unchanged."""
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """(provider, pool, name): which node pool this is, whatever its address."""
+        return (self.provider, self.pool, self.name)
 
     def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
+        doc: dict[str, Any] = {}
+        if self.provider != DEFAULT_PROVIDER:
+            doc["provider"] = self.provider
+        doc |= {
             "pool": self.pool,
             "name": self.name,
             "applied": self.applied,
@@ -59,7 +75,8 @@ class ResourceState:
     @classmethod
     def from_json(cls, doc: Any, where: str, source: str) -> ResourceState:
         keys = ("pool", "name", "applied", "live", "updated_at")
-        fields = check_object(doc, where, source, required=keys, optional=("lifecycle",))
+        optional = ("lifecycle", "provider")
+        fields = check_object(doc, where, source, required=keys, optional=optional)
         values = {
             key: expect(fields[key], kind, f"{where}.{key}", source)
             for key, kind in zip(keys, (str, str, dict, dict, str), strict=True)
@@ -68,6 +85,9 @@ class ResourceState:
             problem = segment_problem(values[key])
             if problem is not None:
                 _fail(source, f"{where}.{key}", problem)
+        if "provider" in fields:
+            written = expect(fields["provider"], str, f"{where}.provider", source)
+            values["provider"] = check_provider(written, f"{where}.provider", source)
         prevent_destroy = False
         if "lifecycle" in fields:
             lifecycle = check_object(
@@ -97,15 +117,15 @@ class Identity:
         return {"project_id": self.project_id, "endpoint": self.endpoint}
 
     @classmethod
-    def from_json(cls, doc: Any, source: str) -> Identity:
-        fields = check_object(doc, "identity", source, required=("project_id", "endpoint"))
-        project_id = expect(fields["project_id"], str, "identity.project_id", source)
+    def from_json(cls, doc: Any, source: str, where: str = "identity") -> Identity:
+        fields = check_object(doc, where, source, required=("project_id", "endpoint"))
+        project_id = expect(fields["project_id"], str, f"{where}.project_id", source)
         problem = segment_problem(project_id)
         if problem is not None:
-            _fail(source, "identity.project_id", problem)
+            _fail(source, f"{where}.project_id", problem)
         return cls(
             project_id=project_id,
-            endpoint=expect(fields["endpoint"], str, "identity.endpoint", source),
+            endpoint=expect(fields["endpoint"], str, f"{where}.endpoint", source),
         )
 
 
@@ -114,18 +134,24 @@ class State:
     """The whole state document.
 
     ``lineage`` is drawn once when a state is first created and never changes; ``serial`` grows
-    with every recorded change and never goes back. ``identity`` is None in a state written
-    before np recorded it (it is adopted on the next write).
+    with every recorded change and never goes back. ``identity`` is the default provider's,
+    None in a state written before np recorded it (it is adopted on the next write);
+    ``providers`` holds every other provider's, by address.
     """
 
     lineage: str
     serial: int
     resources: dict[str, ResourceState]
     identity: Identity | None = None
+    providers: dict[str, Identity] = field(default_factory=dict)
 
     @classmethod
     def new(cls) -> State:
         return cls(lineage=str(uuid.uuid4()), serial=0, resources={})
+
+    def identity_of(self, provider: str) -> Identity | None:
+        """What ``provider`` was recorded with (None: nothing yet)."""
+        return self.identity if provider == DEFAULT_PROVIDER else self.providers.get(provider)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -135,6 +161,8 @@ class State:
         }
         if self.identity is not None:
             doc["identity"] = self.identity.to_json()
+        if self.providers:
+            doc["providers"] = {a: self.providers[a].to_json() for a in sorted(self.providers)}
         doc["resources"] = {a: self.resources[a].to_json() for a in sorted(self.resources)}
         return doc
 
@@ -152,7 +180,7 @@ class State:
             "",
             source,
             required=("version", "lineage", "serial", "resources"),
-            optional=("identity",),
+            optional=("identity", "providers"),
         )
         lineage = expect(fields["lineage"], str, "lineage", source)
         serial = expect(fields["serial"], int, "serial", source)
@@ -162,6 +190,7 @@ class State:
             raise StateError(f"{source}: serial: must be >= 0, got {serial}")
         resources = expect(fields["resources"], dict, "resources", source)
         identity = fields.get("identity")
+        providers = expect(fields.get("providers", {}), dict, "providers", source)
         return cls(
             lineage=lineage,
             serial=serial,
@@ -172,6 +201,12 @@ class State:
                 for address, body in resources.items()
             },
             identity=None if identity is None else Identity.from_json(identity, source),
+            providers={
+                _aliased(address, source): Identity.from_json(
+                    body, source, f"providers[{json.dumps(address)}]"
+                )
+                for address, body in providers.items()
+            },
         )
 
 
@@ -182,15 +217,17 @@ def utc_now() -> str:
 
 def render(state: State) -> str:
     """The state as a file: one line per resource, readable, diffable and fast to write (the C
-    encoder does each line; ``indent=`` would force the pure-Python one, 5× slower)."""
+    encoder does each line; ``indent=`` would force the pure-Python one, 5× slower). Addresses
+    and keys are sorted, so the same state reads the same from every backend (PostgreSQL's
+    jsonb keeps keys in an order of its own) and two pulled states diff cleanly."""
     doc = state.to_json()
     resources = doc.pop("resources")
     head = "".join(f"  {json.dumps(key)}: {json.dumps(value)},\n" for key, value in doc.items())
     if not resources:
         return "{\n" + head + '  "resources": {}\n}\n'
     entries = ",\n".join(
-        f"    {json.dumps(address)}: {json.dumps(resource, ensure_ascii=False)}"
-        for address, resource in resources.items()
+        f"    {json.dumps(address)}: {json.dumps(resource, ensure_ascii=False, sort_keys=True)}"
+        for address, resource in sorted(resources.items())
     )
     return "{\n" + head + '  "resources": {\n' + entries + "\n  }\n}\n"
 
@@ -223,6 +260,26 @@ def check_address(address: str, where: str, source: str) -> str:
         _fail(source, where, str(exc))
     if canonical != address:
         _fail(source, where, f"{shown(address, 80)!r} is not written as np writes it ({canonical})")
+    return address
+
+
+def check_provider(address: str, where: str, source: str) -> str:
+    """``address`` if it is a provider address in its one written form, else a StateError."""
+    try:
+        canonical = canonical_provider(address)
+    except ValueError as exc:
+        _fail(source, where, str(exc))
+    if canonical != address:
+        _fail(source, where, f"{shown(address, 80)!r} is not written as np writes it ({canonical})")
+    return address
+
+
+def _aliased(address: str, source: str) -> str:
+    """A key of ``providers``: another provider than the default one (whose identity is
+    ``identity``)."""
+    check_provider(address, "providers", source)
+    if address == DEFAULT_PROVIDER:
+        _fail(source, "providers", f"{DEFAULT_PROVIDER}'s identity is written as identity")
     return address
 
 

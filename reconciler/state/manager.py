@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 
 from reconciler.errors import LockError, NpError, StateError, shown
+from reconciler.identifiers import DEFAULT_PROVIDER
 from reconciler.state.document import Identity, ResourceState, State
 from reconciler.state.locking import Keeper, Notice, holder_info
 from reconciler.state.protocols import (
@@ -105,22 +106,27 @@ def replay(stored: Stored, records: list[JournalRecord], store: str, journal: st
     return Replayed(state, stored.version, applied, bool(records))
 
 
-def check_identity(state: State, identity: Identity, where: str) -> str | None:
-    """Refuse a state written for another project; a warning (returned) for another endpoint.
-    A state that records no identity (older np) is adopted as it is."""
-    recorded = state.identity
+def check_identity(
+    state: State, identity: Identity, where: str, provider: str = DEFAULT_PROVIDER
+) -> str | None:
+    """Refuse a state written for another project of ``provider``; a warning (returned) for
+    another endpoint. A provider the state records no identity for (older np, a new region)
+    is adopted as it is."""
+    recorded = state.identity_of(provider)
     if recorded is None:
         return None
+    whose = "" if provider == DEFAULT_PROVIDER else f" {provider}"
     if recorded.project_id != identity.project_id:
         raise StateError(
             f"{where} was written for project {recorded.project_id}; this configuration uses "
-            f"project {identity.project_id}"
+            f"project {identity.project_id}" + (f" for provider{whose}" if whose else "")
         )
     if recorded.endpoint != identity.endpoint:
         return (
-            f"Warning: {where} was written for endpoint {recorded.endpoint}; this configuration "
-            f"uses {identity.endpoint} (the same project {identity.project_id}, so np goes on "
-            "and records the new endpoint on its next write)"
+            f"Warning: {where} was written for{whose} endpoint {recorded.endpoint}; this "
+            f"configuration uses {identity.endpoint} (the same project "
+            f"{identity.project_id}, so np goes on and records the new endpoint on its next "
+            "write)"
         )
     return None
 
@@ -275,7 +281,12 @@ def _check_push(current: State, pushed: State, where: str) -> None:
 
 
 def _same(a: State, b: State) -> bool:
-    return (a.lineage, a.resources, a.identity) == (b.lineage, b.resources, b.identity)
+    return (a.lineage, a.resources, a.identity, a.providers) == (
+        b.lineage,
+        b.resources,
+        b.identity,
+        b.providers,
+    )
 
 
 class Session:
@@ -295,6 +306,7 @@ class Session:
         self._lineage = state.lineage
         self._serial = state.serial
         self._identity = state.identity
+        self._providers = dict(state.providers)
         self._resources = dict(state.resources)
         self._base = replayed.base
         self._leftover = replayed.leftover
@@ -334,9 +346,14 @@ class Session:
         with self._writing:
             return self._snapshot()
 
-    def adopt_identity(self, identity: Identity) -> None:
-        """Record ``identity`` with the next write (a state is never written for it alone)."""
-        self._identity = identity
+    def adopt_identity(self, identity: Identity, provider: str = DEFAULT_PROVIDER) -> None:
+        """Record ``identity`` as ``provider``'s with the next write (a state is never written
+        for it alone)."""
+        with self._writing:
+            if provider == DEFAULT_PROVIDER:
+                self._identity = identity
+            else:
+                self._providers[provider] = identity
 
     def stage(self, changes: Mapping[str, ResourceState | None]) -> None:
         """Set each address (None: forget it); the whole mapping lands in one batch."""
@@ -424,7 +441,13 @@ class Session:
         return records
 
     def _snapshot(self) -> State:
-        return State(self._lineage, self._serial, dict(self._resources), self._identity)
+        return State(
+            self._lineage,
+            self._serial,
+            dict(self._resources),
+            self._identity,
+            dict(self._providers),
+        )
 
     def _checkpoint(self) -> None:
         if self._serial == self._base.serial:

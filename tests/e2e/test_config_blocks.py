@@ -242,7 +242,8 @@ def test_another_tools_yaml_is_named_with_the_way_out(tmp_path: Path) -> None:
     found = problems(tmp_path, {"main.hcl": NODEPOOL, "docker-compose.yml": compose})
     assert found == [
         "docker-compose.yml:1: not an np configuration file: it has top-level key 'version', "
-        f"np's are provider, backend, variables, locals, nodepools and moved; {OTHER_TOOL}"
+        "np's are provider, providers, backend, variables, locals, nodepools and moved; "
+        f"{OTHER_TOOL}"
     ]
 
 

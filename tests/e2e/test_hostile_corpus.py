@@ -68,7 +68,11 @@ CASES: dict[str, list[tuple[int, str]]] = {
         (4, "syntax error: expected <block end>, but found '<block mapping start>'")
     ],
     "yaml-top-level-list.yaml": [
-        (1, "expected a mapping with provider, backend, variables, locals, nodepools and moved")
+        (
+            1,
+            "expected a mapping with provider, providers, backend, variables, locals, nodepools "
+            "and moved",
+        )
     ],
     "unknown-block.hcl": [
         (

@@ -69,6 +69,7 @@ def test_every_property_is_described(ws: Workspace) -> None:
 
 EXPRESSION_FIELDS = {
     "NodePoolSpec.for_each",
+    "ProviderSpec.for_each",
     "AzCount.count",
     "Taint.effect",
     "Network.security_groups",

@@ -221,6 +221,7 @@ def test_json_schema_comes_from_the_validating_models() -> None:
     json.dumps(schema)
     assert set(schema["properties"]) == {
         "provider",
+        "providers",
         "backend",
         "variables",
         "locals",
@@ -231,7 +232,14 @@ def test_json_schema_comes_from_the_validating_models() -> None:
     pool = schema["$defs"]["NodePoolSpec"]
     assert pool["required"] == ["pool"]
     assert pool["additionalProperties"] is False
-    assert set(pool["properties"]) == {"for_each", "pool", "name", *TRAIN_FIELDS, "lifecycle"}
+    assert set(pool["properties"]) == {
+        "for_each",
+        "provider",
+        "pool",
+        "name",
+        *TRAIN_FIELDS,
+        "lifecycle",
+    }
     count = pool["properties"]["count"]
     assert count["anyOf"][0] == {"minimum": 0, "maximum": 2147483647, "type": "integer"}
     assert count["anyOf"][1]["pattern"] == "^\\$\\{[\\s\\S]*\\}$"

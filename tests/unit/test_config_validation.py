@@ -308,7 +308,8 @@ CASES = [
     ),
     (
         {"main.yaml": "- a\n"},
-        "main.yaml:1: expected a mapping with provider, backend, variables, locals, nodepools"
+        "main.yaml:1: expected a mapping with provider, providers, backend, variables, locals, "
+        "nodepools"
         " and moved",
     ),
     (

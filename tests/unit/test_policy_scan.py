@@ -167,6 +167,7 @@ def test_fleet_is_every_declared_node_pool_in_configuration_names() -> None:
     assert fleet_from_plan(PLAN) == [
         {
             "address": "nodepool.gpu",
+            "provider": "modelarts",
             "pool": "pool-prod",
             "name": "gpu",
             "action": "create",

@@ -277,6 +277,7 @@ def test_drift_json() -> None:
         "resources": [
             {
                 "address": "nodepool.a",
+                "provider": "modelarts",
                 "pool": "pool-prod",
                 "name": "a",
                 "status": "in-sync",
@@ -284,6 +285,7 @@ def test_drift_json() -> None:
             },
             {
                 "address": "nodepool.b",
+                "provider": "modelarts",
                 "pool": "pool-prod",
                 "name": "b",
                 "status": "drifted",
@@ -295,6 +297,7 @@ def test_drift_json() -> None:
             },
             {
                 "address": "nodepool.c",
+                "provider": "modelarts",
                 "pool": "pool-prod",
                 "name": "c",
                 "status": "missing",

@@ -32,6 +32,7 @@ FLAVOR = "modelarts.vm.gpu.t4u8"
 TRAIN_LIVE = {"flavor": FLAVOR, "count": 2, "maxCount": 2, "labels": {"team": "ml"}}
 INFER_LIVE = {"flavor": FLAVOR, "count": 1, "maxCount": 1}
 TARGET = PlanTarget(endpoint="sim://world.json", project_id="p1", workspace="default")
+TARGETS = {"modelarts": TARGET}
 RECIPE = Recipe(variables={"n": 4, "zones": ["a", "b"]}, targets=(), excludes=())
 
 
@@ -77,7 +78,7 @@ def plan() -> Plan:
 @pytest.fixture
 def plan_file(tmp_path: Path, plan: Plan) -> Path:
     path = tmp_path / "p.plan"
-    save_plan(path, plan, RECIPE, environ={}, config_digest="cfg-digest", target=TARGET)
+    save_plan(path, plan, RECIPE, environ={}, config_digest="cfg-digest", targets=TARGETS)
     return path
 
 
@@ -113,19 +114,22 @@ def test_file_is_private_json_with_bodies_fingerprints_and_checksum(plan_file: P
         "format_version",
         "np_version",
         "plan",
+        "providers",
         "recipe",
-        "target",
     ]
-    assert doc["format_version"] == "3"
+    assert doc["format_version"] == "4"
     assert doc["recipe"] == {
         "variables": {"n": 4, "zones": ["a", "b"]},
         "targets": [],
         "excludes": [],
     }
-    assert doc["target"] == {
-        "endpoint": "sim://world.json",
-        "project_id": "p1",
-        "workspace": "default",
+    assert doc["providers"] == {
+        "modelarts": {
+            "endpoint": "sim://world.json",
+            "project_id": "p1",
+            "workspace": "default",
+            "workspace_id": None,
+        }
     }
     assert doc["plan"]["lineage"] == "lin-1"
     assert doc["plan"]["serial"] == 3
@@ -158,12 +162,12 @@ def test_tampered_file_is_refused(plan_file: Path) -> None:
 
 
 def test_newer_format_is_refused(plan_file: Path) -> None:
-    _rewrite(plan_file, lambda doc: doc.update(format_version="4"), fix_checksum=True)
+    _rewrite(plan_file, lambda doc: doc.update(format_version="5"), fix_checksum=True)
     with pytest.raises(NpError) as err:
         load_plan(plan_file, {})
     assert str(err.value) == (
-        f'plan file {plan_file} has format version "4", but np {__version__} reads format '
-        f'version "3"; run np plan -out {plan_file} again with this np'
+        f'plan file {plan_file} has format version "5", but np {__version__} reads format '
+        f'version "4"; run np plan -out {plan_file} again with this np'
     )
 
 
@@ -256,7 +260,7 @@ def test_plan_made_without_state_matches_a_state_that_still_does_not_exist(
         RECIPE,
         environ={},
         config_digest="d",
-        target=TARGET,
+        targets=TARGETS,
     )
     saved = load_plan(path, {})
     check_still_valid(saved, State("drawn-again", 0, {}), _world())
@@ -301,9 +305,9 @@ def test_a_plan_for_another_target_is_refused(
     plan_file: Path, other: PlanTarget, message: str
 ) -> None:
     saved = load_plan(plan_file, {})
-    check_target(saved, TARGET)
+    check_target(saved, TARGETS)
     with pytest.raises(NpError) as err:
-        check_target(saved, other)
+        check_target(saved, {"modelarts": other})
     assert str(err.value) == message
 
 
@@ -320,10 +324,10 @@ def test_the_file_reads_as_written_stamped_in_utc(tmp_path: Path) -> None:
         RECIPE,
         environ={},
         config_digest="d",
-        target=TARGET,
+        targets=TARGETS,
     )
     text = path.read_text()
-    assert '\n  "format_version": "3",\n' in text
+    assert '\n  "format_version": "4",\n' in text
     assert '"team": "機械"' in text
     saved = load_plan(path, {})
     assert saved.created_at == json.loads(text)["created_at"]
@@ -337,7 +341,7 @@ def test_the_file_reads_as_written_stamped_in_utc(tmp_path: Path) -> None:
 def test_a_plan_file_that_cannot_be_written_names_the_reason(tmp_path: Path, plan: Plan) -> None:
     path = tmp_path / "missing-dir" / "p.plan"
     with pytest.raises(NpError) as err:
-        save_plan(path, plan, RECIPE, environ={}, config_digest="d", target=TARGET)
+        save_plan(path, plan, RECIPE, environ={}, config_digest="d", targets=TARGETS)
     assert str(err.value) == f"cannot write plan file {path}: No such file or directory"
 
 
@@ -361,7 +365,7 @@ def test_an_update_that_records_nothing_is_still_checked_against_live(tmp_path: 
     [change] = [r for r in plan.resources if r.address == "nodepool.train"]
     assert (change.action, change.records_state) == ("update", False)
     path = tmp_path / "p.plan"
-    save_plan(path, plan, RECIPE, environ={}, config_digest="d", target=TARGET)
+    save_plan(path, plan, RECIPE, environ={}, config_digest="d", targets=TARGETS)
     saved = load_plan(path, {})
     check_still_valid(saved, st, drifted)
     with pytest.raises(NpError, match=r"nodepool\.train changed live since the plan was made"):
@@ -416,7 +420,7 @@ def test_a_forged_plan_is_refused_naming_the_first_difference(
 def test_with_a_plan_key_the_file_is_signed_and_checked(tmp_path: Path, plan: Plan) -> None:
     path = tmp_path / "p.plan"
     key = {"NP_PLAN_KEY": "k-1"}
-    save_plan(path, plan, RECIPE, environ=key, config_digest="d", target=TARGET)
+    save_plan(path, plan, RECIPE, environ=key, config_digest="d", targets=TARGETS)
     assert load_plan(path, key).plan == plan
     assert load_plan(path, {}).plan == plan  # no key here: the re-plan check still holds
     with pytest.raises(NpError, match="has a signature that does not match"):
@@ -427,7 +431,7 @@ def test_with_a_plan_key_the_file_is_signed_and_checked(tmp_path: Path, plan: Pl
     with pytest.raises(NpError, match="has a signature that does not match"):
         load_plan(path, key)
     unsigned = tmp_path / "u.plan"
-    save_plan(unsigned, plan, RECIPE, environ={}, config_digest="d", target=TARGET)
+    save_plan(unsigned, plan, RECIPE, environ={}, config_digest="d", targets=TARGETS)
     with pytest.raises(NpError) as err:
         load_plan(unsigned, key)
     assert str(err.value) == (

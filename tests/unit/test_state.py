@@ -392,6 +392,7 @@ resource_states = st.builds(
     live=st.dictionaries(st.text(max_size=5), json_value, max_size=3),
     updated_at=st.just("2026-11-27T04:31:00Z"),
     prevent_destroy=st.booleans(),
+    provider=st.sampled_from(["modelarts", "modelarts.hk", 'modelarts.region["cn-north-4"]']),
 )
 
 

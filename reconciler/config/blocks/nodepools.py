@@ -1,28 +1,29 @@
 """``nodepool`` blocks → desired node pools: fields evaluated and validated, lifecycle read,
-``for_each`` expanded into instances ``nodepool.NAME["KEY"]``, and what spans blocks checked
-(two addresses for one node pool).
+``for_each`` expanded into instances ``nodepool.NAME["KEY"]``, the provider each names, and
+what spans blocks checked (two addresses for one node pool of one provider).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence as SequenceABC
-from dataclasses import replace
 from typing import Any
 
 from reconciler.config.blocks.addresses import address
+from reconciler.config.blocks.for_each import for_each_pairs, once, take_entry
 from reconciler.config.blocks.lifecycle import IgnoreRules, ignore_rules, take_ignore_changes
 from reconciler.config.blocks.moved import Blocks
 from reconciler.config.blocks.names import new_name_problem, suggested_name
+from reconciler.config.blocks.providers import Providers
 from reconciler.config.configuration import DesiredNodePool, Lifecycle
-from reconciler.config.evaluation.expr import Context, Evaluator
+from reconciler.config.evaluation.expr import Context
 from reconciler.config.evaluation.limits import STEPS_PER_INSTANCE
 from reconciler.config.evaluation.resolve import resolve, validate
-from reconciler.config.evaluation.values import EvalError, Quiet
-from reconciler.config.messages import describe, excerpt
+from reconciler.config.messages import excerpt
 from reconciler.config.schema import NodePoolSpec
 from reconciler.config.syntax.declarations import Declaration
 from reconciler.config.syntax.nodes import Mapping, Node
 from reconciler.errors import Diagnostic
+from reconciler.identifiers import DEFAULT_PROVIDER
 
 _NOT_FIELDS = ("pool", "name", "lifecycle")
 MAX_INSTANCES = 10_000
@@ -33,19 +34,27 @@ MAX_ALL_INSTANCES = 20_000
 
 class NodePoolBuilder:
     """Collects every problem into ``diagnostics``; ``new_names`` (np validate) also holds
-    labels used as names to the rule for new node pools."""
+    labels used as names to the rule for new node pools; ``providers`` are what a block's
+    ``provider`` may name."""
 
-    def __init__(self, context: Context, diagnostics: list[Diagnostic], new_names: bool) -> None:
+    def __init__(
+        self,
+        context: Context,
+        diagnostics: list[Diagnostic],
+        new_names: bool,
+        providers: Providers | None = None,
+    ) -> None:
         self.context = context
         self.diagnostics = diagnostics
         self.new_names = new_names
+        self.providers = providers or Providers()
         self.instances_made = 0
 
     def build(
         self, declarations: SequenceABC[Declaration]
     ) -> tuple[tuple[DesiredNodePool, ...], Blocks]:
         """The node pools, sorted by address, and what the blocks declare (for moved)."""
-        pools: dict[tuple[str, str], DesiredNodePool] = {}
+        pools: dict[tuple[str, str, str], DesiredNodePool] = {}
         keys: dict[str, tuple[str, ...] | None] = {}
         addresses: set[str] = set()
         unknown: set[str] = set()
@@ -60,7 +69,7 @@ class NodePoolBuilder:
             if instances is None:
                 unknown.add(decl.label)
             for pool in instances or ():
-                other = pools.setdefault((pool.pool, pool.name), pool)
+                other = pools.setdefault(pool.identity, pool)
                 if other is not pool:
                     self.same_node_pool(pool, other)
         nodepools = tuple(sorted(pools.values(), key=lambda pool: pool.address))
@@ -68,6 +77,8 @@ class NodePoolBuilder:
 
     def same_node_pool(self, pool: DesiredNodePool, other: DesiredNodePool) -> None:
         same = f"{excerpt(pool.pool)}/{excerpt(pool.name)}"
+        if pool.provider != DEFAULT_PROVIDER:
+            same += f" of {pool.provider}"
         message = f"manages the same node pool {same} as {other.address} ({other.pos})"
         if pool.pos == other.pos and "name" not in pool.field_pos:
             example = f'name = "{excerpt(pool.name)}-${{each.key}}"'
@@ -81,10 +92,12 @@ class NodePoolBuilder:
         its for_each keys (None for a block without for_each)."""
         body, ignore_changes = take_ignore_changes(decl.body)
         body, for_each = take_entry(body, "for_each")
+        body, provider = take_entry(body, "provider")
         rules, problems = ignore_rules(ignore_changes)
         self.diagnostics += [problem.diagnostic(decl.address) for problem in problems]
         if for_each is None:
-            pool = self.instance(decl, body, rules, self.context, address(decl.label))
+            where = address(decl.label)
+            pool = self.instance(decl, body, provider, rules, self.context, where)
             return ([] if pool is None or problems else [pool]), None
         instances = self.instances(decl, for_each)
         if instances is None:
@@ -95,40 +108,23 @@ class NodePoolBuilder:
         try:
             for key, value in instances:
                 context = self.context.with_each(key, value)
-                pool = self.instance(decl, body, rules, context, address(decl.label, key))
+                where = address(decl.label, key)
+                pool = self.instance(decl, body, provider, rules, context, where)
                 pools += [pool] if pool is not None else []
         finally:
             self.diagnostics = reported
-        self.diagnostics += _once(found)
+        self.diagnostics += once(found)
         return (pools if not problems else []), tuple(key for key, _ in instances)
 
     def instances(self, decl: Declaration, node: Node) -> list[tuple[str, Any]] | None:
         """``(each.key, each.value)`` for every instance, or None (and the reason)."""
-        try:
-            value = Evaluator(self.context).evaluate(node)
-        except Quiet:
+        pairs = for_each_pairs(
+            self.context, node, decl.address, self.diagnostics, limit=MAX_INSTANCES
+        )
+        if pairs is None:
             return None
-        except EvalError as exc:
-            self.diagnostics.append(Diagnostic(exc.message, exc.pos, decl.address, "for_each"))
-            return None
-        problem = None
-        if isinstance(value, dict):
-            pairs = [(key, value[key]) for key in sorted(value)]
-        elif isinstance(value, frozenset) and all(isinstance(item, str) for item in value):
-            pairs = [(item, item) for item in sorted(value)]
-        elif isinstance(value, frozenset):
-            problem = "for_each needs a set of strings; convert: toset([for x in X : tostring(x)])"
-        elif isinstance(value, list):
-            problem = "for_each needs a map or a set of strings, got a list; use toset(...)"
-        else:
-            problem = f"for_each needs a map or a set of strings, got {describe(value)}"
-        if problem is None and len(pairs) > MAX_INSTANCES:
-            problem = (
-                f"for_each makes {len(pairs):,} instances; at most {MAX_INSTANCES:,} per block"
-            )
-        elif problem is None and self.instances_made + len(pairs) > MAX_ALL_INSTANCES:
+        if self.instances_made + len(pairs) > MAX_ALL_INSTANCES:
             problem = f"for_each blocks make more than {MAX_ALL_INSTANCES:,} node pools in all"
-        if problem is not None:
             self.diagnostics.append(Diagnostic(problem, node.pos, decl.address))
             return None
         self.instances_made += len(pairs)
@@ -139,10 +135,12 @@ class NodePoolBuilder:
         self,
         decl: Declaration,
         body: Mapping,
+        provider_node: Node | None,
         rules: IgnoreRules,
         context: Context,
         where: str,
     ) -> DesiredNodePool | None:
+        provider = self.providers.reference(provider_node, context, where, self.diagnostics)
         resolved = resolve(body, context)
         spec = validate(NodePoolSpec, resolved)
         if spec is not None:
@@ -151,7 +149,7 @@ class NodePoolBuilder:
             if spec.name is None and self.new_names and not resolved.is_failed(("name",)):
                 self.label_as_name(decl, where)
         self.diagnostics += [problem.diagnostic(where) for problem in resolved.problems]
-        if resolved.problems or resolved.failed or spec is None:
+        if resolved.problems or resolved.failed or spec is None or provider is None:
             return None  # a field that failed quietly (already reported) fails the instance too
         written: dict[str, Any] = resolved.value
         prevent_destroy = spec.lifecycle.prevent_destroy if spec.lifecycle else False
@@ -162,7 +160,9 @@ class NodePoolBuilder:
             fields={k: v for k, v in written.items() if k not in _NOT_FIELDS},
             lifecycle=Lifecycle(rules.fields, prevent_destroy, rules.keys, rules.all),
             pos=decl.pos,
-            field_pos={key: resolved.positions[(key,)] for key in written},
+            field_pos={key: resolved.positions[(key,)] for key in written}
+            | ({"provider": provider_node.pos} if provider_node is not None else {}),
+            provider=provider,
         )
 
     def label_as_name(self, decl: Declaration, where: str) -> None:
@@ -177,30 +177,3 @@ class NodePoolBuilder:
         existing = f'name = "{excerpt(decl.label)}" for an existing node pool of that name'
         message = f"{problem}; the block label is the name when name is not set: {fix}"
         self.diagnostics.append(Diagnostic(f"{message} (or {existing})", decl.pos, where))
-
-
-def take_entry(body: Mapping, key: str) -> tuple[Mapping, Node | None]:
-    """The body without ``key`` (the first one; a repeat stays, to be reported), and its node."""
-    for index, entry in enumerate(body.entries):
-        if entry.key == key:
-            rest = body.entries[:index] + body.entries[index + 1 :]
-            return Mapping(rest, body.pos), entry.value
-    return body, None
-
-
-def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """The same problem in several instances of a block is reported once, with a count."""
-    counts: dict[tuple[str, Any, str | None], list[Diagnostic]] = {}
-    for diagnostic in diagnostics:
-        counts.setdefault((diagnostic.message, diagnostic.pos, diagnostic.field), []).append(
-            diagnostic
-        )
-    result: list[Diagnostic] = []
-    for same in counts.values():
-        first = same[0]
-        more = len(same) - 1
-        if more:
-            noun = "instance" if more == 1 else "instances"
-            first = replace(first, message=f"{first.message} (and in {more} more {noun})")
-        result.append(first)
-    return result

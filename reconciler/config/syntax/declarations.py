@@ -52,7 +52,15 @@ _KINDS = {
         _Kind("moved", "moved", "moved { from = nodepool.OLD  to = nodepool.NEW }", 0),
     )
 }
-_SECTIONS = {kind.section: kind for kind in _KINDS.values()}
+_PROVIDERS = "providers"
+"""The YAML section of aliased providers: a list, as a configuration holds several."""
+_PROVIDER_ITEMS = ("provider mappings (each with an alias)", "a mapping of provider fields")
+_MOVED_ITEMS = ("{from, to} mappings", "a mapping with from and to")
+_SECTIONS = {
+    name: kind
+    for kind in _KINDS.values()
+    for name in ((kind.section, _PROVIDERS) if kind.block == "provider" else (kind.section,))
+}
 _VAR_FILE = (
     "; a file of name = value lines is a variable file: name it np.npvars or NAME.auto.npvars, "
     "or pass it with --var-file"
@@ -172,10 +180,12 @@ class DeclarationReader:
             kind = _SECTIONS.get(entry.key)
             if kind is None:
                 self.unknown("top-level key", entry.key, _SECTIONS, entry.key_pos)
+            elif entry.key == _PROVIDERS:
+                self.yaml_list(kind, entry, "modelarts", _PROVIDER_ITEMS)
             elif kind.block == "provider":
                 self.yaml_block(kind.block, Entry("modelarts", entry.key_pos, entry.value))
             elif kind.block == "moved":
-                self.yaml_list(kind, entry)
+                self.yaml_list(kind, entry, "", _MOVED_ITEMS)
             elif kind.block == "locals" and isinstance(entry.value, Mapping):
                 self.declare(kind.block, "", entry.value, entry.key_pos)
             elif isinstance(entry.value, Mapping):
@@ -196,16 +206,17 @@ class DeclarationReader:
         for item in section.entries:
             self.yaml_block(kind.block, item)
 
-    def yaml_list(self, kind: _Kind, entry: Entry) -> None:
-        """``moved: [{from: ..., to: ...}, ...]``"""
+    def yaml_list(self, kind: _Kind, entry: Entry, label: str, items: tuple[str, str]) -> None:
+        """``moved: [{from: ..., to: ...}, ...]``, ``providers: [{alias: hk, ...}, ...]``;
+        ``items``: what the list holds, and what one item must be (for messages)."""
         if not isinstance(entry.value, Sequence):
-            self.error(f"{entry.key} must be a list of {{from, to}} mappings", entry.key_pos)
+            self.error(f"{entry.key} must be a list of {items[0]}", entry.key_pos)
             return
         for item in entry.value.items:
             if isinstance(item, Mapping):
-                self.declare(kind.block, "", item, item.pos)
+                self.declare(kind.block, label, item, item.pos)
             else:
-                self.error("expected a mapping with from and to", item.pos, kind.block)
+                self.error(f"expected {items[1]}", item.pos, kind.block)
 
     def yaml_block(self, kind: str, entry: Entry) -> None:
         if isinstance(entry.value, Mapping):

@@ -7,8 +7,9 @@ BIN    := $(VENV)/bin
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	# uv installs the same pinned requirements as pip would, in a tenth of the time.
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
 	# python-hcl2 compiles its grammar on first use; build the cache once, at install time.
 	$(BIN)/python -c "import hcl2.parser; hcl2.parser.parser()"
 	# The pre-commit hook test installs np as pre-commit does, without a network: from these

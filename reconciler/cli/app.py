@@ -267,14 +267,14 @@ def load_configuration(
     new_names: bool = False,
     recorded: dict[str, Any] | None = None,
 ) -> Configuration:
-    """The validated configuration, its endpoint checked too, before any lock or request.
+    """The validated configuration, its endpoints checked too (every provider's), before any
+    lock or request.
 
     ``offline`` (validate, the state commands) checks an endpoint only when one is set: none
     is plan's concern. ``new_names`` (validate) checks that block labels used as names are
     valid names for new node pools, which plan checks only for the node pools it creates.
     """
     from reconciler.config import load_config
-    from reconciler.endpoint import check_endpoint
 
     config = load_config(
         g.chdir,
@@ -289,9 +289,8 @@ def load_configuration(
     # The configuration lives for the whole run: freeze it (and the imported modules) out of
     # the cyclic collector's sight, so planning 2,000 node pools does not rescan it (-25 %).
     gc.freeze()
-    p = config.provider
-    if not offline or p.endpoint or os.environ.get("NP_ENDPOINT"):
-        check_endpoint(p.endpoint, p.region, os.environ, allow_insecure_http, p.where)
+    for provider in config.providers_to_check(os.environ, offline):
+        provider.checked_endpoint(os.environ, allow_insecure_http)
     return config
 
 

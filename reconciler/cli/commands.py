@@ -361,6 +361,13 @@ def drift(
     help="Only the node pools of this resource pool (repeatable; default: every pool).",
 )
 @click.option(
+    "--provider",
+    "provider",
+    metavar="ALIAS",
+    help="The provider (region) to read: an alias (hk), modelarts.hk or "
+    'modelarts.region["KEY"] (default: the provider without an alias).',
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["hcl", "yaml"]),
@@ -375,6 +382,7 @@ def generate(
     g: Globals,
     /,
     pools: tuple[str, ...],
+    provider: str | None,
     fmt: Literal["hcl", "yaml"],
     var_files: tuple[Path, ...],
     var_args: tuple[str, ...],
@@ -395,7 +403,7 @@ def generate(
     run = runner(
         g, config, Request.of(parallelism=parallelism, allow_insecure_http=allow_insecure_http)
     )
-    text = run_async(run.generate(state, where, pools, fmt))
+    text = run_async(run.generate(state, where, pools, fmt, run.provider_named(provider)))
     if not text:
         g.say(
             "Every live node pool is declared or in state already: nothing to generate.", err=True

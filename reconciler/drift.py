@@ -1,10 +1,12 @@
 """Drift: for every managed node pool, live compared with what np last applied (read-only).
 
 report = drift_report(state, live, declared)
-[e.status for e in report]  # -> ["in-sync", "drifted", "missing", "unmanaged"]
+[e.status for e in report]  # -> ["in-sync", "drifted", "missing", "unmanaged", "not-created"]
 
-A block that np does not manage yet is reported too (``unmanaged``): a nightly drift check must
-not stay green while state has been lost or the configuration was never applied.
+``missing``: in state, gone live. A block that np does not manage yet is reported too, as
+``unmanaged`` when its node pool exists live (apply would adopt it) and ``not-created`` when it
+does not (apply would create it): a nightly drift check must not stay green while state has
+been lost or the configuration was never applied.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from reconciler.identifiers import DEFAULT_PROVIDER
 from reconciler.live import LiveWorld, Worlds, worlds
 from reconciler.state.document import State
 
-DriftStatus = Literal["in-sync", "drifted", "missing", "unmanaged"]
+DriftStatus = Literal["in-sync", "drifted", "missing", "unmanaged", "not-created"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +49,17 @@ def drift_report(
     managed = {r.identity for r in state.resources.values()}
     for desired in declared:
         unknown = desired.address not in state.resources
+        if chosen is not None and desired.address not in chosen:
+            continue
         if unknown and desired.identity not in managed:
+            world = by_provider.get(desired.provider)
+            exists = world is not None and world.nodepool(desired.pool, desired.name) is not None
             entries.append(
                 DriftEntry(
                     desired.address,
                     desired.pool,
                     desired.name,
-                    "unmanaged",
+                    "unmanaged" if exists else "not-created",
                     provider=desired.provider,
                 )
             )

@@ -45,13 +45,14 @@ def _escape(char: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Pos:
-    """A place in a configuration file (1-based line)."""
+    """A place in a configuration file (1-based line; 0: the file as a whole, such as one that
+    cannot be read at all)."""
 
     file: str
     line: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}" if self.line else self.file
 
 
 class NpError(Exception):

@@ -7,10 +7,13 @@ Pure: one provider's live world, the configuration and the state in, text out. A
 already declared (by provider, pool and name) or recorded in state is left out; a block for a
 node pool of another provider than the default one names it (``provider = modelarts.hk``).
 Every field np manages that is set live is written, exactly as live holds it, so that adding
-the output to the configuration plans no changes; what the configuration cannot express (a
-reserved tag, a label that breaks Kubernetes' rules) is left out and named in a comment, which
-leaves it unmanaged. Labels are valid addresses, unique, qualified by the pool when two pools
-hold the same name, and never one the configuration or the state already uses.
+the output to the configuration plans no changes. ``name`` is always written: the output then
+passes ``np validate`` whatever the live name (``Default_NP``, ``pool-dev-default``), and
+renaming a block's label later moves its address instead of replacing the node pool. What the
+configuration cannot express (a reserved tag, a label that breaks Kubernetes' rules) is left
+out and named in a comment, which leaves it unmanaged. Labels are valid addresses, unique,
+qualified by the pool when two pools hold the same name, and never one the configuration or
+the state already uses.
 """
 
 from __future__ import annotations
@@ -175,7 +178,7 @@ def hcl_block(item: Generated) -> str:
     prints what was last applied)."""
     attributes = [("provider", item.provider)] if item.provider != DEFAULT_PROVIDER else []
     attributes += [("pool", quote(item.pool))]
-    attributes += [("name", quote(item.name))] if item.name != item.label else []
+    attributes += [("name", quote(item.name))]
     attributes += [(k, _hcl_value(v)) for k, v in item.fields.items() if k not in _BLOCKS]
     lines = [f'nodepool "{item.label}" {{', *_aligned(attributes, "  ")]
     for field in _BLOCKS:
@@ -220,8 +223,7 @@ def _yaml_block(item: Generated) -> str:
         written = alias if key is None and alias else item.provider
         lines.append(f"    provider: {_yaml_value(written)}")
     lines.append(f"    pool: {_yaml_value(item.pool)}")
-    if item.name != item.label:
-        lines.append(f"    name: {_yaml_value(item.name)}")
+    lines.append(f"    name: {_yaml_value(item.name)}")
     lines += [f"    {field}: {_yaml_value(value)}" for field, value in item.fields.items()]
     lines += [f"    # not generated: {what}" for what in item.left_out]
     return "\n".join([*lines, ""])

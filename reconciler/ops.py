@@ -18,11 +18,13 @@ from reconciler.config.configuration import Configuration, DesiredNodePool, Prov
 from reconciler.errors import NpError, StateError, shown
 from reconciler.identifiers import DEFAULT_PROVIDER, canonical_address, segment_problem
 from reconciler.live import fetch_live
+from reconciler.plan.moves import node_pool
 from reconciler.plan.planner import adoption
 from reconciler.state.document import Identity, ResourceState, State, parse, render, utc_now
 from reconciler.state.manager import Session, StateManager, check_identity
-from reconciler.state.opening import open_backend
+from reconciler.state.opening import check_workspace, open_backend
 from reconciler.state.protocols import DEFAULT_WORKSPACE
+from reconciler.suggest import command
 
 if TYPE_CHECKING:
     from reconciler.api.client import ModelArtsClient
@@ -123,7 +125,7 @@ async def import_nodepool(
         if resource.identity == wanted.identity:
             raise NpError(
                 f"{address}: {target} is already managed as {other}; to manage it under the "
-                f"new address, run: np state mv {other} {address}"
+                f"new address, run: {command('state mv', other, address)}"
             )
     live = await fetch_live(
         client, {wanted.pool}, 1, workspace_id=workspace_id, managed={(wanted.pool, wanted.name)}
@@ -193,6 +195,86 @@ def workspaces(manager: StateManager) -> list[str]:
     return sorted(names)
 
 
+def check_other_workspaces(
+    config: Configuration,
+    session: Session,
+    current: StateManager,
+    open_workspace: Callable[[str], StateManager],
+    environ: Mapping[str, str],
+) -> None:
+    """Refuse, naming the other workspace, a declared node pool that this workspace does not
+    manage yet while another workspace of the same backend does: planning would adopt it here
+    too, and two states would then change one node pool. Node pools of another endpoint or
+    project (the other state records which) are other node pools."""
+    state = session.state
+    mine = {r.identity for r in state.resources.values()}
+    candidates = {
+        d.identity: d
+        for d in config.nodepools
+        if d.address not in state.resources and d.identity not in mine
+    }
+    if not candidates:
+        return
+    for other in current.workspaces():
+        if other == current.workspace:
+            continue
+        with open_workspace(other) as manager:
+            theirs = manager.load()
+        for address, resource in sorted(theirs.resources.items()):
+            desired = candidates.get(resource.identity)
+            if desired is None or not _same_place(theirs, config, desired.provider, environ):
+                continue
+            suffix = f'name = "{desired.name}-${{np.workspace}}"'
+            which = node_pool(*desired.identity)
+            raise NpError(
+                f"{desired.address}: {which} is managed by workspace {other} "
+                f"of this backend (as {address}); managing it in workspace "
+                f"{current.workspace} too would let two states change one node pool. Give "
+                f"each workspace node pools of its own ({suffix}), or stop managing it there "
+                f"first: {command('state rm', address, workspace=other)}"
+            )
+
+
+def _same_place(
+    theirs: State, config: Configuration, provider: str, environ: Mapping[str, str]
+) -> bool:
+    """Whether ``provider`` reaches the project and endpoint ``theirs`` recorded for it (a
+    state that recorded none, or a provider np cannot resolve offline, counts as the same)."""
+    from reconciler.api.credentials import project_id_from_env
+
+    recorded = theirs.identity_of(provider)
+    ours = config.providers.get(provider)
+    if recorded is None or ours is None:
+        return True
+    try:
+        endpoint = ours.resolved_endpoint(environ)
+    except NpError:
+        return True
+    project = ours.project_id or project_id_from_env(environ)
+    return endpoint == recorded.endpoint and project in (None, recorded.project_id)
+
+
+def new_workspace(
+    current: StateManager,
+    name: str,
+    open_workspace: Callable[[str], StateManager],
+    *,
+    timeout: float,
+) -> State:
+    """Create workspace ``name`` with an empty state (so that it is listed, as in Terraform);
+    return that state. An existing workspace is an error."""
+    check_workspace(name)
+    if name == DEFAULT_WORKSPACE or name in current.workspaces():
+        raise NpError(
+            f"workspace {name} already exists; select it with {command('workspace select', name)}"
+        )
+    with open_workspace(name) as target:
+        written = target.push(State.new(), force=False, timeout=timeout)
+    if written is None:  # another run created it meanwhile
+        raise NpError(f"workspace {name} already exists")
+    return written
+
+
 def delete_workspace(
     current: StateManager,
     name: str,
@@ -201,15 +283,16 @@ def delete_workspace(
     force: bool,
     timeout: float,
 ) -> None:
-    """Delete workspace ``name``: never the current or the default one; while it manages node
-    pools only with ``force`` (they are forgotten, not deleted)."""
-    if name == current.workspace:
-        raise NpError(
-            f"workspace {name} is the current one; select another (--workspace or NP_WORKSPACE) "
-            "to delete it"
-        )
+    """Delete workspace ``name``: never the default one (whichever is current), nor the
+    current one; while it manages node pools only with ``force`` (they are forgotten, not
+    deleted)."""
     if name == DEFAULT_WORKSPACE:
         raise NpError("the default workspace cannot be deleted")
+    if name == current.workspace:
+        raise NpError(
+            f"workspace {name} is the current one; select another (np workspace select, "
+            "--workspace or NP_WORKSPACE) to delete it"
+        )
     if name not in current.workspaces():
         raise NpError(f"workspace {name} does not exist")
     with open_workspace(name) as target, target.locked("workspace delete", timeout) as session:

@@ -398,8 +398,14 @@ class Run:
 
             async def read(region: Region) -> LiveWorld:
                 mine = [r for r in state.resources.values() if r.provider == region.address]
+                new = [  # declared, not in state: unmanaged (live) or not created yet
+                    d
+                    for d in declared.values()
+                    if d.provider == region.address and d.address in chosen
+                ]
                 managed = managed_nodepools(state, region.address)
-                return await self.read_region(region, {r.pool for r in mine}, managed)
+                pools = {r.pool for r in mine} | {d.pool for d in new}
+                return await self.read_region(region, pools, managed)
 
             live = await regions.each(read)
         return drift_report(state, live, self.config.nodepools, chosen)

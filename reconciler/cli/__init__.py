@@ -2,10 +2,25 @@
 
 ``app`` holds the group, its global options and what every command shares; ``commands`` the
 commands that plan, apply and report; ``state_commands`` those that inspect and edit state;
-``policy_commands`` those about Rego policies.
+``workspace_commands`` the workspaces; ``init_command`` ``np init`` (the backend this
+directory uses); ``fmt_command`` ``np fmt``; ``policy_commands`` those about Rego policies.
 """
 
-from reconciler.cli import commands, policy_commands, state_commands
+from reconciler.cli import (
+    commands,
+    init_command,
+    policy_commands,
+    state_commands,
+    workspace_commands,
+)
 from reconciler.cli.app import cli, main
 
-__all__ = ["cli", "commands", "main", "policy_commands", "state_commands"]
+__all__ = [
+    "cli",
+    "commands",
+    "init_command",
+    "main",
+    "policy_commands",
+    "state_commands",
+    "workspace_commands",
+]

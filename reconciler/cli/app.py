@@ -23,7 +23,9 @@ from reconciler import __version__
 
 if TYPE_CHECKING:
     from reconciler.config.configuration import Configuration
+    from reconciler.migrate import Memory
     from reconciler.runs import Request, Run
+    from reconciler.state.document import State
     from reconciler.state.manager import Session, StateManager
 
 T = TypeVar("T")
@@ -37,7 +39,25 @@ class Globals:
     state: Path | None
     color: bool
     verbose: bool
-    workspace: str = "default"
+    chosen_workspace: str | None = None
+    """``--workspace`` or ``NP_WORKSPACE``; None: the one ``np workspace select`` chose."""
+    input: bool = True
+    """False with ``-input=false``: never prompt, as when there is no terminal."""
+
+    @property
+    def workspace(self) -> str:
+        """The workspace this run uses: ``--workspace``, ``NP_WORKSPACE``, the one selected
+        in this configuration directory (``.np/``), or ``default``; read when first needed,
+        since ``-C`` may come after the command."""
+        if self.chosen_workspace is None:
+            from reconciler.workdir import Workdir
+
+            self.chosen_workspace = Workdir(self.chdir).selected() or "default"
+        return self.chosen_workspace
+
+    def interactive(self) -> bool:
+        """Whether np may ask a question: a terminal, and not ``-input=false``."""
+        return self.input and sys.stdin.isatty()
 
     def path(self, given: Path) -> Path:
         """A path the user typed, resolved from the configuration directory, as
@@ -53,12 +73,56 @@ class Globals:
             click.echo(line, err=True)
 
 
+def terraform_style(
+    command: click.Command, ctx: click.Context, args: list[str], group: bool = False
+) -> list[str]:
+    """``args`` with every ``-name`` / ``-name=value`` whose ``--name`` is a long option of
+    ``command`` written as ``--name``: Terraform users type ``-var x=1``, ``-out=p.plan`` and
+    ``-chdir=DIR``, which click would read as the short options ``-v``, ``-a``, ``-r``.
+
+    A value (the token after an option that takes one) is never rewritten, nor is anything
+    after ``--``; a group stops at its command's name, which parses the rest itself."""
+    takes_value: dict[str, bool] = {}
+    for param in command.get_params(ctx):
+        if isinstance(param, click.Option):
+            for opt in (*param.opts, *param.secondary_opts):
+                takes_value[opt] = not param.is_flag and not param.count
+    out: list[str] = []
+    rest = iter(args)
+    for token in rest:
+        if token == "--" or (group and not token.startswith("-")):
+            return [*out, token, *rest]
+        name, equals, _ = token.partition("=")
+        if len(name) > 2 and name[1] != "-" and name[0] == "-" and f"-{name}" in takes_value:
+            token, name = f"-{token}", f"-{name}"
+        out.append(token)
+        if takes_value.get(name) and not equals:
+            value = next(rest, None)
+            if value is not None:
+                out.append(value)
+    return out
+
+
+class NpCommand(click.Command):
+    """A command that also takes its long options with one dash (``terraform_style``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, terraform_style(self, ctx, args))
+
+
 class NpGroup(click.Group):
     """Turns every user-facing error into one line on stderr and exit 1 (traceback with -v).
 
     Click's own usage errors exit 2 by default, which CI would read as "changes pending" under
-    --detailed-exitcode; np's contract is 1 for any error, so they exit 1 here too.
+    --detailed-exitcode; np's contract is 1 for any error, so they exit 1 here too. Long
+    options may be written with one dash, here and in every command (``terraform_style``).
     """
+
+    command_class = NpCommand
+    group_class = type  # sub-groups (np state, np workspace) are NpGroups too
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, terraform_style(self, ctx, args, group=True))
 
     def main(  # type: ignore[override]  # click types main() as overloads
         self, args: Sequence[str] | None = None, standalone_mode: bool = True, **extra: Any
@@ -97,7 +161,29 @@ def _fail(problems: list[str]) -> NoReturn:
     sys.exit(EXIT_ERROR)
 
 
-@click.group(cls=NpGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def _refuse_unlocked(_ctx: click.Context, _param: click.Parameter, value: bool | None) -> None:
+    """``-lock=false``: np has no unlocked mode, and says why instead of ignoring it."""
+    if value is False:
+        raise click.ClickException(
+            "-lock=false: np always locks the state: a second run at the same time could send "
+            "conflicting changes or lose what this one records; to wait for another run's "
+            "lock, use -lock-timeout=DURATION"
+        )
+
+
+HIDDEN_BOOLEANS = (
+    (("--input",), "Ask questions (-input=false: never, as without a terminal).", None),
+    (("--lock",), "Lock the state (always; -lock=false is refused).", _refuse_unlocked),
+)
+"""Terraform's ``-input=false`` and ``-lock=false``, taken wherever global options are."""
+
+
+@click.group(
+    cls=NpGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Long options may also be written with one dash, as in Terraform: -var x=1, "
+    "-out=FILE, -chdir=DIR, -auto-approve; -input=false never asks a question.",
+)
 @click.version_option(__version__, "--version", prog_name="np", message="np %(version)s")
 @click.option(
     "-C",
@@ -116,24 +202,33 @@ def _fail(problems: list[str]) -> NoReturn:
     "--workspace",
     metavar="NAME",
     envvar="NP_WORKSPACE",
-    default="default",
-    show_default=True,
-    help="Workspace: one state each (also NP_WORKSPACE).",
+    help="Workspace: one state each (also NP_WORKSPACE; default: the one np workspace select "
+    "chose, else default).",
 )
 @click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
 @click.option("-v", "--verbose", is_flag=True, help="HTTP debug log on stderr, secrets redacted.")
+@click.option(*HIDDEN_BOOLEANS[0][0], type=bool, hidden=True, help=HIDDEN_BOOLEANS[0][1])
+@click.option(
+    *HIDDEN_BOOLEANS[1][0],
+    type=bool,
+    hidden=True,
+    expose_value=False,
+    callback=HIDDEN_BOOLEANS[1][2],
+    help=HIDDEN_BOOLEANS[1][1],
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
     chdir: Path,
     state_path: Path | None,
-    workspace: str,
+    workspace: str | None,
     no_color: bool,
     verbose: bool,
+    input: bool | None,
 ) -> None:
     """np: plan and apply Huawei Cloud ModelArts node pools declared in HCL or YAML."""
     color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-    ctx.obj = Globals(chdir, state_path, color, verbose, workspace)
+    ctx.obj = Globals(chdir, state_path, color, verbose, workspace, input is not False)
 
 
 def main() -> None:
@@ -148,8 +243,8 @@ def with_globals(f: Callable[..., T]) -> Callable[..., T]:
     (`np plan --no-color`, as Terraform users type it); they are listed in `np --help`."""
 
     def setter(attribute: str, value_of: Callable[[Any], Any]) -> Any:
-        def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
-            if value:
+        def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+            if value or (value is not None and not getattr(param, "is_flag", False)):
                 setattr(ctx.find_object(Globals), attribute, value_of(value))
 
         return callback
@@ -160,7 +255,8 @@ def with_globals(f: Callable[..., T]) -> Callable[..., T]:
         (("-v", "--verbose"), "verbose", lambda _v: True, {"is_flag": True}),
         (("-C", "--chdir"), "chdir", Path, {"type": click.Path(file_okay=False)}),
         (("--state",), "state", Path, {"type": click.Path(dir_okay=False)}),
-        (("--workspace",), "workspace", str, {}),
+        (("--workspace",), "chosen_workspace", str, {}),
+        (HIDDEN_BOOLEANS[0][0], "input", bool, {"type": bool}),
     ):
         option = click.option(
             *decls,
@@ -170,7 +266,10 @@ def with_globals(f: Callable[..., T]) -> Callable[..., T]:
             **kind,
         )
         f = option(f)
-    return f
+    decls, help_text, refuse = HIDDEN_BOOLEANS[1]
+    return click.option(
+        *decls, type=bool, hidden=True, expose_value=False, callback=refuse, help=help_text
+    )(f)
 
 
 # --- shared option sets -------------------------------------------------------------------
@@ -283,6 +382,7 @@ def load_configuration(
         environ=os.environ,
         new_names=new_names,
         recorded=recorded,
+        workspace=g.workspace,
     )
     for warning in config.warnings:
         g.say(f"Warning: {warning}", err=True)
@@ -358,12 +458,41 @@ def configuration_for_state(g: Globals) -> Configuration | None:
     return load_configuration(g, (), (), offline=True)
 
 
-def open_states(g: Globals, config: Configuration | None = None) -> StateManager:
-    """The workspace's state, in the configuration's backend (read for it when not given)."""
+def directory_memory(g: Globals, config: Configuration | None) -> Memory | None:
+    """``.np/``: what this configuration directory remembers of its backend and states; None
+    with ``--state PATH``, a file the operator names for one command, which is neither
+    checked against it nor remembered."""
+    if g.state is not None:
+        return None
+    from reconciler.migrate import Memory, remembered
+    from reconciler.workdir import Workdir
+
+    return Memory(Workdir(g.chdir), remembered(None if config is None else config.backend))
+
+
+def local_has_state(g: Globals) -> bool:
+    """Whether the configuration directory's own state files hold a state (any workspace):
+    the backend it used before ``.np/`` remembered one."""
+    from reconciler.ops import open_state
+
+    with open_state(
+        None, state_option=None, directory=g.chdir, workspace="default", environ=os.environ
+    ) as manager:
+        return bool(manager.workspaces())
+
+
+def open_states(
+    g: Globals, config: Configuration | None = None, *, check_backend: bool = True
+) -> StateManager:
+    """The workspace's state, in the configuration's backend (read for it when not given);
+    BackendChanged when that is not the backend this directory last used (``np init``)."""
     from reconciler.ops import open_state
 
     if config is None:
         config = configuration_for_state(g)
+    memory = directory_memory(g, config) if check_backend else None
+    if memory is not None:
+        memory.check_backend(lambda: local_has_state(g))
     return open_state(
         None if config is None else config.backend,
         state_option=None if g.state is None else g.path(g.state),
@@ -377,16 +506,64 @@ def lock_seconds(lock_timeout: str) -> float:
     return parse_duration(lock_timeout, "--lock-timeout")
 
 
+ADOPTING = ("plan", "apply", "import")
+"""Operations that may adopt a live node pool into this workspace's state."""
+
+
 @contextmanager
 def locked(
-    g: Globals, operation: str, lock_timeout: str, config: Configuration | None = None
+    g: Globals,
+    operation: str,
+    lock_timeout: str,
+    config: Configuration | None = None,
+    *,
+    check_seen: bool = True,
 ) -> Iterator[Session]:
-    """The workspace's state, locked for ``operation`` (waiting up to ``--lock-timeout``)."""
+    """The workspace's state, locked for ``operation`` (waiting up to ``--lock-timeout``,
+    saying for whom). Before anything else, the state must be the one this directory last
+    saw there (``check_seen``: StateVanished otherwise), and an operation that may adopt
+    must not take a node pool another workspace manages; afterwards ``.np/`` remembers the
+    state."""
+    if config is None:
+        config = configuration_for_state(g)
+    memory = directory_memory(g, config)
     with (
         open_states(g, config) as manager,
-        manager.locked(operation, lock_seconds(lock_timeout)) as session,
+        manager.locked(
+            operation, lock_seconds(lock_timeout), waiting=lambda line: g.say(line, err=True)
+        ) as session,
     ):
-        yield session
+        if memory is not None and check_seen:
+            where, restore = session.describe(), manager.restore_hint()
+            memory.check_seen(g.workspace, session.state, where, restore)
+        if config is not None and operation in ADOPTING:
+            from dataclasses import replace
+
+            from reconciler.ops import check_other_workspaces
+
+            check_other_workspaces(
+                config,
+                session,
+                manager,
+                lambda other: open_states(replace(g, chosen_workspace=other), config),
+                os.environ,
+            )
+        try:
+            yield session
+        finally:
+            if memory is not None:
+                remember(g, memory, session.state)
+
+
+def remember(g: Globals, memory: Memory, state: State) -> None:
+    """Record the backend and ``state`` in ``.np/``; a directory np cannot write to (a
+    read-only checkout) costs only the memory, so it is a warning."""
+    from reconciler.workdir import WorkdirError
+
+    try:
+        memory.remember(g.workspace, state)
+    except WorkdirError as exc:
+        g.say(f"Warning: {exc}; np will not notice if this state goes missing", err=True)
 
 
 def ask() -> str:
@@ -408,10 +585,10 @@ def approve(g: Globals) -> bool:
     """Ask for approval: True only for the exact answer ``yes``."""
     from reconciler.errors import NpError
 
-    if not sys.stdin.isatty():
+    if not g.interactive():
         raise NpError(
-            "no terminal to ask for approval: pass --auto-approve, or save a plan with "
-            "`np plan -out FILE` and apply it with `np apply FILE`"
+            "no terminal to ask for approval (or -input=false): pass --auto-approve, or save a "
+            "plan with `np plan -out FILE` and apply it with `np apply FILE`"
         )
     g.say("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n")
     return ask() == "yes"

@@ -63,13 +63,16 @@ def validate(
 @cli.command()
 @plan_options
 @click.option(
-    "-out",
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Save the plan to FILE.",
 )
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when apply would change anything (a request, or state alone).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option(
     "--format",
@@ -107,8 +110,11 @@ def plan(
 
         raise PolicyRefusal(refused)
     if out is not None and fmt == "text" and not as_json:
-        g.say(f"\nSaved the plan to {out}. To apply exactly this plan, run: np apply {out}")
-    if detailed_exitcode and reviewed.plan.has_changes:
+        from reconciler.suggest import command
+
+        again = command("apply", str(out))
+        g.say(f"\nSaved the plan to {out}. To apply exactly this plan, run: {again}")
+    if detailed_exitcode and reviewed.plan.applyable:  # adoptions, moves, forgets count too
         sys.exit(EXIT_CHANGES)
 
 

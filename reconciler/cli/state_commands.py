@@ -1,5 +1,6 @@
-"""The commands that inspect and edit state: ``np state ...``, ``np workspace ...`` and
-``np force-unlock``. Each goes through ``reconciler.ops`` and the state manager.
+"""The commands that inspect and edit state: ``np state ...`` and ``np force-unlock``. Each
+goes through ``reconciler.ops`` and the state manager (``np workspace ...`` is in
+``workspace_commands``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from reconciler.cli.app import (
     ask,
     cli,
     configuration_for_state,
+    directory_memory,
     lock_seconds,
     locked,
     open_states,
+    remember,
     with_globals,
 )
 
@@ -33,7 +36,7 @@ def state() -> None:
 def state_list(g: Globals) -> None:
     """List the addresses np manages."""
     with open_states(g) as manager:
-        for address in manager.load().resources:
+        for address in sorted(manager.load().resources):
             g.say(address)
 
 
@@ -106,12 +109,21 @@ def state_pull(g: Globals) -> None:
 @LOCK_TIMEOUT
 @with_globals
 def state_push(g: Globals, file: Path, force: bool, lock_timeout: str) -> None:
-    """Write a state document (from np state pull) to the configured backend."""
+    """Write a state document (from np state pull) to the configured backend.
+
+    The configuration directory then uses that backend and that state (``.np/``): pushing is
+    how a state is moved or restored by hand, so neither is checked against what it last saw.
+    """
     from reconciler.ops import push
 
-    with open_states(g) as manager:
+    config = configuration_for_state(g)
+    with open_states(g, config, check_backend=False) as manager:
         written = push(manager, file, force=force, timeout=lock_seconds(lock_timeout))
         where = manager.describe()
+        stored = manager.load()
+    memory = directory_memory(g, config)
+    if memory is not None:
+        remember(g, memory, stored)
     if written is None:
         g.say(f"{where} already holds this state; nothing was written.")
     else:
@@ -124,59 +136,27 @@ def state_push(g: Globals, file: Path, force: bool, lock_timeout: str) -> None:
 @with_globals
 def force_unlock(g: Globals, lock_id: str, force: bool) -> None:
     """Remove a stale lock (only the one with this ID)."""
+    from reconciler.state.locking import holder_gone
     from reconciler.state.protocols import LockInfo
 
     def confirm(held: LockInfo) -> bool:
         from reconciler.errors import NpError
+        from reconciler.suggest import command
 
         g.say(held.describe())
-        if not sys.stdin.isatty():
-            raise NpError("no terminal to confirm: pass --force to remove the lock")
+        if not g.interactive():
+            gone = holder_gone(held)
+            if gone:  # nobody to ask, and nobody to wait for
+                g.say(f"The lock is stale ({gone}): removing it without asking.")
+                return True
+            forced = command("force-unlock", "--force", lock_id, workspace=g.workspace)
+            raise NpError(f"no terminal to confirm: pass --force to remove the lock: {forced}")
         g.say("\nnp will remove the lock. Only 'yes' will be accepted to confirm.\n")
         return ask() == "yes"
 
-    with open_states(g) as manager:
+    with open_states(g, check_backend=False) as manager:
         info = manager.force_unlock(lock_id, None if force else confirm)
     if info is None:
         g.say("Force-unlock cancelled.", err=True)
         sys.exit(EXIT_ERROR)
     g.say(f"The lock {info.id} ({info.operation} by {info.user}@{info.host}) was removed.")
-
-
-@cli.group()
-def workspace() -> None:
-    """List or delete workspaces (select one with --workspace or NP_WORKSPACE)."""
-
-
-@workspace.command("list")
-@with_globals
-def workspace_list(g: Globals) -> None:
-    """List the workspaces; * marks the current one."""
-    from reconciler.ops import workspaces
-
-    with open_states(g) as manager:
-        for name in workspaces(manager):
-            g.say(f"{'*' if name == g.workspace else ' '} {name}")
-
-
-@workspace.command("delete")
-@click.argument("name")
-@click.option("--force", is_flag=True, help="Delete it even while it manages node pools.")
-@LOCK_TIMEOUT
-@with_globals
-def workspace_delete(g: Globals, name: str, force: bool, lock_timeout: str) -> None:
-    """Delete a workspace's state (its node pools are not touched)."""
-    from dataclasses import replace
-
-    from reconciler.ops import delete_workspace
-
-    config = configuration_for_state(g)
-    with open_states(g, config) as manager:
-        delete_workspace(
-            manager,
-            name,
-            lambda other: open_states(replace(g, workspace=other), config),
-            force=force,
-            timeout=lock_seconds(lock_timeout),
-        )
-    g.say(f"Deleted workspace {name}.")

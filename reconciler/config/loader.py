@@ -38,6 +38,7 @@ def load_config(
     environ: MappingABC[str, str] | None = None,
     new_names: bool = False,
     recorded: MappingABC[str, Any] | None = None,
+    workspace: str = "default",
 ) -> Configuration:
     """Read the configuration files directly in ``config_dir`` (see ``files``) with their
     variables, and validate everything.
@@ -49,9 +50,11 @@ def load_config(
     ``new_names`` (``np validate``, which cannot see what exists): block labels used as names
     must also be valid names for a new node pool. Plan knows which node pools exist and
     checks the names of those it creates.
+
+    ``workspace`` is ``np.workspace`` in expressions.
     """
     with _no_cyclic_gc():
-        return _load(config_dir, var_files, var_args, environ, new_names, recorded)
+        return _load(config_dir, var_files, var_args, environ, new_names, recorded, workspace)
 
 
 def _load(
@@ -61,6 +64,7 @@ def _load(
     environ: MappingABC[str, str] | None,
     new_names: bool,
     recorded: MappingABC[str, Any] | None,
+    workspace: str = "default",
 ) -> Configuration:
     files = config_files(config_dir)
     check_var_files(var_files, config_dir)
@@ -83,8 +87,8 @@ def _load(
         values.from_args(var_args)
     diagnostics += values.diagnostics
     variables = values.names()
-    local_values = build_locals(declarations, variables, budget, diagnostics)
-    context = Context(variables, local_values, budget=budget)
+    local_values = build_locals(declarations, variables, budget, diagnostics, workspace)
+    context = Context(variables, local_values, budget=budget, workspace=workspace)
     providers = build_providers(declarations, context, diagnostics, budget.hints)
     backend = build_backend(declarations, diagnostics)
     builder = NodePoolBuilder(context, diagnostics, new_names, providers)

@@ -270,6 +270,16 @@ class NodePoolSpec(_Strict):
             found += _repeats([a.az for a in self.azs], ("azs",), "az", ("az",))
         return found
 
+    def az_sum_problems(self) -> list[tuple[FieldPath, str]]:
+        """AZ counts that do not add up to ``count``, as plan refuses them. Only ``np
+        validate`` asks: plan also counts AZs that live holds and the block does not list."""
+        if self.count is None or not self.azs:
+            return []
+        total = sum(a.count for a in self.azs)
+        if total == self.count:
+            return []
+        return [(("azs",), f"the AZ counts add up to {total}, but count is {self.count}")]
+
     def _count_problems(self) -> list[tuple[FieldPath, str]]:
         found: list[tuple[FieldPath, str]] = []
         if self.count is not None and self.max_count is not None and self.max_count < self.count:

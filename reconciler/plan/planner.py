@@ -36,6 +36,7 @@ from reconciler.plan.rules import (
     provider_changed,
     unowned_max_count,
 )
+from reconciler.suggest import command
 
 if TYPE_CHECKING:
     from reconciler.state.document import ResourceState, State
@@ -328,8 +329,8 @@ def _plan_removed(
         errors.append(
             Diagnostic(
                 f"not in the configuration, but {', '.join(claimed)} declares its node pool "
-                f"{node_pool(*prior.identity)}; np will not delete it. Run `np state mv "
-                f"{address} {claimed[0]}` to give it the new address",
+                f"{node_pool(*prior.identity)}; np will not delete it. Run "
+                f"`{command('state mv', address, claimed[0])}` to give it the new address",
                 None,
                 address,
             )
@@ -339,8 +340,8 @@ def _plan_removed(
         errors.append(
             Diagnostic(
                 "removed from the configuration, but lifecycle.prevent_destroy was set when it "
-                "was last applied; restore the block, or run `np state rm "
-                f"{address}` to stop managing it without deleting it",
+                "was last applied; restore the block, or run "
+                f"`{command('state rm', address)}` to stop managing it without deleting it",
                 None,
                 address,
             )
@@ -351,7 +352,7 @@ def _plan_removed(
         errors.append(
             Diagnostic(
                 f'cannot delete the last node pool of pool "{prior.pool}"; a pool keeps at '
-                f"least one node pool (run `np state rm {address}` to stop managing it)",
+                f"least one node pool (run `{command('state rm', address)}` to stop managing it)",
                 None,
                 address,
             )

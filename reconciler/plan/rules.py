@@ -32,7 +32,8 @@ def identity_changed(desired_np: DesiredNodePool, prior: ResourceState, error: R
     error(
         f"{field_name} cannot change on a managed node pool (state: {prior.pool}/{prior.name}, "
         f"configuration: {desired_np.pool}/{desired_np.name}). To give the node pool another "
-        "address, change only the block label; to replace it, add a new block for "
+        f'address, change only the block label and keep name = "{prior.name}" in it (the '
+        "label is the name unless name is written); to replace it, add a new block for "
         f"{desired_np.pool}/{desired_np.name} and remove this one, so that the plan shows the "
         "create and the destroy",
         field_name,

@@ -18,9 +18,19 @@ from reconciler.model import wire_path_to_config
 from reconciler.render.markdown import diff_block, diff_pair
 from reconciler.render.text import Painter, by_provider, drift_line, value
 
-_MISSING = "missing: the node pool no longer exists"
-_UNMANAGED = "unmanaged: declared in the configuration, but np does not manage it (run np plan)"
-_STATUS_COLOR = {"in-sync": "green", "drifted": "yellow", "missing": "red", "unmanaged": "red"}
+_ABSENT = {
+    "missing": ("-", "the node pool no longer exists"),
+    "unmanaged": ("+", "declared and live, but not in state: np apply adopts it"),
+    "not-created": ("+", "declared, but the node pool does not exist: np apply creates it"),
+}
+"""Statuses with nothing to compare: the sign and the line that say why."""
+_STATUS_COLOR = {
+    "in-sync": "green",
+    "drifted": "yellow",
+    "missing": "red",
+    "unmanaged": "red",
+    "not-created": "red",
+}
 
 
 def drifted(entries: Sequence[DriftEntry]) -> bool:
@@ -38,10 +48,9 @@ def drift_text(entries: Sequence[DriftEntry], paint: Painter) -> str:
         region = f"provider {entry.provider}, " if several else ""
         where = f"({region}pool {value(entry.pool)}, node pool {value(entry.name)})"
         lines.append(paint(entry.address, bold=True) + f" {where}: {status}")
-        if entry.status == "missing":
-            lines.append(f"  {paint.sign('-')} the node pool no longer exists")
-        if entry.status == "unmanaged":
-            lines.append(f"  {paint.sign('+')} declared, but not in state: run np plan")
+        if entry.status in _ABSENT:
+            sign, why = _ABSENT[entry.status]
+            lines.append(f"  {paint.sign(sign)} {why}")
         lines += [drift_line(change, paint) for change in entry.changes]
     if drifted(entries):
         lines += ["", paint("Drift found: ", "yellow", bold=True) + _counts(entries) + "."]
@@ -91,10 +100,9 @@ def drift_markdown(entries: Sequence[DriftEntry]) -> str:
         if entry.status == "in-sync":
             continue
         lines.append(f"  # {entry.address}: {entry.status}")
-        if entry.status == "missing":
-            lines.append(f"- nodepool {value(entry.name)} (the node pool no longer exists)")
-        if entry.status == "unmanaged":
-            lines.append(f"+ nodepool {value(entry.name)} (declared, but np does not manage it)")
+        if entry.status in _ABSENT:
+            sign, why = _ABSENT[entry.status]
+            lines.append(f"{sign} nodepool {value(entry.name)} ({why})")
         for c in entry.changes:
             lines += diff_pair(wire_path_to_config(c.path), c.applied, c.live, " ")
         lines.append("")
@@ -135,8 +143,8 @@ def _suite(entries: Sequence[DriftEntry], name: str) -> ET.Element:
     )
     for entry in entries:
         case = ET.SubElement(suite, "testcase", classname="np.drift", name=entry.address)
-        if entry.status in ("missing", "unmanaged"):
-            message = _MISSING if entry.status == "missing" else _UNMANAGED
+        if entry.status in _ABSENT:
+            message = f"{entry.status}: {_ABSENT[entry.status][1]}"
             failure = ET.SubElement(case, "failure", message=message, type=entry.status)
             failure.text = f"pool {value(entry.pool)}, node pool {value(entry.name)}"
         elif entry.status == "drifted":
@@ -157,7 +165,7 @@ def _several(entries: Sequence[DriftEntry]) -> bool:
 
 def _counts(entries: Sequence[DriftEntry]) -> str:
     """``1 drifted, 2 in-sync``; empty when there is nothing."""
-    counts = dict.fromkeys(("drifted", "missing", "unmanaged", "in-sync"), 0)
+    counts = dict.fromkeys(("drifted", "missing", "unmanaged", "not-created", "in-sync"), 0)
     for entry in entries:
         counts[entry.status] += 1
     return ", ".join(f"{n} {status}" for status, n in counts.items() if n)

@@ -21,6 +21,7 @@ from typing import Any
 from reconciler.diff import FieldChange
 from reconciler.model import CONFIG_NAMES, wire_path_to_config
 from reconciler.plan.changes import Plan, ResourceChange
+from reconciler.plan.renames import rename_hints
 from reconciler.render.text import VERB, by_provider, field_groups, hidden_fields, value
 
 LIMIT = 65_000
@@ -42,11 +43,14 @@ def render_plan_markdown(plan: Plan, preface: str = "") -> list[str]:
     budget = LIMIT - _RESERVE - len(preface) - sum(len(str(w)) + 20 for w in plan.warnings)
     groups = by_provider(plan.resources)
     firsts = {next((r.address for r in group if r.sends_request), "") for _, group in groups}
+    hints = rename_hints(plan)
     blocks = [
         piece
         for provider, group in groups
         for r in group
-        for piece in _block(r, provider, first=r.address in firsts).split(budget)
+        for piece in _block(
+            r, provider, first=r.address in firsts, hint=hints.get(r.address)
+        ).split(budget)
     ]
     parts = _pack(blocks, budget)
     grouped = groups[0][0] is not None
@@ -160,9 +164,12 @@ def _pack(blocks: list[_Block], budget: int) -> list[list[_Block]]:
     return parts
 
 
-def _block(resource: ResourceChange, provider: str | None, *, first: bool) -> _Block:
+def _block(
+    resource: ResourceChange, provider: str | None, *, first: bool, hint: str | None = None
+) -> _Block:
     """``provider``: the group the resource is in (None: the plan has one provider); the
-    ``first`` change of a group carries its ``# provider`` line."""
+    ``first`` change of a group carries its ``# provider`` line; ``hint`` (a likely rename)
+    goes under the change's heading."""
     row = None
     column = "" if provider is None else f" `{provider}` |"
     if resource.sends_request or resource.records_state:
@@ -170,7 +177,10 @@ def _block(resource: ResourceChange, provider: str | None, *, first: bool) -> _B
     changes: tuple[str, ...] = ()
     if resource.sends_request:
         heading = [f"  # provider {provider}", ""] if provider is not None and first else []
-        changes = (*heading, *_change_lines(resource))
+        lines = _change_lines(resource)
+        if hint:
+            lines.insert(1, f"  # {hint}")
+        changes = (*heading, *lines)
     drift: list[str] = []
     if resource.drift:
         drift.append(f"  # {resource.address} has changed outside of np")

@@ -6,10 +6,12 @@ from typing import Any
 
 from reconciler.model import wire_path_to_config
 from reconciler.plan.changes import Plan, ResourceChange
+from reconciler.plan.renames import rename_hints
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
     summary = plan.summary
+    hints = rename_hints(plan)
     return {
         "format_version": "1",
         "applyable": plan.applyable,
@@ -20,7 +22,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "drift": summary.drift,
         },
         "prior_state": {"lineage": plan.lineage, "serial": plan.serial},
-        "resource_changes": [_resource_change(r) for r in plan.resources],
+        "resource_changes": [_resource_change(r, hints.get(r.address)) for r in plan.resources],
         "resource_drift": [
             {
                 "address": r.address,
@@ -35,8 +37,9 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _resource_change(change: ResourceChange) -> dict[str, Any]:
+def _resource_change(change: ResourceChange, hint: str | None = None) -> dict[str, Any]:
     moved = {"previous_address": change.moved_from} if change.moved_from else {}
+    hinted = {"hint": hint} if hint else {}
     return {
         "address": change.address,
         **moved,
@@ -49,4 +52,5 @@ def _resource_change(change: ResourceChange) -> dict[str, Any]:
         "after": change.after,
         "patch": change.body,
         "reasons": change.reasons,
+        **hinted,
     }

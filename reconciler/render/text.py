@@ -18,6 +18,7 @@ from reconciler.model import (
     wire_value_to_config,
 )
 from reconciler.plan.changes import Plan, ResourceChange
+from reconciler.plan.renames import rename_hints
 from reconciler.state.document import ResourceState
 
 
@@ -82,10 +83,11 @@ def render_plan(plan: Plan, paint: Painter) -> str:
     acting = [r for r in plan.resources if r.sends_request]
     if acting:
         lines += ["np will perform the following actions:", ""]
+        hints = rename_hints(plan)
         for provider, group in by_provider(acting):
             lines += _provider_heading(provider, paint)
             for resource in group:
-                lines += _resource_lines(resource, paint)
+                lines += _resource_lines(resource, paint, hints.get(resource.address))
                 lines.append("")
     for warning in plan.warnings:
         lines += [paint("Warning: ", "yellow", bold=True) + str(warning), ""]
@@ -171,9 +173,11 @@ def hidden_fields(resource: ResourceChange, groups: dict[str, list[FieldChange]]
     return len([f for f in resource.after if f not in groups])
 
 
-def _resource_lines(resource: ResourceChange, paint: Painter) -> list[str]:
+def _resource_lines(resource: ResourceChange, paint: Painter, hint: str | None = None) -> list[str]:
     symbol = _SYMBOL[resource.action]
     lines = [paint(f"  # {resource.address}", bold=True) + f" {VERB[resource.action]}"]
+    if hint:
+        lines.append(paint(f"  # {hint}", "yellow"))
     if resource.moved_from:
         lines.append(f"  # (moved from {resource.moved_from})")
     if resource.adopted:

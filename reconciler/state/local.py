@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -62,6 +63,14 @@ class LocalStore:
     def describe(self) -> str:
         return str(self.path)
 
+    def restore_hint(self) -> str | None:
+        if not self.backup_path.exists():
+            return None
+        return (
+            f"The state before the last run that wrote it is kept at {self.backup_path}: restore "
+            f"it with `cp {shlex.quote(str(self.backup_path))} {shlex.quote(str(self.path))}`"
+        )
+
     def known_stamp(self) -> tuple[int, int, int] | None:
         """The stamp of the file as last read or written (None: none was there)."""
         return None if self._known is None else self._known[0]
@@ -87,7 +96,11 @@ class LocalStore:
             return Stored(None, NOTHING_STORED)
         except OSError as exc:
             raise StateError(f"cannot read state {self.path}: {exc.strerror or exc}") from exc
-        state = parse(text, str(self.path))
+        try:
+            state = parse(text, str(self.path))
+        except StateError as exc:
+            hint = self.restore_hint()
+            raise StateError(f"{exc}. {hint}" if hint else str(exc)) from None
         version = Version(state.lineage, state.serial)
         self._known = (stamp, version)
         return Stored(state, version)

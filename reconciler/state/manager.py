@@ -15,7 +15,6 @@ checkpoint a lock holder writes from the same records always have the same seria
 from __future__ import annotations
 
 import asyncio
-import shlex
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -38,6 +37,7 @@ from reconciler.state.protocols import (
     Stored,
     Version,
 )
+from reconciler.suggest import command
 
 
 def _quiet(_text: str) -> None:
@@ -52,6 +52,8 @@ CHECKPOINT_SHARE = 10
 """... but only once a tenth of the state's size has been recorded since: a checkpoint rewrites
 the whole state, so spread over that many changes it costs O(1) per change, whatever the
 size of the state and however slowly the changes come."""
+WAIT_NOTICE_SECONDS = 10.0
+"""While waiting for a lock (``--lock-timeout``), say so again this often."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,10 @@ class StateManager:
     def describe(self) -> str:
         return self._backend.store.describe()
 
+    def restore_hint(self) -> str | None:
+        """How to bring back the state before the last run's write (None: no backup kept)."""
+        return self._backend.store.restore_hint()
+
     def load(self) -> State:
         """Read-only: the state as the next lock holder will see it; nothing is written."""
         return self._read().state
@@ -155,12 +161,18 @@ class StateManager:
 
     @contextmanager
     def locked(
-        self, operation: str, timeout: float = 0.0, notice: Notice = _quiet
+        self,
+        operation: str,
+        timeout: float = 0.0,
+        notice: Notice = _quiet,
+        waiting: Notice = _quiet,
     ) -> Iterator[Session]:
         """Hold the lock for ``operation``, kept fresh (and proven) for as long as it is held;
         yield a session on the state (leftover journal folded first). Leaving checkpoints
-        what the session recorded, then unlocks. ``notice`` hears of a lock lost meanwhile."""
-        with self._lock(operation, timeout, notice) as keeper:
+        what the session recorded, then unlocks. ``notice`` hears of a lock lost meanwhile,
+        ``waiting`` what the lock waits for (``--lock-timeout``), when it starts and then
+        every ``WAIT_NOTICE_SECONDS``."""
+        with self._lock(operation, timeout, notice, waiting) as keeper:
             session = Session(self._backend, self._read(), keeper)
             session.fold()
             try:
@@ -171,10 +183,13 @@ class StateManager:
                 raise
             session.checkpoint()
 
-    def push(self, pushed: State, *, force: bool, timeout: float = 0.0) -> State | None:
+    def push(
+        self, pushed: State, *, force: bool, timeout: float = 0.0, force_option: str = "--force"
+    ) -> State | None:
         """Make ``pushed`` the stored state; return it as written (None: it is stored already).
 
-        Refused when the stored state has another lineage or a higher serial, unless ``force``.
+        Refused when the stored state has another lineage or a higher serial, unless ``force``
+        (the option that sets it is ``force_option``, for the message).
         The serial written is above every serial stored or journaled, so it never goes back and
         the journal (of the state replaced) is dropped whole. This also restores a state that
         went missing beside its journal.
@@ -187,8 +202,8 @@ class StateManager:
             if stored.state is not None:
                 current = replay(stored, records, store.describe(), journal.describe()).state
             if current is not None and not force:
-                _check_push(current, pushed, store.describe())
-            if current is not None and _same(current, pushed):
+                _check_push(current, pushed, store.describe(), force_option)
+            if current is not None and same_content(current, pushed):
                 return None
             floor = max(
                 [0 if current is None else current.serial] + [r.base_serial for r in records]
@@ -226,17 +241,44 @@ class StateManager:
             raise LockError(f"{where}: the lock changed while removing it; nothing removed")
         return held
 
+    def _acquire(self, operation: str, timeout: float, waiting: Notice) -> None:
+        """Take the lock, waiting up to ``timeout``; a wait says whose lock it waits for, at
+        once and then every ``WAIT_NOTICE_SECONDS`` (a silent minute looks like a hang)."""
+        locker, info = self._backend.locker, holder_info(operation)
+        deadline = time.monotonic() + timeout
+        try:
+            locker.acquire(info, 0.0)
+            return
+        except LockHeldError as exc:
+            if timeout <= 0:
+                raise
+            waiting(f"Acquiring the state lock (held by {_holder(exc.holder)})...")
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                locker.acquire(info, max(0.0, min(WAIT_NOTICE_SECONDS, remaining)))
+                return
+            except LockHeldError as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                waiting(
+                    f"Still waiting for the state lock (held by {_holder(exc.holder)}; "
+                    f"{left:.0f}s left of --lock-timeout)..."
+                )
+
     @contextmanager
-    def _lock(self, operation: str, timeout: float, notice: Notice) -> Iterator[Keeper]:
+    def _lock(
+        self, operation: str, timeout: float, notice: Notice, waiting: Notice = _quiet
+    ) -> Iterator[Keeper]:
         locker = self._backend.locker
         try:
-            locker.acquire(holder_info(operation), timeout)
+            self._acquire(operation, timeout, waiting)
         except LockHeldError as exc:
             if self.workspace == DEFAULT_WORKSPACE:
                 raise
-            lock_id = shlex.quote(shown(exc.holder.id))
-            command = f"np force-unlock --workspace {self.workspace} {lock_id}"
-            raise LockHeldError(exc.holder, exc.where, exc.stale, command) from None
+            unlock = command("force-unlock", shown(exc.holder.id), workspace=self.workspace)
+            raise LockHeldError(exc.holder, exc.where, exc.stale, unlock) from None
         keeper = Keeper(locker, notice)
         keeper.start()
         try:
@@ -267,20 +309,29 @@ class StateManager:
         self.close()
 
 
-def _check_push(current: State, pushed: State, where: str) -> None:
+def _holder(info: LockInfo) -> str:
+    """Who holds a lock, in a few words: ``alice@ci-7, apply, since 2026-…``."""
+    if info.corrupt:
+        return "an unreadable lock"
+    who = f"{shown(info.user)}@{shown(info.host)}, {shown(info.operation)}"
+    return f"{who}, since {shown(info.created)}"
+
+
+def _check_push(current: State, pushed: State, where: str, force_option: str) -> None:
     if current.lineage != pushed.lineage:
         raise StateError(
             f"{where}: refusing to replace state of lineage {current.lineage} with a state of "
-            f"lineage {pushed.lineage} (it is another state; --force replaces it anyway)"
+            f"lineage {pushed.lineage} (it is another state; {force_option} replaces it anyway)"
         )
     if current.serial > pushed.serial:
         raise StateError(
             f"{where}: refusing to replace state serial {current.serial} with the older serial "
-            f"{pushed.serial} (--force replaces it anyway)"
+            f"{pushed.serial} ({force_option} replaces it anyway)"
         )
 
 
-def _same(a: State, b: State) -> bool:
+def same_content(a: State, b: State) -> bool:
+    """The same state, whatever the serial: lineage, resources and identities."""
     return (a.lineage, a.resources, a.identity, a.providers) == (
         b.lineage,
         b.resources,

@@ -71,6 +71,9 @@ class MemoryStore:
     def describe(self) -> str:
         return f"memory state {self._workspace}"
 
+    def restore_hint(self) -> str | None:
+        return None
+
     def read(self) -> Stored:
         with self._storage.mutex:
             return self._read()

@@ -141,6 +141,9 @@ class PgStore:
     def describe(self) -> str:
         return self._s.describe()
 
+    def restore_hint(self) -> str | None:
+        return None  # one row per workspace, no earlier version: the database's own backups
+
     def read(self) -> Stored:
         def read(conn: psycopg.Connection[Any]) -> Stored:
             with conn.cursor() as cur:

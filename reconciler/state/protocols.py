@@ -22,13 +22,13 @@ stores only persist them.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.errors import LockError, StateError, shown
 from reconciler.state.document import ResourceState, State, check_address, check_object, expect
+from reconciler.suggest import command as suggested
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,11 @@ class StateStore(Protocol):
 
     def describe(self) -> str:
         """Where the state lives, as messages name it: ``state/np.state.json``, ``s3://b/k``."""
+        ...
+
+    def restore_hint(self) -> str | None:
+        """How to bring back the state as it was before the last run wrote it (a backup
+        this store keeps), as a sentence; None when the store keeps none."""
         ...
 
     def read(self) -> Stored:
@@ -307,7 +312,7 @@ class LockHeldError(LockError):
         self.holder = holder
         self.where = where
         self.stale = stale
-        self.command = command or f"np force-unlock {shlex.quote(shown(holder.id))}"
+        self.command = command or suggested("force-unlock", shown(holder.id))
         lines = [f"state is locked ({where})", holder.describe()]
         if stale is not None:
             lines.append(f"The lock is stale: {stale}. To remove it, run: {self.command}")

@@ -162,15 +162,15 @@ class _Objects:
                 return
             c = self.client
             key = f"{self.state}.probe-{uuid.uuid4().hex}"
-            what = "probe conditional writes"
+            what = "check that the store honours conditional writes"
             try:
                 first = c.send("PUT", key, headers={"if-none-match": "*"}, body=b"1", what=what)
                 if first.status == 412:
-                    raise StateError(f"{c.where}: {what}: a new object answered 412")
+                    raise StateError(f"{c.where}: {what}: creating a new object answered 412")
                 again = c.send("PUT", key, headers={"if-none-match": "*"}, body=b"2", what=what)
                 wrong = c.send("PUT", key, headers={"if-match": '"np-probe"'}, body=b"3", what=what)
             finally:
-                c.send("DELETE", key, expect=(200, 204, 404), what="remove the probe object")
+                c.send("DELETE", key, expect=(200, 204, 404), what=f"{what} (clean up)")
             for reply, header, test in (
                 (again, "If-None-Match: *", "a second create of the same object succeeded"),
                 (wrong, "If-Match", "a write naming a wrong ETag succeeded"),
@@ -205,11 +205,11 @@ class S3Store:
         try:
             state = parse(reply.body, self.describe()) if reply.body else None
         except StateError as exc:
-            raise StateError(f"{exc}. {self._restore_hint()}") from None
+            raise StateError(f"{exc}. {self.restore_hint()}") from None
         if state is None:
             raise StateError(
                 f"{self.describe()} is empty (0 bytes): a write was cut short. "
-                + self._restore_hint()
+                + self.restore_hint()
             )
         return Stored(state, Version(state.lineage, state.serial, reply.etag))
 
@@ -220,7 +220,7 @@ class S3Store:
         )
         return None if reply.status == 404 else reply.etag
 
-    def _restore_hint(self) -> str:
+    def restore_hint(self) -> str:
         backup = self._o.describe(self._o.backup)
         return (
             f"The state before the last run's first write is kept at {backup}: restore it "

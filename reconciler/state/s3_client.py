@@ -92,6 +92,7 @@ class S3Client:
         self, endpoint: str, bucket: str, region: str, credentials: Credentials, where: str
     ) -> None:
         parts = urlsplit(endpoint)
+        self.endpoint = f"{parts.scheme}://{parts.netloc}"
         self.where = where
         self.bucket = bucket
         self.region = region
@@ -187,7 +188,10 @@ class S3Client:
                 "and that they may use the bucket"
             )
         if code == "NoSuchBucket":
-            return f"bucket {self.bucket!r} does not exist at {self.host}"
+            return (
+                f"bucket {self.bucket!r} does not exist at {self.endpoint}; create it first "
+                "(versioning on is recommended: the store then keeps every earlier state)"
+            )
         detail = f"{code}: {message}" if code else reply.body[:200].decode("utf-8", "replace")
         return f"{self.host} answered {reply.status} ({detail})"
 

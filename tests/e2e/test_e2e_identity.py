@@ -87,7 +87,8 @@ def test_changing_name_of_a_managed_node_pool_is_refused_naming_both_ways_on(
         assert run.stderr == (
             "Error: main.hcl:11: nodepool.infer: name: name cannot change on a managed node pool "
             "(state: pool-prod/infer, configuration: pool-prod/infer-v2). To give the node pool "
-            "another address, change only the block label; to replace it, add a new block for "
+            'another address, change only the block label and keep name = "infer" in it (the '
+            "label is the name unless name is written); to replace it, add a new block for "
             "pool-prod/infer-v2 and remove this one, so that the plan shows the create and the "
             "destroy\n"
         )

@@ -234,10 +234,11 @@ def test_workspace_delete_rules(ws: Workspace) -> None:
         (
             ("staging", "--force"),
             {"NP_WORKSPACE": "staging"},
-            "workspace staging is the current one; select another (--workspace or NP_WORKSPACE) "
-            "to delete it",
+            "workspace staging is the current one; select another (np workspace select, "
+            "--workspace or NP_WORKSPACE) to delete it",
         ),
         (("default",), {"NP_WORKSPACE": "staging"}, "the default workspace cannot be deleted"),
+        (("default",), {}, "the default workspace cannot be deleted"),  # current or not
         (("nope",), {}, "workspace nope does not exist"),
     ):
         run = ws.np("workspace", "delete", *args, env=env)

@@ -149,7 +149,7 @@ CASES: dict[str, list[tuple[int, str]]] = {
         (
             4,
             "nodepool.train: count: unknown reference nodepool.b; np knows var.NAME, "
-            "local.NAME, each.key and each.value",
+            "local.NAME, each.key, each.value and np.workspace",
         )
     ],
     # expressions: bounded, pure, typed

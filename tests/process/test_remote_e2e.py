@@ -231,19 +231,29 @@ def test_a_saved_plan_is_refused_when_the_remote_state_moved(
 def test_a_local_state_moves_to_the_remote_backend_and_plans_no_changes(
     request: pytest.FixtureRequest, tmp_path: Path, kind: str
 ) -> None:
-    """The steps docs/state-backends.md gives: pull, add the block, push, plan."""
+    """The steps docs/state-backends.md gives: add the block, np init -migrate-state, plan."""
     place = make_place(request, kind)
     with fleet(tmp_path, live=dict.fromkeys(NAMES, 1)) as f:
         f.configure(dict.fromkeys(NAMES, 2))
         assert f.np("apply", "--auto-approve", "--no-wait").code == 0
         local = f.np("state", "pull")
-        (tmp_path / "np.state.json.migrate").write_text(local.stdout)
 
         f.ws.write("backend.hcl", place.block())
         f.env.update(place.env)
-        assert "No state is stored yet" in f.np("state", "pull").stderr
-        pushed = f.np("state", "push", "np.state.json.migrate")
-        assert pushed.code == 0, pushed.stderr
+        before = len(f.requests())
+        for command in (("state", "pull"), ("plan",), ("apply", "-auto-approve")):
+            stopped = f.np(*command)
+            assert stopped.code == 1
+            [error] = stopped.errors()
+            assert error.startswith(f"Error: the backend changed from local to {kind} ("), error
+            assert error.endswith(
+                "since this directory last used it; run np init -migrate-state to copy the "
+                "state, or np init -reconfigure to start from the new one"
+            )
+        assert sent_changes(f.requests()[before:]) == []
+        migrated = f.np("init", "-migrate-state")
+        assert migrated.code == 0, migrated.stderr
+        assert "Workspace default: lineage" in migrated.stdout
         plan = f.np("plan", "--detailed-exitcode")
         assert plan.code == 0, plan.stdout + plan.stderr
         assert "No changes." in plan.stdout
@@ -260,7 +270,7 @@ def every_output(f: Fleet) -> list[Result]:
         f.np("state", "pull"),
         f.np("state", "list", "-v"),
         f.np("workspace", "list", "-v"),
-        f.np("--workspace", "blue", "plan", "-v"),
+        f.np("--workspace", "blue", "state", "list", "-v"),
     ]
     for run in runs:
         assert run.code == 0, run.stderr

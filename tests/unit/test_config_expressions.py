@@ -209,7 +209,8 @@ IMPURE += "reproducible"
         ("each.key", "each.key and each.value exist only in a nodepool block with for_each"),
         (
             "count.index",
-            "unknown reference count.index; np knows var.NAME, local.NAME, each.key and each.value",
+            "unknown reference count.index; np knows var.NAME, local.NAME, each.key, each.value "
+            "and np.workspace",
         ),
         ("var", "var is not a value by itself; write var.NAME"),
         ("var.nn", "undeclared variable var.nn; did you mean var.n?"),

@@ -227,7 +227,7 @@ REGION = (
             {"main.hcl": 'nodepool "x" {\n  provider = aws.hk\n  pool = "p"\n}\n'},
             [
                 "main.hcl:2: nodepool.x: provider: unknown reference aws.hk; np knows var.NAME, "
-                "local.NAME, each.key and each.value"
+                "local.NAME, each.key, each.value and np.workspace"
             ],
         ),
         (

@@ -148,6 +148,9 @@ class NodePoolBuilder:
                 resolved.report(path, message)
             if spec.name is None and self.new_names and not resolved.is_failed(("name",)):
                 self.label_as_name(decl, where)
+            if self.new_names:  # np validate, which cannot see the AZs live holds besides
+                for path, message in spec.az_sum_problems():
+                    resolved.report(path, message)
         self.diagnostics += [problem.diagnostic(where) for problem in resolved.problems]
         if resolved.problems or resolved.failed or spec is None or provider is None:
             return None  # a field that failed quietly (already reported) fails the instance too

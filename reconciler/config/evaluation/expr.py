@@ -43,7 +43,10 @@ from reconciler.config.syntax.nodes import (
     duplicates,
 )
 
-_ROOTS = ("var", "local", "each")
+_ROOTS = ("var", "local", "each", "np")
+_NP_ATTRIBUTES = ("workspace",)
+"""What ``np.NAME`` may name: the workspace (``terraform.workspace``), so that one configuration
+serves several environments (a per-environment count or name suffix)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +68,11 @@ class Context:
     each: tuple[str, Any] | None = None
     """``(each.key, each.value)`` inside an instance of a ``for_each`` block."""
     budget: Budget = field(default_factory=Budget)
+    workspace: str = "default"
+    """``np.workspace``: the workspace this run uses."""
 
     def with_each(self, key: str, value: Any) -> Context:
-        return Context(self.variables, self.locals, (key, value), self.budget)
+        return Context(self.variables, self.locals, (key, value), self.budget, self.workspace)
 
 
 def evaluate_literal(node: Node) -> Any:
@@ -142,7 +147,8 @@ class Evaluator:
             if node.name in frame:
                 return frame[node.name]
         if node.name in _ROOTS:
-            shape = "each.key or each.value" if node.name == "each" else f"{node.name}.NAME"
+            shapes = {"each": "each.key or each.value", "np": "np.workspace"}
+            shape = shapes.get(node.name, f"{node.name}.NAME")
             raise EvalError(f"{node.name} is not a value by itself; write {shape}")
         message = f'bare name {node.name} is not a value; write a string as "{node.name}"'
         raise EvalError(f"{message} and a variable as var.NAME")
@@ -156,9 +162,11 @@ class Evaluator:
                 return self.local(node.name)
             if root.name == "each":
                 return self.each(node.name)
+            if root.name == "np":
+                return self.np(node.name)
             raise EvalError(
                 f"unknown reference {root.name}.{node.name}; np knows var.NAME, local.NAME, "
-                "each.key and each.value"
+                "each.key, each.value and np.workspace"
             )
         target = self.evaluate(root)
         if not isinstance(target, dict):
@@ -194,6 +202,11 @@ class Evaluator:
         if attribute not in ("key", "value"):
             raise EvalError(f"each has key and value only, not {excerpt(attribute)!r}")
         return self.context.each[0 if attribute == "key" else 1]
+
+    def np(self, attribute: str) -> Any:
+        if attribute not in _NP_ATTRIBUTES:
+            raise EvalError(f"np has workspace only, not {excerpt(attribute)!r}")
+        return self.context.workspace
 
     def key(self, target: dict[str, Any], key: str, what: str) -> Any:
         if key not in target:

@@ -28,6 +28,7 @@ def build_locals(
     variables: Names,
     budget: Budget,
     diagnostics: list[Diagnostic],
+    workspace: str = "default",
 ) -> Names:
     """Every local's value; the names of broken ones (already reported) stay quiet."""
     written: dict[str, _Local] = {}
@@ -49,7 +50,7 @@ def build_locals(
         broken.update(cycle)
     values: dict[str, Any] = {}
     names = Names(written, values, broken)
-    evaluator = Evaluator(Context(variables, names, budget=budget))
+    evaluator = Evaluator(Context(variables, names, budget=budget, workspace=workspace))
     for name in _order(needs, broken):
         try:
             values[name] = evaluator.evaluate(written[name].node)

@@ -19,8 +19,10 @@ def read_text(path: Path) -> str:
         flags = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
         with os.fdopen(os.open(os.path.realpath(path), flags), "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise SourceError(f"cannot read the file: {exc.strerror or exc}", 1) from None
+    except FileNotFoundError:
+        raise SourceError("the file does not exist", 0) from None
+    except OSError as exc:  # no line to name: the file was never read
+        raise SourceError(f"cannot read the file: {exc.strerror or exc}", 0) from None
     if len(data) > MAX_FILE_BYTES:
         raise SourceError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", 1)
     try:

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install quickstart test lint bench clean mutate mutate-ci
+.PHONY: install quickstart test lint bench clean mutate mutate-ci dist
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,5 +41,9 @@ mutate: install
 mutate-ci: install
 	$(BIN)/python tools/mutate.py --ci
 
+# The wheel CI installs np from (examples/ci/README.md): dist/np_reconciler-VERSION-py3-none-any.whl
+dist: install
+	rm -rf dist && $(BIN)/pip wheel -q --no-deps -w dist .
+
 clean:
-	rm -rf $(VENV) build mutants .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist mutants .pytest_cache .mypy_cache .ruff_cache

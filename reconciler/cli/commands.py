@@ -318,14 +318,65 @@ class _LazySim(click.Group):
 cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))
 
 
+class Report(click.ParamType[tuple[str, Path | None], Any]):
+    """``FORMAT`` or ``FORMAT=FILE``: one run, several reports (a nightly job wants JUnit for
+    the test view and Markdown for the summary without reading live twice)."""
+
+    name = "FORMAT[=FILE]"
+
+    def __init__(self, formats: tuple[str, ...]) -> None:
+        self.formats = formats
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, Path | None]:
+        if isinstance(value, tuple):
+            return value
+        fmt, equals, file = str(value).partition("=")
+        if fmt not in self.formats:
+            self.fail(f"{fmt!r} is not one of {', '.join(self.formats)}", param, ctx)
+        if equals and not file:
+            self.fail(f"{fmt}= needs a file name ({fmt}=FILE)", param, ctx)
+        return fmt, Path(file) if equals else None
+
+
+def check_reports(reports: tuple[tuple[str, Path | None], ...]) -> None:
+    """At most one report on stdout, and no file written twice."""
+    from reconciler.errors import NpError
+
+    if len([fmt for fmt, file in reports if file is None]) > 1:
+        raise NpError(
+            "--format: only one format can go to stdout; write the others to files "
+            "(--format junit=drift.xml)"
+        )
+    files = [file for _fmt, file in reports if file is not None]
+    if len(set(files)) != len(files):
+        raise NpError("--format: two formats name the same file")
+
+
+def write_report(g: Globals, file: Path, pieces: Iterable[str]) -> None:
+    """A report file, replaced whole (never half written, never through a symlink)."""
+    from reconciler.errors import NpError
+    from reconciler.fsutil import atomic_write
+
+    path = g.path(file)
+    try:
+        atomic_write(path, "".join(pieces) + "\n")
+    except OSError as exc:
+        raise NpError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+DRIFT_FORMATS = ("text", "json", "markdown", "junit")
+
+
 @cli.command()
 @click.option(
     "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown", "junit"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
+    "reports",
+    type=Report(DRIFT_FORMATS),
+    multiple=True,
+    help="Output format: text (default), json, markdown or junit; FORMAT=FILE writes it to "
+    "FILE instead of stdout. Repeatable: one check, several reports.",
 )
 @var_options
 @targeting_options
@@ -334,7 +385,7 @@ cli.add_command(_LazySim("sim", help="Run the ModelArts simulator."))
 def drift(
     g: Globals,
     /,
-    fmt: str,
+    reports: tuple[tuple[str, Path | None], ...],
     var_files: tuple[Path, ...],
     var_args: tuple[str, ...],
     target: tuple[str, ...],
@@ -347,13 +398,18 @@ def drift(
     from reconciler.render.drift_report import drifted
     from reconciler.runs import Request, run_async
 
+    check_reports(reports)
     request = Request.of(target, exclude, parallelism, allow_insecure_http)
     config = load_configuration(g, var_files, var_args, allow_insecure_http)
     with open_states(g, config) as manager:
         state = manager.load()
         where = manager.describe()
     entries = run_async(runner(g, config, request).drift(state, where))
-    echo_pieces(drift_output(entries, fmt, g.color), g.color)
+    for fmt, file in reports or (("text", None),):
+        if file is None:
+            echo_pieces(drift_output(entries, fmt, g.color), g.color)
+        else:
+            write_report(g, file, drift_output(entries, fmt, color=False))
     if drifted(entries):
         sys.exit(EXIT_CHANGES)
 

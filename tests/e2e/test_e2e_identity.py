@@ -265,6 +265,54 @@ def test_drift_reports_declared_node_pools_np_does_not_manage(ws: Workspace) -> 
     assert ws.np("drift").code == 0
 
 
+def test_one_drift_check_writes_several_reports(ws: Workspace) -> None:
+    managed(ws, BATCH, INFER)
+    world = ws.world()
+    world["pools"]["pool-prod"]["nodepools"]["batch"]["labels"] = {"team": "ai"}
+    ws.world(world)
+    elsewhere = ws.root.parent / "elsewhere.md"
+    elsewhere.write_text("kept\n")
+    (ws.root / "summary.md").symlink_to(elsewhere)
+    run = ws.np(
+        "drift",
+        "-format=junit=reports/drift.xml",
+        "--format",
+        "markdown=summary.md",
+        "--format",
+        "json",
+    )
+    assert run.code == 1
+    assert (
+        run.stderr
+        == f"Error: cannot write {ws.root / 'reports' / 'drift.xml'}: No such file or directory\n"
+    )
+    (ws.root / "reports").mkdir()
+    run = ws.np(
+        "drift",
+        "-format=junit=reports/drift.xml",
+        "--format",
+        "markdown=summary.md",
+        "--format",
+        "json",
+    )
+    assert run.code == 2, run.stderr
+    assert run.json()["drifted"] is True
+    junit = (ws.root / "reports" / "drift.xml").read_text()
+    assert junit == ws.np("drift", "--format", "junit").stdout
+    assert not (ws.root / "summary.md").is_symlink() and elsewhere.read_text() == "kept\n"
+    assert (ws.root / "summary.md").read_text() == ws.np("drift", "--format", "markdown").stdout
+    assert ((ws.root / "summary.md").stat().st_mode & 0o777) == 0o600
+    two = ws.np("drift", "--format", "json", "--format", "text")
+    assert two.code == 1
+    assert two.stderr == (
+        "Error: --format: only one format can go to stdout; write the others to files "
+        "(--format junit=drift.xml)\n"
+    )
+    empty = ws.np("drift", "--format", "junit=")
+    assert empty.code == 1
+    assert "junit= needs a file name (junit=FILE)" in empty.stderr
+
+
 def test_drift_takes_target_and_exclude(ws: Workspace) -> None:
     managed(ws, BATCH, INFER)
     world = ws.world()

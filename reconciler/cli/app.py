@@ -81,7 +81,9 @@ def terraform_style(
     ``-chdir=DIR``, which click would read as the short options ``-v``, ``-a``, ``-r``.
 
     A value (the token after an option that takes one) is never rewritten, nor is anything
-    after ``--``; a group stops at its command's name, which parses the rest itself."""
+    after ``--``; a group stops at its command's name, which parses the rest itself. An unknown
+    ``-name`` that is not a run of short options (``-vars``) becomes ``--name`` too, so that
+    click names it ("No such option: --vars") instead of a letter of it ("-a")."""
     takes_value: dict[str, bool] = {}
     for param in command.get_params(ctx):
         if isinstance(param, click.Option):
@@ -93,14 +95,28 @@ def terraform_style(
         if token == "--" or (group and not token.startswith("-")):
             return [*out, token, *rest]
         name, equals, _ = token.partition("=")
-        if len(name) > 2 and name[1] != "-" and name[0] == "-" and f"-{name}" in takes_value:
-            token, name = f"-{token}", f"-{name}"
+        if len(name) > 2 and name[1] != "-" and name[0] == "-":
+            known = f"-{name}" in takes_value
+            if known or not _short_options(token, takes_value):
+                token, name = f"-{token}", f"-{name}"
         out.append(token)
         if takes_value.get(name) and not equals:
             value = next(rest, None)
             if value is not None:
                 out.append(value)
     return out
+
+
+def _short_options(token: str, takes_value: dict[str, bool]) -> bool:
+    """Whether ``token`` (``-vC``, ``-Cinfra``) reads as short options: known letters, up to
+    one that takes a value (the rest of the token is then that value)."""
+    for letter in token[1:]:
+        value = takes_value.get(f"-{letter}")
+        if value is None:
+            return False
+        if value:
+            return True
+    return True
 
 
 class NpCommand(click.Command):

@@ -224,14 +224,19 @@ def check_other_workspaces(
             desired = candidates.get(resource.identity)
             if desired is None or not _same_place(theirs, config, desired.provider, environ):
                 continue
-            suffix = f'name = "{desired.name}-${{np.workspace}}"'
+            # The other workspace keeps its node pool's name: renaming it there would destroy
+            # and create it again (and "NAME-default" is not a valid name anyway).
+            suffix = (
+                f'name = np.workspace == "{other}" ? "{desired.name}" : '
+                f'"{desired.name}-${{np.workspace}}"'
+            )
             which = node_pool(*desired.identity)
             raise NpError(
                 f"{desired.address}: {which} is managed by workspace {other} "
                 f"of this backend (as {address}); managing it in workspace "
                 f"{current.workspace} too would let two states change one node pool. Give "
                 f"each workspace node pools of its own ({suffix}), or stop managing it there "
-                f"first: {command('state rm', address, workspace=other)}"
+                f"first: {command('state rm', address, workspace=other, named=True)}"
             )
 
 

@@ -8,6 +8,7 @@ directory uses); ``fmt_command`` ``np fmt``; ``policy_commands`` those about Reg
 
 from reconciler.cli import (
     commands,
+    fmt_command,
     init_command,
     policy_commands,
     state_commands,
@@ -18,6 +19,7 @@ from reconciler.cli.app import cli, main
 __all__ = [
     "cli",
     "commands",
+    "fmt_command",
     "init_command",
     "main",
     "policy_commands",

@@ -3,6 +3,7 @@ rules together kept idempotent, and what a file means never changed by them."""
 
 from __future__ import annotations
 
+import random
 import textwrap
 from pathlib import Path
 
@@ -326,3 +327,31 @@ def test_a_messy_copy_of_each_example_formats_back_to_the_same_meaning() -> None
 def test_no_blank_line_at_the_start_or_the_end_of_a_block_body() -> None:
     out = fmt('nodepool "a" {\n\n  count = 1\n\n  taints {\n\n    key = "k"\n\n  }\n\n}\n')
     assert out == 'nodepool "a" {\n  count = 1\n\n  taints {\n    key = "k"\n  }\n}\n'
+
+
+def shaken(text: str, rng: random.Random) -> str:
+    """``text`` with its layout shaken: indentation lost or changed, spaces doubled outside
+    strings, trailing spaces, blank lines after closing braces, sometimes CRLF."""
+    out = []
+    for line in text.split("\n"):
+        moved = line.strip() if rng.random() < 0.5 else " " * rng.randint(0, 6) + line.lstrip()
+        if '"' not in moved and "<<" not in moved and rng.random() < 0.3:
+            moved = moved.replace(" ", "  ")
+        out.append(moved + " " * rng.choice((0, 0, 0, 1, 3)))
+        if moved.strip() == "}" and rng.random() < 0.5:
+            out.append("")
+    return ("\r\n" if rng.random() < 0.2 else "\n").join(out)
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_any_shaking_of_a_file_formats_to_the_same_text_and_meaning(path: Path) -> None:
+    """Whatever the layout was, np fmt gives one text, which means what the file meant."""
+    text = path.read_text()
+    canonical = format_hcl(text, path.name)
+    meaning = hcl2.loads(text)
+    rng = random.Random(path.name)
+    for _ in range(20):
+        shook = shaken(text, rng)
+        if hcl2.loads(shook) != meaning:
+            continue  # the shaking reached into a heredoc: not the same file any more
+        assert format_hcl(shook, path.name) == canonical, shook

@@ -14,9 +14,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from procs import NP, clean_env
 from support import PROVIDER, Workspace, pool_world
 
+from reconciler.state import manager
 from reconciler.state.local_lock import LocalLocker
 from reconciler.state.locking import holder_info
 
@@ -209,6 +211,33 @@ def test_a_lock_wait_says_whose_lock_and_a_stale_lock_is_removed_without_a_termi
         f"without asking.\nThe lock {gone.id} (apply by {gone.user}@{gone.host}) was removed.\n"
     )
     assert not locker.path.exists()
+
+
+def test_a_long_lock_wait_says_so_again_at_each_interval(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process, with the 10 s interval made 0.2 s: the notice repeats with the time left."""
+    managed(ws, pool_world({"cpu": dict(SPEC)}), block("cpu", "count = 2"))
+    monkeypatch.setattr(manager, "WAIT_NOTICE_SECONDS", 0.2)
+    locker = LocalLocker(ws.state_path)
+    live = holder_info("apply")
+    locker.acquire(live, 0)
+    try:
+        run = ws.np("plan", "-lock-timeout=1s")
+    finally:
+        locker.release()
+    held = f"{live.user}@{live.host}, apply, since {live.created}"
+    notices = [line for line in run.stderr.splitlines() if not line.startswith(("Error", " "))]
+    assert run.code == 1
+    assert notices[0] == f"Acquiring the state lock (held by {held})..."
+    again = notices[1:-1]  # the last line says what to do
+    assert 2 <= len(again) <= 5, notices
+    for line in again:
+        assert re.fullmatch(
+            rf"Still waiting for the state lock \(held by {re.escape(held)}; \d+s left of "
+            r"--lock-timeout\)\.\.\.",
+            line,
+        ), line
 
 
 # --- item 9: drift, validate, var files, a corrupt state -----------------------------------------

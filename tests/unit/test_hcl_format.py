@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import random
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import hcl2
 import pytest
 
+from reconciler.config.syntax import hcl_format
 from reconciler.config.syntax.hcl_format import format_hcl, layout
 from reconciler.config.syntax.nodes import SourceError
 
@@ -355,3 +357,17 @@ def test_any_shaking_of_a_file_formats_to_the_same_text_and_meaning(path: Path) 
         if hcl2.loads(shook) != meaning:
             continue  # the shaking reached into a heredoc: not the same file any more
         assert format_hcl(shook, path.name) == canonical, shook
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [lambda text: text.replace("1", "2"), lambda text: text + "}\n"],
+    ids=["a value changed", "text np cannot read"],
+)
+def test_a_layout_that_would_change_the_meaning_is_refused(
+    monkeypatch: pytest.MonkeyPatch, broken: Callable[[str], str]
+) -> None:
+    """The check after formatting catches a bug of the layout itself."""
+    monkeypatch.setattr(hcl_format, "layout", broken)
+    with pytest.raises(SourceError, match="would change what this file means"):
+        format_hcl("a   = 1\n", "main.hcl")

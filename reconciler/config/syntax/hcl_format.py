@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from reconciler.config.syntax.nodes import SourceError
+from reconciler.config.syntax.nodes import Body, SourceError
 from reconciler.config.syntax.sources import parse_hcl
 
 INDENT = "  "
@@ -89,9 +89,19 @@ def format_hcl(text: str, file: str) -> str:
     text = text.removeprefix("\ufeff")
     before = parse_hcl(text, file)
     formatted = layout(text)
-    if formatted != text and _meaning(parse_hcl(formatted, file)) != _meaning(before):
+    if formatted != text and not _same_meaning(before, formatted, file):
         raise SourceError("np fmt would change what this file means; it is left as it is", 0)
     return bom + formatted
+
+
+def _same_meaning(before: Body, formatted: str, file: str) -> bool:
+    """Whether np reads from ``formatted`` what it read from the original (a layout that
+    it could not read at all would be a bug of the same kind)."""
+    try:
+        after = parse_hcl(formatted, file)
+    except SourceError:
+        return False
+    return bool(_meaning(after) == _meaning(before))
 
 
 def layout(text: str) -> str:

@@ -60,18 +60,20 @@ def test_a_deleted_state_file_stops_plan_and_apply_until_it_is_pushed_back(
     shutil.move(ws.state_path, saved)
     world = ws.world_path.read_bytes()
 
-    for args in (("plan",), ("apply", "-auto-approve"), ("init",)):
-        run = np(ws, *args)
-        assert (run.returncode, run.stdout) == (1, ""), run.stdout
-        assert run.stderr == (
-            f"Error: {ws.state_path.relative_to(ws.root)} holds no state, but this directory "
-            f"last saw lineage {state['lineage']} serial {state['serial']} (at "
-            f"{seen(ws)['at']}) in workspace default there: np stops rather than start from an "
-            "empty state, which would adopt or create again every node pool that state "
-            "managed. To restore it, push a copy of it with np state push FILE (a file np "
-            "state pull wrote, or a backup). To go on with what state/np.state.json holds now "
-            "instead, run np init -reconfigure\n"
-        )
+    run = np(ws, "plan")
+    assert (run.returncode, run.stdout) == (1, ""), run.stdout
+    assert run.stderr == (
+        f"Error: {ws.state_path.relative_to(ws.root)} holds no state, but this directory "
+        f"last saw lineage {state['lineage']} serial {state['serial']} (at "
+        f"{seen(ws)['at']}) in workspace default there: np stops rather than start from an "
+        "empty state, which would adopt or create again every node pool that state "
+        "managed. To restore it, push a copy of it with np state push FILE (a file np "
+        "state pull wrote, or a backup). To go on with what state/np.state.json holds now "
+        "instead, run np init -reconfigure\n"
+    )
+    for args in (("apply", "-auto-approve"), ("init",)):  # in-process: the same check
+        stopped = ws.np(*args)
+        assert stopped.code == 1 and "holds no state, but this directory" in stopped.stderr
     assert ws.world_path.read_bytes() == world
     assert not ws.state_path.exists()
 
@@ -142,12 +144,12 @@ def test_a_backend_block_added_or_removed_stops_every_state_command(ws: Workspac
     world = ws.world_path.read_bytes()
 
     ws.write("backend.hcl", PG_BLOCK)  # added: np does not reach for PostgreSQL at all
-    for args in (("plan",), ("state", "list"), ("init",)):
-        run = np(ws, *args)
-        assert (run.returncode, run.stderr) == (
-            1,
-            f"Error: the backend changed from local to pg (schema_name np) {CHANGED}",
-        )
+    run = np(ws, "plan")
+    message = f"Error: the backend changed from local to pg (schema_name np) {CHANGED}"
+    assert (run.returncode, run.stderr) == (1, message)
+    for args in (("state", "list"), ("init",)):  # in-process: the same check
+        stopped = ws.np(*args)
+        assert (stopped.code, stopped.stderr) == (1, message)
     remembered = json.loads((ws.root / ".np" / "backend.json").read_text())
     assert remembered == {"type": "local", "settings": {}}
 

@@ -74,8 +74,8 @@ def test_new_select_show_list_delete_with_the_selection_remembered(ws: Workspace
 
     # --workspace and NP_WORKSPACE win over the selection, which they leave as it was.
     assert ok(np(ws, "workspace", "show", "--workspace", "default")) == "default\n"
-    plan = np(ws, "plan", "-json", NP_WORKSPACE="default")
-    [change] = json.loads(ok(plan))["resource_changes"]
+    plan = ws.np("plan", "-json", env={"NP_WORKSPACE": "default"})  # in-process
+    [change] = plan.json()["resource_changes"]
     assert (change["name"], change["actions"], change["after"]["count"]) == (
         "cpu",
         ["create"],
@@ -120,17 +120,17 @@ def test_a_workspace_that_would_adopt_another_workspaces_node_pool_is_refused(
     world = ws.world_path.read_bytes()
 
     suggestion = "np state rm --workspace default nodepool.cpu"
-    for command in (("plan",), ("apply", "-auto-approve")):
-        run = np(ws, *command)
-        assert (run.returncode, run.stdout) == (1, "")
-        assert run.stderr == (
-            "Error: nodepool.cpu: pool-prod/cpu is managed by workspace "
-            "default of this backend (as nodepool.cpu); managing it in workspace staging too "
-            "would let two states change one node pool. Give each workspace node pools of its "
-            'own (name = np.workspace == "default" ? "cpu" : "cpu-${np.workspace}"), or stop '
-            "managing it there first: "
-            f"{suggestion}\n"
-        ), run.stderr
+    run = np(ws, "plan")
+    assert (run.returncode, run.stdout) == (1, "")
+    assert run.stderr == (
+        "Error: nodepool.cpu: pool-prod/cpu is managed by workspace "
+        "default of this backend (as nodepool.cpu); managing it in workspace staging too "
+        "would let two states change one node pool. Give each workspace node pools of its "
+        'own (name = np.workspace == "default" ? "cpu" : "cpu-${np.workspace}"), or stop '
+        f"managing it there first: {suggestion}\n"
+    ), run.stderr
+    applied = ws.np("apply", "-auto-approve")  # in-process: apply is refused the same way
+    assert (applied.code, applied.stderr) == (1, run.stderr)
     assert ws.world_path.read_bytes() == world
     assert ws.state_path.read_bytes() == default_state
     assert staged(ws)["resources"] == {}
@@ -143,8 +143,8 @@ def test_a_workspace_that_would_adopt_another_workspaces_node_pool_is_refused(
     )
     assert pasted.returncode == 0, pasted.stderr
     assert json.loads(ws.state_path.read_text())["resources"] == {}
-    adopting = np(ws, "plan", "-detailed-exitcode")
-    assert adopting.returncode == 2, adopting.stderr
+    adopting = ws.np("plan", "-detailed-exitcode")
+    assert adopting.code == 2, adopting.stderr
     assert "nodepool.cpu (adopted)" in adopting.stdout
 
 

@@ -95,7 +95,9 @@ def given_address(text: str) -> str:
 
 
 def declared_block(config: Configuration, address: str, pool: str, name: str) -> DesiredNodePool:
-    """The block ``address`` names, which must declare exactly ``pool``/``name``."""
+    """The block ``address`` names (typed with or without its key's quotes), which must
+    declare exactly ``pool``/``name``."""
+    address = given_address(address)
     declared = {np.address: np for np in config.nodepools}
     wanted = declared.get(address)
     if wanted is None:

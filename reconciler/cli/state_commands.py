@@ -49,8 +49,10 @@ def state_show(g: Globals, address: str, as_json: bool) -> None:
     import json
 
     from reconciler.errors import NpError
+    from reconciler.ops import given_address
     from reconciler.render.text import recorded_block
 
+    address = given_address(address)  # nodepool.gpu[c], as a shell leaves it, is gpu["c"]
     with open_states(g) as manager:
         resource = manager.load().resources.get(address)
         if resource is None:
@@ -67,8 +69,9 @@ def state_show(g: Globals, address: str, as_json: bool) -> None:
 @with_globals
 def state_rm(g: Globals, addresses: tuple[str, ...], lock_timeout: str) -> None:
     """Stop managing node pools without deleting them."""
-    from reconciler.ops import remove
+    from reconciler.ops import given_address, remove
 
+    addresses = tuple(given_address(a) for a in addresses)  # said back as the state has them
     with locked(g, "state rm", lock_timeout) as session:
         remove(session, addresses)
     for address in addresses:
@@ -82,8 +85,9 @@ def state_rm(g: Globals, addresses: tuple[str, ...], lock_timeout: str) -> None:
 @with_globals
 def state_mv(g: Globals, source: str, destination: str, lock_timeout: str) -> None:
     """Manage a node pool under another address (no request is sent)."""
-    from reconciler.ops import move
+    from reconciler.ops import given_address, move
 
+    source, destination = given_address(source), given_address(destination)
     with locked(g, "state mv", lock_timeout) as session:
         move(session, source, destination)
     g.say(f"Moved {source} to {destination}.")

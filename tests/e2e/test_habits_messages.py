@@ -162,10 +162,22 @@ def test_suggested_commands_paste_into_a_shell_and_state_lists_are_sorted(ws: Wo
     assert suggested == "np state rm 'nodepool.gpu[\"c\"]'"
     pasted = shell(ws, suggested)
     assert (pasted.returncode, pasted.stderr) == (0, ""), pasted.stderr
-    unquoted = shell(ws, "np state rm nodepool.gpu[d]")  # what a shell leaves of the quotes
-    assert unquoted.returncode == 0, unquoted.stderr
-    assert list(ws.state()["resources"]) == ["nodepool.a"]
+    assert list(ws.state()["resources"]) == ["nodepool.a", 'nodepool.gpu["d"]']
     assert ws.world()["pools"]["pool-x"]["nodepools"]["c"]["count"] == 2  # forgotten, not gone
+
+    # What a shell leaves of nodepool.gpu["d"] typed without quotes is the same address.
+    unquoted = shell(
+        ws,
+        "np state rm nodepool.gpu[d] && np import nodepool.gpu[d] pool-prod/d && "
+        "np state show nodepool.gpu[d]",
+    )
+    assert unquoted.returncode == 0, unquoted.stderr
+    assert unquoted.stdout.startswith(
+        'Removed nodepool.gpu["d"] from state (the node pool itself is untouched).\n'
+        "Imported pool-prod/d as nodepool.gpu"
+    )
+    assert '\n# nodepool.gpu["d"]: pool-prod/d, last applied ' in unquoted.stdout
+    assert list(ws.state()["resources"]) == ["nodepool.a", 'nodepool.gpu["d"]']
 
 
 # --- item 8: lock waits and stale locks ----------------------------------------------------------

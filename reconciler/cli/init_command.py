@@ -89,7 +89,7 @@ def init(
             memory.check_seen(g.workspace, state, where, manager.restore_hint())
     remember(g, memory, state)
     if migrate_state or force_copy:
-        g.say(f"Nothing to migrate: this directory has used {memory.current.describe()} all along.")
+        g.say(f"Nothing to migrate: this directory already uses {memory.current.describe()}.")
     held = (
         f"lineage {state.lineage}, serial {state.serial}, {len(state.resources)} node pool(s)"
         if state.serial

@@ -120,7 +120,7 @@ def test_init_with_nothing_changed_says_where_the_state_is_and_refuses_state(
     run = np(ws, "init", "-migrate-state")
     assert (run.returncode, run.stderr) == (0, "")
     assert run.stdout == (
-        "Nothing to migrate: this directory has used local all along.\n"
+        "Nothing to migrate: this directory already uses local.\n"
         f"np is ready: workspace default keeps its state in state/np.state.json ({ready}).\n"
     )
     assert ws.state_path.read_bytes() == before

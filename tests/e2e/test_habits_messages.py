@@ -25,10 +25,10 @@ from reconciler.state.locking import holder_info
 SPEC = {"flavor": "f", "count": 2, "maxCount": 2}
 
 
-def np(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
+def np(ws: Workspace, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     assert NP is not None
     done = subprocess.run(
-        [NP, *args], cwd=ws.root, env=clean_env({}), capture_output=True, text=True
+        [NP, *args], cwd=ws.root, env=clean_env(env), capture_output=True, text=True
     )
     assert "Traceback" not in done.stderr
     return done
@@ -335,3 +335,25 @@ def test_a_corrupt_state_names_its_backup_and_the_cp_that_restores_it(ws: Worksp
     assert "  # nodepool.cpu has changed outside of np\n  ~ count: 2 -> 3" in plan.stdout
     assert plan.stdout.endswith("np apply will only update its state.\n")
     assert ws.world_path.read_bytes() == world
+
+
+# --- item 10: S3 ---------------------------------------------------------------------------------
+
+
+def test_a_missing_bucket_says_to_create_it(ws: Workspace, s3_url: str) -> None:
+    ws.world(pool_world({}))
+    backend = (
+        f'backend "s3" {{\n  bucket   = "infra-state"\n  key      = "a/np.json"\n'
+        f'  region   = "eu-west-1"\n  endpoint = "{s3_url}"\n}}\n'
+    )
+    ws.write("main.hcl", PROVIDER + backend)
+    for args in (("plan",), ("init",)):
+        run = np(ws, *args, AWS_ACCESS_KEY_ID="np", AWS_SECRET_ACCESS_KEY="np-secret")
+        assert (run.returncode, run.stdout) == (1, "")
+        assert run.stderr.startswith('Error: main.hcl:4: backend "s3": '), run.stderr
+        assert run.stderr.endswith(
+            f": bucket 'infra-state' does not exist at {s3_url}; create it first (versioning on "
+            "is recommended: the store then keeps every earlier state)\n"
+        ), run.stderr
+        assert "probe" not in run.stderr
+    assert sorted(p.name for p in ws.root.iterdir()) == ["main.hcl", "world.json"]

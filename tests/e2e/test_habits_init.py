@@ -5,7 +5,8 @@ block added or removed stops every state command until ``np init`` says which st
 real one. The np script runs as a subprocess on a ``sim://`` world.
 
 Copying a local state into PostgreSQL or S3 (``np init -migrate-state``) is tested against
-real servers in tests/process/test_remote_e2e.py."""
+real servers in tests/process/test_remote_e2e.py; here, only the copy refused over another
+lineage and forced with ``-force-copy`` (on the tests' S3 server)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ import subprocess
 from typing import Any
 
 from procs import NP, clean_env
+from remote import s3_place
 from support import PROVIDER, Workspace, pool_world
+
+from reconciler.state.document import parse
+from reconciler.state.manager import StateManager
+
+Completed = subprocess.CompletedProcess[str]
 
 CONFIG = PROVIDER + "".join(
     f'nodepool "{name}" {{\n  pool  = "pool-prod"\n  count = 2\n}}\n' for name in ("a", "b")
@@ -27,10 +34,10 @@ CHANGED = (
 )
 
 
-def np(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
+def np(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> Completed:
     assert NP is not None
     done = subprocess.run(
-        [NP, *args], cwd=ws.root, env=clean_env({}), capture_output=True, text=True
+        [NP, *args], cwd=ws.root, env=clean_env(env or {}), capture_output=True, text=True
     )
     assert "Traceback" not in done.stderr
     return done
@@ -172,3 +179,39 @@ def test_a_backend_block_added_or_removed_stops_every_state_command(ws: Workspac
     assert json.loads((ws.root / ".np" / "backend.json").read_text())["type"] == "local"
     assert ws.state_path.read_bytes() == before
     assert ws.world_path.read_bytes() == world
+
+
+def test_migrate_state_refuses_another_lineage_in_the_new_backend_unless_force_copy(
+    ws: Workspace, s3_url: str
+) -> None:
+    """Local to S3 (a loopback store), where the bucket already holds someone else's state."""
+    state = managed(ws)
+    place = s3_place(s3_url)
+    theirs = dict(state, lineage="someone-elses", serial=9, resources={})
+    with StateManager(place.open()) as remote:
+        remote.push(parse(json.dumps(theirs).encode(), "theirs"), force=False, timeout=0)
+    ws.write("backend.hcl", place.block())
+
+    refused = np(ws, "init", "-migrate-state", env=place.env)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        f"Error: s3://{place.settings['bucket']}/modelarts/np.state.json: refusing to replace "
+        f"state of lineage someone-elses with a state of lineage {state['lineage']} (it is "
+        "another state; -force-copy replaces it anyway)\n"
+    )
+    assert json.loads((ws.root / ".np" / "backend.json").read_text())["type"] == "local"
+    with StateManager(place.open()) as remote:
+        assert (remote.load().lineage, remote.load().serial) == ("someone-elses", 9)
+
+    forced = np(ws, "init", "-migrate-state", "-force-copy", env=place.env)
+    assert (forced.returncode, forced.stderr) == (0, ""), forced.stderr
+    assert forced.stdout.splitlines()[0] == (
+        f"Workspace default: lineage {state['lineage']}, serial 10, 2 node pool(s): copied, "
+        "and read back the same."  # replacing serial 9: a serial never goes back
+    )
+    plan = np(ws, "plan", "-detailed-exitcode", env=place.env)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    with StateManager(place.open()) as remote:
+        stored = remote.load()
+    assert stored.lineage == state["lineage"]
+    assert sorted(stored.resources) == ["nodepool.a", "nodepool.b"]

@@ -518,6 +518,18 @@ def open_states(
     )
 
 
+def read_state(g: Globals, config: Configuration | None) -> tuple[State, str]:
+    """The workspace's state, read without the lock, and where it is kept; StateVanished when
+    it is not the state this directory last saw there (a drift or show of a lost state would
+    report every node pool as unmanaged, or an empty state, instead of saying it is lost)."""
+    with open_states(g, config) as manager:
+        state, where = manager.load(), manager.describe()
+        memory = directory_memory(g, config)
+        if memory is not None:
+            memory.check_seen(g.workspace, state, where, manager.restore_hint())
+    return state, where
+
+
 def lock_seconds(lock_timeout: str) -> float:
     return parse_duration(lock_timeout, "--lock-timeout")
 

@@ -25,12 +25,13 @@ from reconciler.cli.app import (
     PlanOptions,
     approve,
     cli,
+    configuration_for_state,
     connection_options,
     load_configuration,
     locked,
-    open_states,
     parse_duration,
     plan_options,
+    read_state,
     runner,
     targeting_options,
     var_options,
@@ -252,8 +253,7 @@ def show(g: Globals, planfile: Path | None, as_json: bool) -> None:
 
         show_plan(g, load_plan(g.path(planfile), os.environ).plan, "json" if as_json else "text")
         return
-    with open_states(g) as manager:
-        state = manager.load()
+    state, _where = read_state(g, configuration_for_state(g))
     if as_json:
         g.say(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
         return
@@ -290,7 +290,8 @@ def import_(
     with locked(g, "import", lock_timeout, config) as session:
         run_async(run.import_nodepool(session, wanted))
     g.say(
-        f"Imported {target} as {address}. Run np plan to see how it differs from the configuration."
+        f"Imported {target} as {wanted.address}. Run np plan to see how it differs from the "
+        "configuration."
     )
 
 
@@ -401,9 +402,7 @@ def drift(
     check_reports(reports)
     request = Request.of(target, exclude, parallelism, allow_insecure_http)
     config = load_configuration(g, var_files, var_args, allow_insecure_http)
-    with open_states(g, config) as manager:
-        state = manager.load()
-        where = manager.describe()
+    state, where = read_state(g, config)
     entries = run_async(runner(g, config, request).drift(state, where))
     for fmt, file in reports or (("text", None),):
         if file is None:
@@ -459,9 +458,7 @@ def generate(
     from reconciler.runs import Request, run_async
 
     config = load_configuration(g, var_files, var_args, allow_insecure_http)
-    with open_states(g, config) as manager:
-        state = manager.load()
-        where = manager.describe()
+    state, where = read_state(g, config)
     run = runner(
         g, config, Request.of(parallelism=parallelism, allow_insecure_http=allow_insecure_http)
     )

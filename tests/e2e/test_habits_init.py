@@ -78,8 +78,8 @@ def test_a_deleted_state_file_stops_plan_and_apply_until_it_is_pushed_back(
         "state pull wrote, or a backup). To go on with what state/np.state.json holds now "
         "instead, run np init -reconfigure\n"
     )
-    for args in (("apply", "-auto-approve"), ("init",)):  # in-process: the same check
-        stopped = ws.np(*args)
+    for args in (("apply", "-auto-approve"), ("init",), ("drift",), ("show",), ("generate",)):
+        stopped = ws.np(*args)  # in-process: the same check
         assert stopped.code == 1 and "holds no state, but this directory" in stopped.stderr
     assert ws.world_path.read_bytes() == world
     assert not ws.state_path.exists()

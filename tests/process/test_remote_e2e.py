@@ -77,7 +77,7 @@ def counts(f: Fleet) -> dict[str, int]:
 def test_two_runners_racing_exactly_one_proceeds(
     request: pytest.FixtureRequest, tmp_path: Path, kind: str
 ) -> None:
-    """Rounds of two plans started at once (10 in the suite; NP_TEST_RACE_ROUNDS=30 or more to
+    """Rounds of two plans started at once (5 in the suite; NP_TEST_RACE_ROUNDS=30 or more to
     hammer it, as was done before landing). The simulator sits behind a proxy that holds every
     request until the loser has given up, so the winner still holds the lock when the loser
     tries however slowly either starts (CI machines are busy)."""
@@ -85,7 +85,7 @@ def test_two_runners_racing_exactly_one_proceeds(
     with remote_fleet(tmp_path, place, live=dict.fromkeys(NAMES, 1)) as f:
         with TcpProxy(target(f.server.url)) as gate:
             f.ws.write("main.hcl", config_of({POOL: dict.fromkeys(NAMES, 2)}, endpoint=gate.url))
-            for round_ in range(int(os.environ.get("NP_TEST_RACE_ROUNDS", "10"))):
+            for round_ in range(int(os.environ.get("NP_TEST_RACE_ROUNDS", "5"))):
                 gate.pause()
                 runs = [f.start("plan", "--no-color") for _ in range(2)]
                 loser = wait_first(runs)

@@ -5,7 +5,7 @@ On a real terminal: np apply waits at "Enter a value:", the lock goes (force-unl
 another run, or every connection to PostgreSQL reset as a server restart resets them), the
 user answers yes: exit 1, "lost the state lock", no request sent, state as it was. And mid
 apply: a force-unlock between requests stops the run, and state records exactly what was
-sent. Five rounds of the prompt case on each backend in the suite (NP_TEST_RACE_ROUNDS=30 or
+sent. Ten rounds of the prompt case on each backend in the suite (NP_TEST_RACE_ROUNDS=30 or
 more to hammer it, as was done before landing)."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from terminal import Terminal
 from reconciler.state.manager import StateManager
 from reconciler.state.protocols import Backend
 
-ROUNDS = int(os.environ.get("NP_TEST_RACE_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("NP_TEST_RACE_ROUNDS", "10"))
 FLAVOR = "modelarts.vm.cpu.8u"
 
 

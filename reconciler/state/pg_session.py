@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg.conninfo import conninfo_to_dict
 
 from reconciler.errors import StateError
@@ -98,7 +98,8 @@ class PgSession:
             try:
                 return action(conn)
             except psycopg.Error as exc:
-                if conn.broken:
+                if _gone(conn) or _connection_failed(exc):
+                    conn.close()  # never used again: the lock went with the session
                     raise SessionLost(
                         f"{self.where}: {what}: the connection was lost ({self.server()})"
                     ) from None
@@ -126,7 +127,7 @@ class PgSession:
         if self._conn is None:
             self._conn = self._connect()
             self._create_tables(self._conn)
-        elif self._conn.broken or self._conn.closed:
+        elif _gone(self._conn):
             # Never reconnect: the lock belonged to the old session, and with it every write.
             raise SessionLost(
                 f"{self.where}: the connection to {self.server()} was lost; the state lock "
@@ -197,6 +198,18 @@ _JOURNAL_TABLE = """CREATE TABLE IF NOT EXISTS {} (
     seq bigserial,
     record jsonb NOT NULL,
     PRIMARY KEY (workspace, seq))"""
+
+
+def _gone(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the connection (and with it the session's advisory lock) is gone."""
+    return conn.broken or conn.closed or conn.pgconn.status == pq.ConnStatus.BAD
+
+
+def _connection_failed(exc: psycopg.Error) -> bool:
+    """An error of the connection itself, not of a statement: the server sends a SQLSTATE
+    with every error it raises (a statement timeout, a lock timeout), libpq none when the
+    socket closed or the answer was cut, even before the connection says it is broken."""
+    return isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -4,14 +4,17 @@ Each run applies the same changes (every node pool's count raised) to a fresh co
 that np already manages, against `np sim serve`, with the state in a local file, in a real
 PostgreSQL (initdb + pg_ctl, as the tests start it) or in moto_server's S3. Runs are
 interleaved (local, pg, s3, local, ...) so that the shared machine's noise hits all alike; the
-figures are medians of wall time from spawn to exit.
+figures are medians of wall time from spawn to exit. Where the tests' servers are running
+(NP_TEST_PG_URL, NP_TEST_S3_URL, as in `.ci/run`), those are used instead of starting two more.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import tempfile
+import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,13 +52,14 @@ def measure(scratch: Path, pools: int, per_pool: int, rounds: int) -> Measured:
     cpus: dict[str, list[float]] = {kind: [] for kind in KINDS}
     with ExitStack() as stack:
         urls = {
-            "pg": _server(stack, servers.start_postgres),
-            "s3": _server(stack, servers.start_moto),
+            "pg": os.environ.get("NP_TEST_PG_URL") or _server(stack, servers.start_postgres),
+            "s3": os.environ.get("NP_TEST_S3_URL") or _server(stack, servers.start_moto),
         }
+        run_tag = uuid.uuid4().hex[:8]  # a schema and bucket of its own on a shared server
         for round_ in range(rounds):
             for kind in KINDS:
                 root = scratch / f"backend-{kind}-{round_}"
-                env = _prepare(fleet, root, kind, urls.get(kind, ""), f"r{round_}")
+                env = _prepare(fleet, root, kind, urls.get(kind, ""), f"{run_tag}r{round_}")
                 done = _apply(root, env, len(fleet))
                 walls[kind].append(round(done.wall, 3))
                 cpus[kind].append(round(done.cpu, 3))

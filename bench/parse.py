@@ -61,7 +61,7 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(validate_blocks=100, validate_runs=1, small_pools=5, large_pools=10, plan_runs=1)
+QUICK = Sizes(validate_blocks=100, validate_runs=1, small_pools=2, large_pools=3, plan_runs=1)
 """Too small to judge anything: a smoke test of the harness."""
 
 

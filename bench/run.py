@@ -92,7 +92,7 @@ QUICK = Sizes(
     foreach_runs=1,
     backend_pools=1,
     backend_rounds=1,
-    scale_pools=(1, 3, 5),
+    scale_pools=(1, 2, 3),
 )
 PER_POOL = 20
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 
 from reconciler.state.protocols import Backend, LockInfo
+from reconciler.state.s3_client import S3Client
+from reconciler.state.sigv4 import Credentials
 
 S3_KEY = "modelarts/np.state.json"
 S3_REGION = "cn-north-4"
@@ -83,3 +85,10 @@ def holder(n: int = 1, operation: str = "apply") -> LockInfo:
 
 
 PlaceFactory = Callable[[], Place]
+
+
+def client_of(place: Place) -> S3Client:
+    """A signed client on an s3 place's bucket, as another tool would write to it."""
+    settings = place.settings
+    credentials = Credentials(S3_ENV["AWS_ACCESS_KEY_ID"], S3_ENV["AWS_SECRET_ACCESS_KEY"])
+    return S3Client(settings["endpoint"], settings["bucket"], settings["region"], credentials, "t")

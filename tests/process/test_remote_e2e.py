@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from procs import POOL, Fleet, Result, config_of, fleet, sent_changes
-from remote import S3_SECRET, Place, pg_place, s3_place
+from remote import S3_SECRET, Place, client_of, pg_place, s3_place
 from tcpproxy import TcpProxy
 
 SLOW_SERVER = ("--latency-ms", "300")
@@ -336,3 +336,35 @@ def test_a_store_that_ignores_conditional_writes_is_refused_before_any_request(
             assert f.requests() == []
     bucket = place.settings["bucket"]
     assert "<Key>" not in httpx.get(f"{s3_url}/{bucket}", params={"list-type": "2"}).text
+
+
+def test_a_bucket_lost_and_made_again_stops_plan_until_the_state_is_restored(
+    s3_url: str, tmp_path: Path
+) -> None:
+    """The bucket comes back empty (lost, then created again): np stops instead of starting
+    from an empty state, which would adopt every node pool as if for the first time."""
+    place = s3_place(s3_url)
+    bucket = place.settings["bucket"]
+    with remote_fleet(tmp_path, place, live=dict.fromkeys(NAMES, 1)) as f:
+        f.configure(dict.fromkeys(NAMES, 2))
+        assert f.np("apply", "--auto-approve", "--no-wait").code == 0
+        saved = tmp_path / "saved.json"
+        saved.write_text(f.np("state", "pull").stdout)
+        client = client_of(place)
+        listing = client.send("GET", None, query=[("list-type", "2")], what="list").body
+        for key in re.findall(r"<Key>([^<]+)</Key>", listing.decode()):
+            client.send("DELETE", key, what="lose the bucket's objects")
+        before = len(f.requests())
+
+        stopped = f.np("plan")
+        assert stopped.code == 1
+        [error] = stopped.errors()
+        assert f"s3://{bucket}/" in error and "holds no state, but this directory last saw" in error
+        assert "np init -reconfigure" in error
+        assert f.np("apply", "-auto-approve").code == 1
+        assert sent_changes(f.requests()[before:]) == []
+
+        pushed = f.np("state", "push", str(saved))
+        assert pushed.code == 0, pushed.stderr
+        plan = f.np("plan", "-detailed-exitcode")
+        assert plan.code == 0, plan.stdout + plan.stderr

@@ -17,15 +17,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import respx
-from remote import S3_ENV, S3_KEY, S3_SECRET, Place, holder, s3_place
+from remote import S3_ENV, S3_KEY, S3_SECRET, Place, client_of, holder, s3_place
 from tcpproxy import TcpProxy
 
 from reconciler.errors import NpError, StateError
 from reconciler.state.document import ResourceState, State
 from reconciler.state.manager import StateManager
 from reconciler.state.protocols import NOTHING_STORED, LockHeldError, LockInfo, Version
-from reconciler.state.s3_client import S3Client
-from reconciler.state.sigv4 import Credentials
 
 OBS = "https://obs.cn-north-4.myhuaweicloud.com"
 
@@ -337,13 +335,6 @@ def test_a_runs_first_checkpoint_keeps_the_state_it_replaces_as_a_backup(place: 
     backup = client_of(place).send("GET", f"{S3_KEY}.backup", expect=(200,), what="read")
     assert State.from_json(json.loads(backup.body), "backup") == big_state(1)  # before the run
     assert place.open().store.read().state == big_state(3)
-
-
-def client_of(place: Place) -> S3Client:
-    """A signed client on the test's bucket, as another tool would write to it."""
-    settings = place.settings
-    credentials = Credentials(S3_ENV["AWS_ACCESS_KEY_ID"], S3_ENV["AWS_SECRET_ACCESS_KEY"])
-    return S3Client(settings["endpoint"], settings["bucket"], settings["region"], credentials, "t")
 
 
 def test_an_empty_state_object_is_named_with_its_restore_step(place: Place) -> None:

@@ -24,7 +24,7 @@ quickstart: install
 	cd build/quickstart/hcl && ../../../$(BIN)/np plan && ../../../$(BIN)/np apply --auto-approve
 
 test: install
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist worksteal
 
 lint: install
 	$(BIN)/ruff check .

@@ -86,13 +86,13 @@ def wait_for_first_change(f: Fleet, proc: subprocess.Popen[str], since: int) -> 
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
-    """A third of the kills land anywhere from start-up to planning, the rest after the first
+    """Seven kills: a third land anywhere from start-up to planning, the rest after the first
     change was answered, so most trials die with the apply half done."""
     rng = random.Random(61)
     half_done = 0
     with fleet(tmp_path, *LATENCY) as f:
         serial = 0
-        for trial in range(10):
+        for trial in range(7):
             want = desired(trial)
             f.configure(want)
             before = len(f.requests())

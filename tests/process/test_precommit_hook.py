@@ -1,6 +1,6 @@
 """np's pre-commit hook in configuration repositories that the tests make, run by the real
-pre-commit: `pre-commit try-repo` on this repository, and the `.pre-commit-config.yaml` blocks
-that examples/ci/README.md tells users to write (at the root, and for a sub-directory).
+pre-commit: the `.pre-commit-config.yaml` blocks that examples/ci/README.md tells users to
+write (at the root, beside the repository's own hooks and CI file, and for a sub-directory).
 pre-commit clones np and installs it with pip into a virtualenv of its own; here pip takes np's
 dependencies from the wheels `make install` downloaded, and the network is closed. Each
 installation takes tens of seconds, hence `slow`."""
@@ -64,23 +64,6 @@ def configuration_repository(root: Path, layout: dict[str, str | Path]) -> Path:
     return root
 
 
-def test_try_repo_passes_at_the_root_of_a_configuration_repository(tmp_path: Path) -> None:
-    repo = configuration_repository(
-        tmp_path / "infra",
-        {
-            ".pre-commit-config.yaml": OWN_HOOKS,
-            ".gitlab-ci.yml": ROOT / "examples" / "ci" / "gitlab-ci.yml",
-            "main.yaml": QUICKSTART / "main.yaml",
-            "world.json": QUICKSTART / "world.json",
-            "gpu.auto.npvars": "train_nodes = 4\n",
-            "README.md": "# infrastructure\n",
-        },
-    )
-    done = pre_commit(repo, tmp_path / "home", "try-repo", str(ROOT), "np-validate", "--all-files")
-    assert done.code == 0, done.output
-    assert PASSED.search(done.output), done.output
-
-
 def release_of_np(root: Path) -> str:
     """This working tree's tracked files committed as a repository of their own: what a user's
     `rev:` names. Returns the commit."""
@@ -122,9 +105,13 @@ def test_the_documented_configurations_at_the_root_and_in_a_sub_directory(
     repo = configuration_repository(
         tmp_path / "root-layout",
         {
-            ".pre-commit-config.yaml": hooked(at_root),
+            # np's files beside the repository's own YAML that np must not read.
+            ".pre-commit-config.yaml": hooked(at_root) + OWN_HOOKS.removeprefix("repos:\n"),
+            ".gitlab-ci.yml": ROOT / "examples" / "ci" / "gitlab-ci.yml",
             "main.yaml": QUICKSTART / "main.yaml",
             "world.json": QUICKSTART / "world.json",
+            "gpu.auto.npvars": "train_nodes = 4\n",
+            "README.md": "# infrastructure\n",
         },
     )
     done = pre_commit(repo, home, "run", "--all-files")

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install quickstart test lint bench clean mutate mutate-ci dist
+.PHONY: venv wheelhouse install quickstart test lint bench clean mutate mutate-ci dist
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,37 +12,43 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
 	# python-hcl2 compiles its grammar on first use; build the cache once, at install time.
 	$(BIN)/python -c "import hcl2.parser; hcl2.parser.parser()"
-	# The pre-commit hook test installs np as pre-commit does, without a network: from these
-	# wheels (np's dependencies and its build backend).
+	touch $@
+
+# The pre-commit hook test installs np as pre-commit does, without a network: from these
+# wheels (np's dependencies and its build backend). Only the tests need them, so .ci/run
+# downloads them while it lints.
+$(VENV)/wheelhouse/.complete: $(VENV)/.installed
 	rm -rf $(VENV)/wheelhouse && $(BIN)/pip download -q -d $(VENV)/wheelhouse setuptools .
 	touch $@
 
-install: $(VENV)/.installed
+venv: $(VENV)/.installed
+wheelhouse: $(VENV)/wheelhouse/.complete
+install: venv wheelhouse
 
-quickstart: install
+quickstart: venv
 	rm -rf build/quickstart && mkdir -p build && cp -r examples/quickstart build/quickstart
 	cd build/quickstart/hcl && ../../../$(BIN)/np plan && ../../../$(BIN)/np apply --auto-approve
 
 test: install
 	$(BIN)/pytest -n auto --dist worksteal
 
-lint: install
+lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: install
+bench: venv
 	$(BIN)/python -m bench.run
 
 # Mutation testing of the planning core (docs/testing.md): the score table, exit 1 below the bar.
-mutate: install
+mutate: venv
 	$(BIN)/python tools/mutate.py
 
-mutate-ci: install
+mutate-ci: venv
 	$(BIN)/python tools/mutate.py --ci
 
 # The wheel CI installs np from (examples/ci/README.md): dist/np_reconciler-VERSION-py3-none-any.whl
-dist: install
+dist: venv
 	rm -rf dist && $(BIN)/pip wheel -q --no-deps -w dist .
 
 clean:

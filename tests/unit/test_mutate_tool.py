@@ -31,7 +31,7 @@ def test_a_group_at_its_threshold_passes_and_the_table_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _diff_run(tmp_path, diff_alive=1)  # 19 of 20: 95 %
-    assert mutate.report(mutate.CI, tmp_path) == 0
+    assert mutate.report((mutate.DIFF,), tmp_path) == 0
     out = capsys.readouterr().out
     assert "reconciler/diff.py              19      18      1   94.7%\n" in out
     assert "diff + jsonmerge                20      19      1   95.0%    95%\n" in out
@@ -43,7 +43,7 @@ def test_a_group_below_its_threshold_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _diff_run(tmp_path, diff_alive=2)
-    assert mutate.report(mutate.CI, tmp_path) == 1
+    assert mutate.report((mutate.DIFF,), tmp_path) == 1
     assert "diff + jsonmerge                20      18      2   90.0%    95%  BELOW\n" in (
         capsys.readouterr().out
     )
@@ -52,9 +52,22 @@ def test_a_group_below_its_threshold_fails(
 def test_a_mutant_no_test_ran_counts_as_alive(tmp_path: Path) -> None:
     _diff_run(tmp_path, diff_alive=0)
     _meta(tmp_path, "reconciler/jsonmerge.py", {"reconciler.jsonmerge.x_g__mutmut_1": 33})
-    assert mutate.report(mutate.CI, tmp_path) == 0  # no tests: 19 of 20 killed
+    assert mutate.report((mutate.DIFF,), tmp_path) == 0  # no tests: 19 of 20 killed
     _meta(tmp_path, "reconciler/diff.py", {"reconciler.diff.x_f__mutmut_1": None})
-    assert mutate.report(mutate.CI, tmp_path) == 1  # not checked either: 0 of 2
+    assert mutate.report((mutate.DIFF,), tmp_path) == 1  # not checked either: 0 of 2
+
+
+def test_ci_scores_only_the_three_way_diff_and_jsonmerge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    diff = {f"reconciler.diff.{f}__mutmut_1": 1 for f in mutate.THREE_WAY}
+    diff["reconciler.diff.x_drift_of__mutmut_1"] = 0  # make mutate's, not CI's
+    _meta(tmp_path, "reconciler/diff.py", diff)
+    _meta(tmp_path, "reconciler/jsonmerge.py", {"reconciler.jsonmerge.x_g__mutmut_1": 1})
+    assert mutate.report(mutate.CI, tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "three-way diff + jsonmerge       5       5      0  100.0%    95%\n" in out
+    assert "drift_of" not in out
 
 
 def test_only_the_mapping_of_model_py_is_scored_and_a_renamed_function_fails(

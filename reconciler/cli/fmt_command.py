@@ -200,18 +200,11 @@ def read_limited(path: Path) -> bytes:
 def decode(data: bytes) -> str:
     """UTF-8 text or a ``SourceError`` naming the line, as the loader words it."""
     from reconciler.config.syntax.nodes import MAX_FILE_BYTES, SourceError
+    from reconciler.config.syntax.sources import decode_text
 
     if len(data) > MAX_FILE_BYTES:
         raise SourceError(f"input is larger than {size(MAX_FILE_BYTES)}", 0)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise SourceError("file is not UTF-8 text (binary file?)", line) from None
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise SourceError("file is not text (it contains NUL bytes)", line)
-    return text
+    return decode_text(data)
 
 
 def size(limit: int) -> str:

@@ -25,6 +25,12 @@ def read_text(path: Path) -> str:
         raise SourceError(f"cannot read the file: {exc.strerror or exc}", 0) from None
     if len(data) > MAX_FILE_BYTES:
         raise SourceError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", 1)
+    return decode_text(data).removeprefix("\ufeff")
+
+
+def decode_text(data: bytes) -> str:
+    """``data`` as UTF-8 text (a byte-order mark kept), or a ``SourceError`` naming the line
+    where it stops being text."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -33,7 +39,7 @@ def read_text(path: Path) -> str:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise SourceError("file is not text (it contains NUL bytes)", line)
-    return text.removeprefix("\ufeff")
+    return text
 
 
 def parse_file(path: Path, display: str) -> Body | Node | None:

@@ -99,3 +99,13 @@ class FakeClock:
 def local_backend(path: Path, workspace: str = "default") -> Backend:
     """The local backend on the state file ``path``, opened as np opens it."""
     return local.open_backend({"path": str(path)}, workspace=workspace, environ={}, where="state")
+
+
+def plan_of(ws: Workspace) -> dict[str, Any]:
+    """``np plan --json`` without the state's lineage and serial: two configurations that
+    declare the same fleet (HCL and YAML twins) give equal documents."""
+    run = ws.np("plan", "--json")
+    assert run.code == 0, run.stderr
+    doc: dict[str, Any] = run.json()
+    doc.pop("prior_state")
+    return doc

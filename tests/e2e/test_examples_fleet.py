@@ -6,17 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from support import Workspace
+from support import Workspace, plan_of
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def plan_of(ws: Workspace) -> dict[str, Any]:
-    run = ws.np("plan", "--json")
-    assert run.code == 0, run.stderr
-    doc: dict[str, Any] = run.json()
-    doc.pop("prior_state")
-    return doc
 
 
 def test_the_fleet_plans_identically_in_both_languages_and_converges(tmp_path: Path) -> None:

@@ -8,18 +8,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from support import Workspace
+from support import Workspace, plan_of
 
 ROOT = Path(__file__).resolve().parents[2]
 REGIONS = ("ap-southeast-1", "cn-north-4", "cn-southwest-2")
-
-
-def plan_of(ws: Workspace) -> dict[str, Any]:
-    run = ws.np("plan", "--json")
-    assert run.code == 0, run.stderr
-    doc: dict[str, Any] = run.json()
-    doc.pop("prior_state")
-    return doc
 
 
 def world(ws: Workspace, region: str) -> dict[str, Any]:

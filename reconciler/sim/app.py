@@ -204,7 +204,10 @@ class SimApp:
     ) -> tuple[int, JsonObject, tuple[tuple[str, str], ...]]:
         try:
             request = await _read_request(scope, receive)
-            drop = await self._faults.admit() if self._faults is not None else False
+            drop = False
+            if self._faults is not None:
+                target = f"{request.raw_path}?{scope['query_string'].decode('latin-1')}"
+                drop = await self._faults.admit(f"{request.method} {target}")
             self._authenticate(request)
             self._saver.check()
             self._world.reload_if_changed()

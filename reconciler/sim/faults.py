@@ -1,7 +1,7 @@
 """Faults on demand, so clients can be tested against a misbehaving cloud.
 
 faults = Faults(latency_ms=50, rate_limit=40, fail_rate=0.05, drop_rate=0.01, seed=7)
-drop = await faults.admit()   # sleeps, may raise SimError 429/500; True: lose the answer
+drop = await faults.admit("GET /v2/p/pools")  # sleeps, may raise 429/500; True: lose the answer
 if drop:
     await faults.drop()       # raises ConnectionDropped (after an optional stall)
 """
@@ -12,6 +12,7 @@ import asyncio
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
@@ -50,7 +51,13 @@ class TokenBucket:
 
 
 class Faults:
-    """Latency, a global rate limit, random 500s and dropped connections, each off by default."""
+    """Latency, a global rate limit, random 500s and dropped connections, each off by default.
+
+    The n-th admitted attempt of one request (method and target) fails or drops by a draw
+    keyed on (seed, request, n), not on a shared sequence: concurrent clients interleave
+    differently on every run, and a shared sequence would hand the same seed's failures to
+    different requests each time. Keyed, a seed fails the same attempts of the same requests.
+    """
 
     def __init__(
         self,
@@ -69,21 +76,27 @@ class Faults:
         self._fail_rate = fail_rate
         self._drop_rate = drop_rate
         self._stall = stall_seconds
-        self._random = random.Random(seed)
+        self._seed = random.getrandbits(64) if seed is None else seed
+        self._attempts: Counter[str] = Counter()
         self._sleep = sleep
         self._throttled = 0
 
-    async def admit(self) -> bool:
-        """Delay, throttle or fail one request; True means its answer is to be dropped."""
+    async def admit(self, request: str) -> bool:
+        """Delay, throttle or fail one attempt of `request` ("METHOD target"); True means its
+        answer is to be dropped. Throttled attempts take no draw."""
         if self._latency:
             await self._sleep(self._latency)
         if self._bucket is not None:
             wait = self._bucket.take()
             if wait:
                 raise self._throttle(wait)
-        if self._fail_rate and self._random.random() < self._fail_rate:
+        if not (self._fail_rate or self._drop_rate):
+            return False
+        self._attempts[request] += 1
+        draws = random.Random(f"{self._seed}\0{request}\0{self._attempts[request]}")
+        if draws.random() < self._fail_rate:
             raise SimError(500, INTERNAL, "internal error (injected by the simulator)")
-        return bool(self._drop_rate) and self._random.random() < self._drop_rate
+        return draws.random() < self._drop_rate
 
     async def drop(self) -> NoReturn:
         """Hang for the configured stall, then abandon the connection."""

@@ -45,9 +45,9 @@ def fake() -> FakeTime:
     return FakeTime()
 
 
-def admit(faults: Faults) -> bool | SimError:
+def admit(faults: Faults, request: str = "GET /v2/p/pools?") -> bool | SimError:
     try:
-        return asyncio.run(faults.admit())
+        return asyncio.run(faults.admit(request))
     except SimError as exc:
         return exc
 
@@ -99,6 +99,25 @@ def test_fail_rate_is_seeded_and_reproducible() -> None:
     first = pattern()
     assert first == pattern()
     assert 5 < sum(first) < 35
+    assert first != [isinstance(admit(Faults(fail_rate=0.5, seed=43)), SimError) for _ in range(40)]
+
+
+def test_a_seed_fails_the_same_attempts_of_each_request_however_they_interleave() -> None:
+    """Concurrent clients interleave differently on every run; a seed must not care."""
+    requests = [f"GET /v2/p/pools/pool-{n}/nodepools/np?" for n in range(8)]
+
+    def outcomes(order: list[str]) -> dict[str, list[bool]]:
+        faults = Faults(fail_rate=0.3, drop_rate=0.3, seed=7)
+        seen: dict[str, list[bool]] = {request: [] for request in requests}
+        for request in order:
+            result = admit(faults, request)
+            seen[request].append(isinstance(result, SimError) or result is True)
+        return seen
+
+    in_turn = outcomes([r for _ in range(5) for r in requests])
+    one_by_one = outcomes([r for r in requests for _ in range(5)])
+    assert in_turn == one_by_one
+    assert len({tuple(attempts) for attempts in in_turn.values()}) > 1
 
 
 def test_fail_rate_one_always_fails() -> None:

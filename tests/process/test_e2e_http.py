@@ -339,8 +339,9 @@ def test_without_credentials_https_fails_before_any_request(ws: Workspace, endpo
 # --- 4. faults: throttling, 500s and dropped connections --------------------------------------
 
 TWELVE = {"pool-prod": {f"np-{i:02d}": 1 for i in range(1, 13)}}
-# The simulator draws its faults from one seeded sequence whatever the order of requests, so
-# with --seed 7 both runs meet their faults early (0: a connection dropped without an answer).
+# A seed fixes which attempts of which requests fail, however np's concurrent requests
+# interleave: with --seed 7 both runs meet 500s (and 0: a connection dropped without an
+# answer), and no request fails six times in a row.
 FAULT_RUNS = {
     "throttled": (("--rate-limit", "5", "--fail-rate", "0.15", "--seed", "7"), {429, 500}),
     "dropped": (("--fail-rate", "0.15", "--drop-rate", "0.1", "--seed", "7"), {500, 0}),

@@ -12,6 +12,7 @@ import fcntl
 import os
 import pty
 import select
+import signal
 import subprocess
 import termios
 import time
@@ -21,9 +22,13 @@ from types import TracebackType
 
 def _controlling_terminal() -> None:
     """In the child: a session of its own whose terminal is the pty, so Ctrl-C typed on it
-    reaches the command as SIGINT, as in a real shell."""
+    reaches the command as SIGINT, as in a real shell. A shell runs its foreground job with
+    SIGINT and SIGQUIT at their defaults even when it was started ignoring them (a test run
+    started with `&` from a script is), and so does this."""
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 class Terminal:
@@ -84,4 +89,9 @@ class Terminal:
             self._read(0.05)
         while self._read(0.05):
             pass
-        return self.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        code = self.proc.poll()
+        if code is None:
+            raise AssertionError(
+                f"still running after {timeout} s; the screen shows:\n{self.screen}"
+            )
+        return code

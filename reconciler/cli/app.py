@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import select
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -594,14 +595,21 @@ def remember(g: Globals, memory: Memory, state: State) -> None:
         g.say(f"Warning: {exc}; np will not notice if this state goes missing", err=True)
 
 
+PROMPT_POLL_SECONDS = 0.1  # the longest a Ctrl-C at the prompt can wait to be acted on
+
+
 def ask() -> str:
     """The answer typed at ``Enter a value:``; Ctrl-C or end of input is no answer.
 
-    A plain read, not readline (``input``): readline can catch a Ctrl-C typed while it sets the
-    terminal up and act on it only at the next key, so an interrupt would wait for Enter.
-    No event loop runs here either, so the interrupt arrives at once."""
+    CPython runs a signal's handler only between bytecodes, and a read already blocked in the
+    kernel stays blocked when the signal landed just before it (or in another thread): a Ctrl-C
+    typed the instant the prompt appears would wait for Enter. So the read waits in short
+    selects, each a chance for the interrupt to be raised. A plain read, not readline
+    (``input``), which can hold a Ctrl-C until the next key."""
     try:
         click.echo("  Enter a value: ", nl=False)
+        while not select.select([sys.stdin], [], [], PROMPT_POLL_SECONDS)[0]:
+            pass
         line = sys.stdin.readline()
     except KeyboardInterrupt:
         click.echo()

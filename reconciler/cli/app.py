@@ -82,14 +82,19 @@ def terraform_style(
     ``-chdir=DIR``, which click would read as the short options ``-v``, ``-a``, ``-r``.
 
     A value (the token after an option that takes one) is never rewritten, nor is anything
-    after ``--``; a group stops at its command's name, which parses the rest itself. An unknown
-    ``-name`` that is not a run of short options (``-vars``) becomes ``--name`` too, so that
-    click names it ("No such option: --vars") instead of a letter of it ("-a")."""
+    after ``--``; a group stops at its command's name, which parses the rest itself. A bare
+    boolean (``-input``, ``-lock``) means ``=true``, as in Terraform; ``--input false`` keeps
+    its value. An unknown ``-name`` that is not a run of short options (``-vars``) becomes
+    ``--name`` too, so that click names it ("No such option: --vars") instead of a letter of
+    it ("-a")."""
     takes_value: dict[str, bool] = {}
+    booleans: set[str] = set()
     for param in command.get_params(ctx):
         if isinstance(param, click.Option):
             for opt in (*param.opts, *param.secondary_opts):
                 takes_value[opt] = not param.is_flag and not param.count
+                if takes_value[opt] and isinstance(param.type, click.types.BoolParamType):
+                    booleans.add(opt)
     out: list[str] = []
     rest = iter(args)
     for token in rest:
@@ -100,6 +105,8 @@ def terraform_style(
             known = f"-{name}" in takes_value
             if known or not _short_options(token, takes_value):
                 token, name = f"-{token}", f"-{name}"
+            if name in booleans and not equals:  # Terraform's bare -input means -input=true
+                token, equals = f"{token}=true", "="
         out.append(token)
         if takes_value.get(name) and not equals:
             value = next(rest, None)

@@ -149,6 +149,24 @@ def test_lock_false_is_refused_with_its_reason_and_nothing_is_read_or_sent(ws: W
     assert locked.returncode == 2, locked.stderr
 
 
+def test_a_bare_lock_or_input_means_true_as_in_terraform(ws: Workspace) -> None:
+    """Terraform's booleans take no value: ``-input`` is ``-input=true``, so the plan file after
+    it stays the plan file."""
+    infra(ws)
+    assert np(ws.root, "plan", "-var=n=3", "-out=p.plan").returncode == 0
+    shown = np(ws.root, "-input", "show", "-lock", "-json", "p.plan")
+    assert shown.returncode == 0, shown.stderr
+    assert "update" in {
+        a for r in json.loads(shown.stdout)["resource_changes"] for a in r["actions"]
+    }
+    applied = np(ws.root, "apply", "-lock", "-input", "p.plan")
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.endswith("Apply complete! Resources: 0 added, 2 changed, 0 destroyed.\n")
+    refused = np(ws.root, "plan", "-input", "false")  # not a value: a stray argument
+    assert refused.returncode != 0
+    assert "false" in refused.stderr
+
+
 def test_input_false_never_asks_even_on_a_terminal(ws: Workspace) -> None:
     infra(ws)
     world = ws.world_path.read_bytes()

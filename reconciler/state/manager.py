@@ -243,7 +243,8 @@ class StateManager:
 
     def _acquire(self, operation: str, timeout: float, waiting: Notice) -> None:
         """Take the lock, waiting up to ``timeout``; a wait says whose lock it waits for, at
-        once and then every ``WAIT_NOTICE_SECONDS`` (a silent minute looks like a hang)."""
+        once and then every ``WAIT_NOTICE_SECONDS`` (a silent minute looks like a hang). A
+        stale lock (its holder gone) is never released, so it ends the wait at once."""
         locker, info = self._backend.locker, holder_info(operation)
         deadline = time.monotonic() + timeout
         try:
@@ -252,6 +253,7 @@ class StateManager:
         except LockHeldError as exc:
             if timeout <= 0:
                 raise
+            _refuse_to_wait_for_stale(exc, waiting)
             waiting(f"Acquiring the state lock (held by {_holder(exc.holder)})...")
         while True:
             remaining = deadline - time.monotonic()
@@ -262,6 +264,7 @@ class StateManager:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise
+                _refuse_to_wait_for_stale(exc, waiting)
                 waiting(
                     f"Still waiting for the state lock (held by {_holder(exc.holder)}; "
                     f"{left:.0f}s left of --lock-timeout)..."
@@ -307,6 +310,12 @@ class StateManager:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _refuse_to_wait_for_stale(held: LockHeldError, waiting: Notice) -> None:
+    if held.stale is not None:
+        waiting("Not waiting for the state lock: its holder is gone, so nothing will release it.")
+        raise held
 
 
 def _holder(info: LockInfo) -> str:

@@ -216,6 +216,13 @@ def test_a_lock_wait_says_whose_lock_and_a_stale_lock_is_removed_without_a_termi
         f"The lock is stale: process {gone.pid} is not running on this host. To remove it, "
         f"run: np force-unlock {gone.id}"
     )
+    # Nothing will release a stale lock: a CI job's -lock-timeout does not wait it out.
+    waited_for_stale = ws.np("plan", "-lock-timeout=20s")
+    assert waited_for_stale.code == 1
+    assert waited_for_stale.stderr.splitlines()[0] == (
+        "Not waiting for the state lock: its holder is gone, so nothing will release it."
+    )
+    assert waited_for_stale.stderr.splitlines()[-1] == stale.stderr.splitlines()[-1]
     removed = np(ws, "force-unlock", gone.id)
     assert removed.returncode == 0, removed.stderr
     assert removed.stdout.endswith(

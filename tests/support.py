@@ -77,6 +77,22 @@ class Workspace:
 PROVIDER = 'provider "modelarts" {\n  endpoint = "sim://world.json"\n}\n'
 
 
+EVERY_FIELD = {
+    "flavor": "modelarts.vm.gpu.t4u8",
+    "count": 2,
+    "maxCount": 4,
+    "azs": [{"az": "cn-north-4a", "count": 2}],
+    "labels": {"team": "ml", "app.kubernetes.io/name": "trainer"},
+    "taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}],
+    "tags": [{"key": "owner", "value": "ml"}, {"key": "CCE-cluster", "value": "c1"}],
+    "extendParams": {"dockerBaseSize": "0"},
+    "network": {"vpc": "vpc-1", "subnet": "subnet-1", "securityGroups": ["sg-1"]},
+    "creatingStep": {"step": 1, "type": "rack"},
+    "os": {"name": "EulerOS 2.10", "imageId": "img-1", "autoMatch": False},
+}
+"""A live node pool with every field np manages set (and a CCE tag np leaves alone)."""
+
+
 def pool_world(nodepools: dict[str, dict[str, Any]], *, kind: str = "Logical") -> dict[str, Any]:
     return {"pools": {"pool-prod": {"type": kind, "privileged": True, "nodepools": nodepools}}}
 

@@ -14,7 +14,7 @@ import hcl2
 import pytest
 import yaml
 from procs import NP, clean_env
-from support import PROVIDER, Workspace
+from support import EVERY_FIELD, PROVIDER, Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSY = 'nodepool "train" {\n    pool="pool-prod"\n  count   =   2   \n}\nvariable "x" {}\n'
@@ -25,19 +25,7 @@ WORLD = {
             "type": "Logical",
             "privileged": True,
             "nodepools": {
-                "train": {
-                    "flavor": "modelarts.vm.gpu.t4u8",
-                    "count": 2,
-                    "maxCount": 4,
-                    "azs": [{"az": "cn-north-4a", "count": 2}],
-                    "labels": {"team": "ml", "app.kubernetes.io/name": "trainer"},
-                    "taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}],
-                    "tags": [{"key": "owner", "value": "ml"}, {"key": "CCE-cluster", "value": "c"}],
-                    "extendParams": {"dockerBaseSize": "0"},
-                    "network": {"vpc": "vpc-1", "subnet": "subnet-1", "securityGroups": ["sg"]},
-                    "creatingStep": {"step": 1, "type": "rack"},
-                    "os": {"name": "EulerOS 2.10", "imageId": "img-1", "autoMatch": False},
-                },
+                "train": EVERY_FIELD,
                 "infer": {"flavor": "modelarts.vm.cpu.8u", "count": 1, "maxCount": 1},
             },
         },

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import PROVIDER, Workspace
+from support import EVERY_FIELD, PROVIDER, Workspace
 
 from reconciler.config import load_config
 from reconciler.config.configuration import Configuration, Provider
@@ -17,19 +17,7 @@ from reconciler.live import LivePool, LiveWorld
 from reconciler.model import wire_to_config
 from reconciler.state.document import ResourceState, State
 
-TRAIN = {
-    "flavor": "modelarts.vm.gpu.t4u8",
-    "count": 2,
-    "maxCount": 4,
-    "azs": [{"az": "cn-north-4a", "count": 2}],
-    "labels": {"team": "ml", "app.kubernetes.io/name": "trainer"},
-    "taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}],
-    "tags": [{"key": "owner", "value": "ml"}, {"key": "CCE-cluster", "value": "c1"}],
-    "extendParams": {"dockerBaseSize": "0"},
-    "network": {"vpc": "vpc-1", "subnet": "subnet-1", "securityGroups": ["sg-1"]},
-    "creatingStep": {"step": 1, "type": "rack"},
-    "os": {"name": "EulerOS 2.10", "imageId": "img-1", "autoMatch": False},
-}
+TRAIN = EVERY_FIELD
 WORLD = {
     "pools": {
         "pool-prod": {

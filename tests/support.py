@@ -5,6 +5,7 @@ Helpers that run np or the simulator as subprocesses live in procs.py."""
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,19 @@ class FakeClock:
 def local_backend(path: Path, workspace: str = "default") -> Backend:
     """The local backend on the state file ``path``, opened as np opens it."""
     return local.open_backend({"path": str(path)}, workspace=workspace, environ={}, where="state")
+
+
+def example_twins(example: str, into: Path, nodepools: int) -> tuple[Workspace, Workspace]:
+    """A copy of ``examples/<example>`` and its ``hcl`` and ``yaml`` twins, each of which
+    validates with ``nodepools`` node pools in one file."""
+    copy = into / Path(example).name
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / example, copy)
+    twins = Workspace(copy / "hcl"), Workspace(copy / "yaml")
+    for ws in twins:
+        assert ws.np("validate").stdout == (
+            f"Success! The configuration is valid ({nodepools} node pools in 1 file).\n"
+        )
+    return twins
 
 
 def plan_of(ws: Workspace) -> dict[str, Any]:

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
-from support import Workspace, plan_of
-
-ROOT = Path(__file__).resolve().parents[2]
+from support import example_twins, plan_of
 
 
 def test_the_fleet_plans_identically_in_both_languages_and_converges(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "examples/fleet", tmp_path / "fleet")
-    hcl, yaml = (Workspace(tmp_path / "fleet" / language) for language in ("hcl", "yaml"))
-    for ws in (hcl, yaml):
-        assert ws.np("validate").stdout == (
-            "Success! The configuration is valid (7 node pools in 1 file).\n"
-        )
+    hcl, yaml = example_twins("fleet", tmp_path, nodepools=7)
     plan = plan_of(hcl)
     assert plan == plan_of(yaml)
     assert plan["summary"] == {"add": 4, "change": 2, "destroy": 0, "drift": 0}

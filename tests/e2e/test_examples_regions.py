@@ -4,13 +4,11 @@ and YAML, planning identically; each region's world changes only by its own node
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-from support import Workspace, plan_of
+from support import Workspace, example_twins, plan_of
 
-ROOT = Path(__file__).resolve().parents[2]
 REGIONS = ("ap-southeast-1", "cn-north-4", "cn-southwest-2")
 
 
@@ -26,12 +24,7 @@ def world(ws: Workspace, region: str) -> dict[str, Any]:
 
 
 def test_three_regions_plan_identically_in_both_languages_and_converge(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "examples/fleet/regions", tmp_path / "regions")
-    hcl, yaml = (Workspace(tmp_path / "regions" / language) for language in ("hcl", "yaml"))
-    for ws in (hcl, yaml):
-        assert ws.np("validate").stdout == (
-            "Success! The configuration is valid (4 node pools in 1 file).\n"
-        )
+    hcl, yaml = example_twins("fleet/regions", tmp_path, nodepools=4)
     plan = plan_of(hcl)
     assert plan == plan_of(yaml)
     assert plan["summary"] == {"add": 1, "change": 2, "destroy": 0, "drift": 0}

@@ -273,28 +273,15 @@ def test_one_drift_check_writes_several_reports(ws: Workspace) -> None:
     elsewhere = ws.root.parent / "elsewhere.md"
     elsewhere.write_text("kept\n")
     (ws.root / "summary.md").symlink_to(elsewhere)
-    run = ws.np(
-        "drift",
-        "-format=junit=reports/drift.xml",
-        "--format",
-        "markdown=summary.md",
-        "--format",
-        "json",
-    )
+    reports = ("-format=junit=reports/drift.xml", "--format", "markdown=summary.md")
+    run = ws.np("drift", *reports, "--format", "json")
     assert run.code == 1
     assert (
         run.stderr
         == f"Error: cannot write {ws.root / 'reports' / 'drift.xml'}: No such file or directory\n"
     )
     (ws.root / "reports").mkdir()
-    run = ws.np(
-        "drift",
-        "-format=junit=reports/drift.xml",
-        "--format",
-        "markdown=summary.md",
-        "--format",
-        "json",
-    )
+    run = ws.np("drift", *reports, "--format", "json")
     assert run.code == 2, run.stderr
     assert run.json()["drifted"] is True
     junit = (ws.root / "reports" / "drift.xml").read_text()

@@ -52,14 +52,19 @@ class Result:
         return [line for line in self.stderr.splitlines() if line.startswith("Error:")]
 
 
-def np(ws: Workspace, *args: str, env: dict[str, str], timeout: float = 60) -> Result:
+def np(
+    ws: Workspace,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Result:
     """Run the installed console script in the workspace with exactly `env`'s np variables."""
     assert NP is not None, "the np console script is not installed next to this Python"
     started = time.monotonic()
     done = subprocess.run(
         [NP, *args],
         cwd=ws.root,
-        env=clean_env(env),
+        env=clean_env(env or {}),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -69,6 +74,19 @@ def np(ws: Workspace, *args: str, env: dict[str, str], timeout: float = 60) -> R
     if "-v" not in args:
         assert "Traceback" not in result.stderr
     return result
+
+
+def shell(ws: Workspace, line: str) -> subprocess.CompletedProcess[str]:
+    """``line`` pasted into bash in the configuration directory, np on its PATH."""
+    assert NP is not None
+    path = f"{Path(NP).parent}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.run(
+        ["bash", "-c", line],
+        cwd=ws.root,
+        env=clean_env({"PATH": path}),
+        capture_output=True,
+        text=True,
+    )
 
 
 def world_of(pools: dict[str, dict[str, int]]) -> dict[str, Any]:

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from typing import Any
 
-from procs import NP, clean_env
+from procs import np
 from remote import s3_place
 from support import PROVIDER, Workspace, pool_world
 
 from reconciler.state.document import parse
 from reconciler.state.manager import StateManager
-
-Completed = subprocess.CompletedProcess[str]
 
 CONFIG = PROVIDER + "".join(
     f'nodepool "{name}" {{\n  pool  = "pool-prod"\n  count = 2\n}}\n' for name in ("a", "b")
@@ -32,15 +29,6 @@ CHANGED = (
     "since this directory last used it; run np init -migrate-state to copy the state, or "
     "np init -reconfigure to start from the new one\n"
 )
-
-
-def np(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> Completed:
-    assert NP is not None
-    done = subprocess.run(
-        [NP, *args], cwd=ws.root, env=clean_env(env or {}), capture_output=True, text=True
-    )
-    assert "Traceback" not in done.stderr
-    return done
 
 
 def managed(ws: Workspace) -> dict[str, Any]:
@@ -68,7 +56,7 @@ def test_a_deleted_state_file_stops_plan_and_apply_until_it_is_pushed_back(
     world = ws.world_path.read_bytes()
 
     run = np(ws, "plan")
-    assert (run.returncode, run.stdout) == (1, ""), run.stdout
+    assert (run.code, run.stdout) == (1, ""), run.stdout
     assert run.stderr == (
         f"Error: {ws.state_path.relative_to(ws.root)} holds no state, but this directory "
         f"last saw lineage {state['lineage']} serial {state['serial']} (at "
@@ -85,9 +73,9 @@ def test_a_deleted_state_file_stops_plan_and_apply_until_it_is_pushed_back(
     assert not ws.state_path.exists()
 
     pushed = np(ws, "state", "push", "saved.json")
-    assert pushed.returncode == 0, pushed.stderr
+    assert pushed.code == 0, pushed.stderr
     plan = np(ws, "plan", "-detailed-exitcode")
-    assert plan.returncode == 0, plan.stderr
+    assert plan.code == 0, plan.stderr
     assert "No changes." in plan.stdout
 
 
@@ -99,7 +87,7 @@ def test_a_state_of_another_lineage_stops_plan_and_init_reconfigure_goes_on_with
     ws.state_path.write_text(json.dumps(other))
 
     run = np(ws, "plan")
-    assert run.returncode == 1
+    assert run.code == 1
     assert run.stderr.startswith(
         "Error: state/np.state.json holds lineage another-lineage serial 7, but this directory "
         f"last saw lineage {state['lineage']} serial {state['serial']} ("
@@ -107,14 +95,14 @@ def test_a_state_of_another_lineage_stops_plan_and_init_reconfigure_goes_on_with
     assert run.stderr.endswith("run np init -reconfigure\n"), run.stderr
 
     ready = np(ws, "init", "-reconfigure")
-    assert (ready.returncode, ready.stderr) == (0, "")
+    assert (ready.code, ready.stderr) == (0, "")
     assert ready.stdout == (
         "np is ready: workspace default keeps its state in state/np.state.json (lineage "
         "another-lineage, serial 7, 0 node pool(s)).\n"
     )
     assert (seen(ws)["lineage"], seen(ws)["serial"]) == ("another-lineage", 7)
     adopting = np(ws, "plan", "-detailed-exitcode")
-    assert adopting.returncode == 2, adopting.stderr
+    assert adopting.code == 2, adopting.stderr
     assert "nodepool.a (adopted)" in adopting.stdout and "nodepool.b (adopted)" in adopting.stdout
 
 
@@ -125,7 +113,7 @@ def test_init_with_nothing_changed_says_where_the_state_is_and_refuses_state(
     before = ws.state_path.read_bytes()
     ready = f"lineage {state['lineage']}, serial {state['serial']}, 2 node pool(s)"
     run = np(ws, "init", "-migrate-state")
-    assert (run.returncode, run.stderr) == (0, "")
+    assert (run.code, run.stderr) == (0, "")
     assert run.stdout == (
         "Nothing to migrate: this directory already uses local.\n"
         f"np is ready: workspace default keeps its state in state/np.state.json ({ready}).\n"
@@ -135,7 +123,7 @@ def test_init_with_nothing_changed_says_where_the_state_is_and_refuses_state(
         np(ws, "init", "--state", "other.json"),
         np(ws, "init", "-migrate-state", "-reconfigure"),
     ]
-    assert [(r.returncode, r.stderr) for r in refused] == [
+    assert [(r.code, r.stderr) for r in refused] == [
         (
             1,
             "Error: --state names a state file for one command; np init records the backend "
@@ -153,7 +141,7 @@ def test_a_backend_block_added_or_removed_stops_every_state_command(ws: Workspac
     ws.write("backend.hcl", PG_BLOCK)  # added: np does not reach for PostgreSQL at all
     run = np(ws, "plan")
     message = f"Error: the backend changed from local to pg (schema_name np) {CHANGED}"
-    assert (run.returncode, run.stderr) == (1, message)
+    assert (run.code, run.stderr) == (1, message)
     for args in (("state", "list"), ("init",)):  # in-process: the same check
         stopped = ws.np(*args)
         assert (stopped.code, stopped.stderr) == (1, message)
@@ -167,12 +155,12 @@ def test_a_backend_block_added_or_removed_stops_every_state_command(ws: Workspac
         json.dumps({"type": "pg", "settings": {"schema_name": "np"}})
     )
     run = np(ws, "apply", "-auto-approve")
-    assert (run.returncode, run.stderr) == (
+    assert (run.code, run.stderr) == (
         1,
         f"Error: the backend changed from pg (schema_name np) to local {CHANGED}",
     )
     ready = np(ws, "init", "-reconfigure")
-    assert ready.returncode == 0, ready.stderr
+    assert ready.code == 0, ready.stderr
     assert ready.stdout.splitlines()[-1] == (
         "The state in pg (schema_name np) was not copied and is left as it was."
     )
@@ -193,7 +181,7 @@ def test_migrate_state_refuses_another_lineage_in_the_new_backend_unless_force_c
     ws.write("backend.hcl", place.block())
 
     refused = np(ws, "init", "-migrate-state", env=place.env)
-    assert (refused.returncode, refused.stdout) == (1, "")
+    assert (refused.code, refused.stdout) == (1, "")
     assert refused.stderr == (
         f"Error: s3://{place.settings['bucket']}/modelarts/np.state.json: refusing to replace "
         f"state of lineage someone-elses with a state of lineage {state['lineage']} (it is "
@@ -204,13 +192,13 @@ def test_migrate_state_refuses_another_lineage_in_the_new_backend_unless_force_c
         assert (remote.load().lineage, remote.load().serial) == ("someone-elses", 9)
 
     forced = np(ws, "init", "-migrate-state", "-force-copy", env=place.env)
-    assert (forced.returncode, forced.stderr) == (0, ""), forced.stderr
+    assert (forced.code, forced.stderr) == (0, ""), forced.stderr
     assert forced.stdout.splitlines()[0] == (
         f"Workspace default: lineage {state['lineage']}, serial 10, 2 node pool(s): copied, "
         "and read back the same."  # replacing serial 9: a serial never goes back
     )
     plan = np(ws, "plan", "-detailed-exitcode", env=place.env)
-    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert plan.code == 0, plan.stdout + plan.stderr
     with StateManager(place.open()) as remote:
         stored = remote.load()
     assert stored.lineage == state["lineage"]

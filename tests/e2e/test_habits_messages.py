@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
-from procs import NP, clean_env
+from procs import np, shell
 from support import PROVIDER, Workspace, pool_world
 
 from reconciler.state import manager
@@ -23,28 +20,6 @@ from reconciler.state.local_lock import LocalLocker
 from reconciler.state.locking import holder_info
 
 SPEC = {"flavor": "f", "count": 2, "maxCount": 2}
-
-
-def np(ws: Workspace, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    assert NP is not None
-    done = subprocess.run(
-        [NP, *args], cwd=ws.root, env=clean_env(env), capture_output=True, text=True
-    )
-    assert "Traceback" not in done.stderr
-    return done
-
-
-def shell(ws: Workspace, line: str) -> subprocess.CompletedProcess[str]:
-    """``line`` pasted into bash in the configuration directory, np on its PATH."""
-    assert NP is not None
-    path = f"{Path(NP).parent}{os.pathsep}{os.environ['PATH']}"
-    return subprocess.run(
-        ["bash", "-c", line],
-        cwd=ws.root,
-        env=clean_env({"PATH": path}),
-        capture_output=True,
-        text=True,
-    )
 
 
 def block(label: str, *lines: str) -> str:
@@ -77,7 +52,7 @@ def test_a_relabelled_block_is_shown_as_a_likely_rename_under_both_changes(ws: W
     hint = 'looks like a rename: to keep the node pool, write name = "cpu" in nodepool.train-cpu'
 
     text = np(ws, "plan", "-no-color")
-    assert text.returncode == 0, text.stderr
+    assert text.code == 0, text.stderr
     assert f"  # nodepool.cpu will be destroyed\n  # {hint}\n" in text.stdout
     assert f"  # nodepool.train-cpu will be created\n  # {hint}\n" in text.stdout
     assert text.stdout.count("looks like a rename") == 2
@@ -103,7 +78,7 @@ def test_changing_a_managed_blocks_name_says_the_label_is_the_name(ws: Workspace
     managed(ws, pool_world({"cpu": dict(SPEC)}), block("cpu", "count = 2"))
     ws.write("main.hcl", PROVIDER + block("cpu", 'name = "cpu-two"', 'flavor = "f"', "count = 2"))
     run = np(ws, "plan")
-    assert run.returncode == 1
+    assert run.code == 1
     assert (
         'change only the block label and keep name = "cpu" in it (the label is the name '
         "unless name is written)"
@@ -118,15 +93,15 @@ def test_generated_configuration_validates_and_plans_only_adoptions(ws: Workspac
     ws.world(pool_world({name: dict(SPEC) for name in names}))
     ws.write("main.hcl", PROVIDER)
     generated = np(ws, "generate")
-    assert generated.returncode == 0, generated.stderr
+    assert generated.code == 0, generated.stderr
     written = re.findall(r'^  name += "(.*)"$', generated.stdout, re.M)
     assert sorted(written) == sorted(names)  # always written: a label is free to change
     ws.write("generated.hcl", generated.stdout)
 
     valid = np(ws, "validate")
-    assert (valid.returncode, valid.stderr) == (0, ""), valid.stderr
+    assert (valid.code, valid.stderr) == (0, ""), valid.stderr
     plan = np(ws, "plan", "-detailed-exitcode", "-no-color")
-    assert plan.returncode == 2, plan.stderr  # apply would still record four adoptions
+    assert plan.code == 2, plan.stderr  # apply would still record four adoptions
     assert plan.stdout.startswith("np will record 4 node pools in state without changing:\n")
     assert plan.stdout.endswith(
         "No changes. Your node pools match the configuration. np apply will only update its "
@@ -157,7 +132,7 @@ def test_suggested_commands_paste_into_a_shell_and_state_lists_are_sorted(ws: Wo
     # c is the last node pool of pool-x: the plan refuses to delete it and says what to run.
     ws.write("main.hcl", PROVIDER + keyed % 'for_each = { d = "pool-prod" }' + block("a"))
     refused = np(ws, "plan")
-    assert refused.returncode == 1
+    assert refused.code == 1
     [suggested] = re.findall(r"run `([^`]*)` to stop managing it", refused.stderr)
     assert suggested == "np state rm 'nodepool.gpu[\"c\"]'"
     pasted = shell(ws, suggested)
@@ -192,7 +167,7 @@ def test_a_lock_wait_says_whose_lock_and_a_stale_lock_is_removed_without_a_termi
     locker.acquire(live, 0)
     held = f"{live.user}@{live.host}, apply, since {live.created}"
     waited = np(ws, "plan", "-lock-timeout=0.3s")
-    assert waited.returncode == 1
+    assert waited.code == 1
     lines = waited.stderr.splitlines()
     assert lines[0] == f"Acquiring the state lock (held by {held})..."
     assert lines[-1] == (
@@ -204,7 +179,7 @@ def test_a_lock_wait_says_whose_lock_and_a_stale_lock_is_removed_without_a_termi
         f"Error: no terminal to confirm: pass --force to remove the lock: np force-unlock "
         f"--force {live.id}"
     )
-    assert kept.returncode == 1 and locker.path.exists()
+    assert kept.code == 1 and locker.path.exists()
     locker.release()
 
     gone = dataclasses.replace(holder_info("apply"), pid=2**22 + 7)
@@ -224,7 +199,7 @@ def test_a_lock_wait_says_whose_lock_and_a_stale_lock_is_removed_without_a_termi
     )
     assert waited_for_stale.stderr.splitlines()[-1] == stale.stderr.splitlines()[-1]
     removed = np(ws, "force-unlock", gone.id)
-    assert removed.returncode == 0, removed.stderr
+    assert removed.code == 0, removed.stderr
     assert removed.stdout.endswith(
         f"The lock is stale (process {gone.pid} is not running on this host): removing it "
         f"without asking.\nThe lock {gone.id} (apply by {gone.user}@{gone.host}) was removed.\n"
@@ -281,7 +256,7 @@ def test_drift_tells_missing_unmanaged_and_not_created_apart(ws: Workspace) -> N
         + block("fresh", 'flavor = "f"', "count = 1"),
     )
     run = np(ws, "drift", "-no-color")
-    assert (run.returncode, run.stderr) == (2, "")
+    assert (run.code, run.stderr) == (2, "")
     assert run.stdout == (
         'nodepool.fresh (pool "pool-prod", node pool "fresh"): not-created\n'
         "  + declared, but the node pool does not exist: np apply creates it\n"
@@ -309,13 +284,13 @@ def test_validate_catches_an_az_sum_and_a_missing_var_file_has_no_line_number(
         ),
     )
     run = np(ws, "validate")
-    assert (run.returncode, run.stdout, run.stderr) == (
+    assert (run.code, run.stdout, run.stderr) == (
         1,
         "",
         "Error: main.hcl:8: nodepool.az: azs: the AZ counts add up to 2, but count is 3\n",
     )
     missing = np(ws, "plan", "-var-file=nope.tfvars")
-    assert (missing.returncode, missing.stderr) == (
+    assert (missing.code, missing.stderr) == (
         1,
         "Error: nope.tfvars: the file does not exist\n",
     )
@@ -329,7 +304,7 @@ def test_a_corrupt_state_names_its_backup_and_the_cp_that_restores_it(ws: Worksp
     world = ws.world_path.read_bytes()
 
     run = np(ws, "plan")
-    assert run.returncode == 1
+    assert run.code == 1
     restore = "cp state/np.state.json.backup state/np.state.json"
     assert run.stderr.endswith(
         "The state before the last run that wrote it is kept at state/np.state.json.backup: "
@@ -338,7 +313,7 @@ def test_a_corrupt_state_names_its_backup_and_the_cp_that_restores_it(ws: Worksp
     assert run.stderr.startswith("Error: state/np.state.json: not valid JSON")
     assert shell(ws, restore).returncode == 0
     plan = np(ws, "plan", "-detailed-exitcode")
-    assert plan.returncode == 2, plan.stderr  # the backup: the state before count = 3
+    assert plan.code == 2, plan.stderr  # the backup: the state before count = 3
     assert "  # nodepool.cpu has changed outside of np\n  ~ count: 2 -> 3" in plan.stdout
     assert plan.stdout.endswith("np apply will only update its state.\n")
     assert ws.world_path.read_bytes() == world
@@ -355,8 +330,8 @@ def test_a_missing_bucket_says_to_create_it(ws: Workspace, s3_url: str) -> None:
     )
     ws.write("main.hcl", PROVIDER + backend)
     for args in (("plan",), ("init",)):
-        run = np(ws, *args, AWS_ACCESS_KEY_ID="np", AWS_SECRET_ACCESS_KEY="np-secret")
-        assert (run.returncode, run.stdout) == (1, "")
+        run = np(ws, *args, env={"AWS_ACCESS_KEY_ID": "np", "AWS_SECRET_ACCESS_KEY": "np-secret"})
+        assert (run.code, run.stdout) == (1, "")
         assert run.stderr.startswith('Error: main.hcl:4: backend "s3": '), run.stderr
         assert run.stderr.endswith(
             f": bucket 'infra-state' does not exist at {s3_url}; create it first (versioning on "

@@ -6,11 +6,9 @@ a subprocess on a ``sim://`` world, so the command line is parsed exactly as a s
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
-from procs import NP, clean_env
+from procs import NP, clean_env, np
 from support import PROVIDER, Workspace, pool_world
 from terminal import Terminal
 
@@ -41,16 +39,6 @@ nodepool "infer" {
 )
 
 
-def np(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """The np console script, as typed in a shell in ``cwd``; nothing but the sim:// world."""
-    assert NP is not None
-    done = subprocess.run(
-        [NP, *args], cwd=cwd, env=clean_env({}), input=stdin, capture_output=True, text=True
-    )
-    assert "Traceback" not in done.stderr
-    return done
-
-
 def infra(ws: Workspace) -> Workspace:
     """``infra/`` under the test directory: two node pools at count 2, a var file for 3."""
     ws.world(
@@ -70,7 +58,7 @@ def test_single_dash_options_plan_save_and_apply_as_their_double_dash_forms(
     make_ws: Callable[[str], Workspace],
 ) -> None:
     ws = infra(make_ws("infra"))
-    above = ws.root.parent
+    above = Workspace(ws.root.parent)
     single = np(
         above,
         "-chdir=infra",
@@ -107,7 +95,7 @@ def test_single_dash_options_plan_save_and_apply_as_their_double_dash_forms(
         "--lock-timeout=2s",
         "--detailed-exitcode",
     )
-    assert (single.returncode, double.returncode) == (2, 2), single.stderr + double.stderr
+    assert (single.code, double.code) == (2, 2), single.stderr + double.stderr
     assert "~ count     = 2 -> 3  # config" in single.stdout
     assert '~ labels    = {\n          ~ "team" = "ai" -> "ml"' in single.stdout
     assert "nodepool.infer" not in single.stdout
@@ -116,7 +104,7 @@ def test_single_dash_options_plan_save_and_apply_as_their_double_dash_forms(
     assert "\x1b[" not in single.stdout + single.stderr
 
     applied = np(above, "-chdir=infra", "apply", "-auto-approve", "-input=false", "single.plan")
-    assert applied.returncode == 0, applied.stderr
+    assert applied.code == 0, applied.stderr
     assert ws.nodepool("pool-prod", "cpu") == {
         "flavor": "f",
         "count": 3,
@@ -126,8 +114,8 @@ def test_single_dash_options_plan_save_and_apply_as_their_double_dash_forms(
     assert ws.nodepool("pool-prod", "infer") == {"flavor": "f", "count": 2, "maxCount": 2}
     assert sorted(ws.state()["resources"]) == ["nodepool.cpu"]
 
-    shown = np(ws.root, "plan", "-json", "-var-file=three.tfvars", "-var=team=ml")
-    assert shown.returncode == 0, shown.stderr
+    shown = np(ws, "plan", "-json", "-var-file=three.tfvars", "-var=team=ml")
+    assert shown.code == 0, shown.stderr
     changes = {r["address"]: r["actions"] for r in json.loads(shown.stdout)["resource_changes"]}
     assert changes == {"nodepool.cpu": ["no-op"], "nodepool.infer": ["update"]}
 
@@ -136,8 +124,8 @@ def test_lock_false_is_refused_with_its_reason_and_nothing_is_read_or_sent(ws: W
     infra(ws)
     world = ws.world_path.read_bytes()
     for args in (("plan", "-lock=false"), ("apply", "-auto-approve", "-lock=false")):
-        run = np(ws.root, *args)
-        assert (run.returncode, run.stdout) == (1, ""), run.stderr
+        run = np(ws, *args)
+        assert (run.code, run.stdout) == (1, ""), run.stderr
         assert run.stderr == (
             "Error: -lock=false: np always locks the state: a second run at the same time could "
             "send conflicting changes or lose what this one records; to wait for another run's "
@@ -145,25 +133,25 @@ def test_lock_false_is_refused_with_its_reason_and_nothing_is_read_or_sent(ws: W
         )
     assert ws.world_path.read_bytes() == world
     assert not (ws.root / "state").exists() and not (ws.root / ".np").exists()
-    locked = np(ws.root, "plan", "-lock=true", "-detailed-exitcode")
-    assert locked.returncode == 2, locked.stderr
+    locked = np(ws, "plan", "-lock=true", "-detailed-exitcode")
+    assert locked.code == 2, locked.stderr
 
 
 def test_a_bare_lock_or_input_means_true_as_in_terraform(ws: Workspace) -> None:
     """Terraform's booleans take no value: ``-input`` is ``-input=true``, so the plan file after
     it stays the plan file."""
     infra(ws)
-    assert np(ws.root, "plan", "-var=n=3", "-out=p.plan").returncode == 0
-    shown = np(ws.root, "-input", "show", "-lock", "-json", "p.plan")
-    assert shown.returncode == 0, shown.stderr
+    assert np(ws, "plan", "-var=n=3", "-out=p.plan").code == 0
+    shown = np(ws, "-input", "show", "-lock", "-json", "p.plan")
+    assert shown.code == 0, shown.stderr
     assert "update" in {
         a for r in json.loads(shown.stdout)["resource_changes"] for a in r["actions"]
     }
-    applied = np(ws.root, "apply", "-lock", "-input", "p.plan")
-    assert applied.returncode == 0, applied.stderr
+    applied = np(ws, "apply", "-lock", "-input", "p.plan")
+    assert applied.code == 0, applied.stderr
     assert applied.stdout.endswith("Apply complete! Resources: 0 added, 2 changed, 0 destroyed.\n")
-    refused = np(ws.root, "plan", "-input", "false")  # not a value: a stray argument
-    assert refused.returncode != 0
+    refused = np(ws, "plan", "-input", "false")  # not a value: a stray argument
+    assert refused.code != 0
     assert "false" in refused.stderr
 
 
@@ -185,21 +173,21 @@ def test_an_unknown_single_dash_option_is_named_as_typed_not_by_one_of_its_lette
     ws: Workspace,
 ) -> None:
     infra(ws)
-    run = np(ws.root, "plan", "-vars", "n=3")
-    assert run.returncode == 1
+    run = np(ws, "plan", "-vars", "n=3")
+    assert run.code == 1
     assert "Error: No such option '--vars'." in run.stderr
     assert "'-a'" not in run.stderr
-    short = np(ws.root, "-Cnowhere", "validate")  # -C with its value attached is still -C
-    assert (short.returncode, short.stderr) == (
+    short = np(ws, "-Cnowhere", "validate")  # -C with its value attached is still -C
+    assert (short.code, short.stderr) == (
         1,
         "Error: configuration directory nowhere does not exist\n",
     )
 
 
 def test_help_shows_each_option_once_and_says_one_dash_works(ws: Workspace) -> None:
-    top = np(ws.root, "--help")
-    plan = np(ws.root, "plan", "--help")
-    assert (top.returncode, plan.returncode) == (0, 0)
+    top = np(ws, "--help")
+    plan = np(ws, "plan", "--help")
+    assert (top.code, plan.code) == (0, 0)
     assert "Long options may also be written with one dash, as in Terraform" in top.stdout
     options = [line.split()[0] for line in plan.stdout.splitlines() if line.startswith("  -")]
     assert "--var" in options and "--out" in options and "--detailed-exitcode" in options

@@ -7,12 +7,9 @@ another workspace of the same backend manages. The np script runs as a subproces
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from pathlib import Path
 from typing import Any
 
-from procs import NP, clean_env
+from procs import Result, np, shell
 from support import PROVIDER, Workspace, pool_world
 
 PER_ENVIRONMENT = (
@@ -28,19 +25,9 @@ nodepool "cpu" {
 )
 
 
-def np(ws: Workspace, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """The np console script in ``ws`` with only ``env``'s np variables."""
-    assert NP is not None
-    done = subprocess.run(
-        [NP, *args], cwd=ws.root, env=clean_env(env), capture_output=True, text=True
-    )
-    assert "Traceback" not in done.stderr
-    return done
-
-
-def ok(run: subprocess.CompletedProcess[str]) -> str:
+def ok(run: Result) -> str:
     """stdout of a run that succeeded and said nothing on stderr."""
-    assert (run.returncode, run.stderr) == (0, ""), run.stderr
+    assert (run.code, run.stderr) == (0, ""), run.stderr
     return run.stdout
 
 
@@ -83,8 +70,8 @@ def test_new_select_show_list_delete_with_the_selection_remembered(ws: Workspace
     )
     assert (ws.root / ".np" / "workspace").read_text() == "staging\n"
 
-    selected = np(ws, "workspace", "select", "default", NP_WORKSPACE="staging")
-    assert (selected.returncode, selected.stdout, selected.stderr) == (
+    selected = np(ws, "workspace", "select", "default", env={"NP_WORKSPACE": "staging"})
+    assert (selected.code, selected.stdout, selected.stderr) == (
         0,
         "Switched to workspace default.\n",
         "Warning: NP_WORKSPACE=staging is set and wins over the selected workspace; unset it "
@@ -93,7 +80,7 @@ def test_new_select_show_list_delete_with_the_selection_remembered(ws: Workspace
     assert (ws.root / ".np" / "workspace").read_text() == "default\n"
 
     refused = np(ws, "workspace", "delete", "staging")
-    assert (refused.returncode, refused.stderr) == (
+    assert (refused.code, refused.stderr) == (
         1,
         "Error: workspace staging still manages 1 node pool(s) (nodepool.cpu); deleting it "
         "forgets them (the node pools stay): pass --force to delete it anyway\n",
@@ -102,7 +89,7 @@ def test_new_select_show_list_delete_with_the_selection_remembered(ws: Workspace
     assert (deleted.code, deleted.stdout) == (0, "Deleted workspace staging.\n")
     assert live(ws) == {"base": 1, "cpu-staging": 1}  # forgotten, not destroyed
     missing = np(ws, "workspace", "select", "staging")
-    assert (missing.returncode, missing.stderr) == (
+    assert (missing.code, missing.stderr) == (
         1,
         "Error: workspace staging does not exist (there are: default); create it with "
         "np workspace new staging\n",
@@ -121,7 +108,7 @@ def test_a_workspace_that_would_adopt_another_workspaces_node_pool_is_refused(
 
     suggestion = "np state rm --workspace default nodepool.cpu"
     run = np(ws, "plan")
-    assert (run.returncode, run.stdout) == (1, "")
+    assert (run.code, run.stdout) == (1, "")
     assert run.stderr == (
         "Error: nodepool.cpu: pool-prod/cpu is managed by workspace "
         "default of this backend (as nodepool.cpu); managing it in workspace staging too "
@@ -136,11 +123,7 @@ def test_a_workspace_that_would_adopt_another_workspaces_node_pool_is_refused(
     assert staged(ws)["resources"] == {}
 
     # The suggestion, pasted into a shell while staging is selected, acts on default.
-    assert NP is not None
-    env = clean_env({"PATH": f"{Path(NP).parent}{os.pathsep}{os.environ['PATH']}"})
-    pasted = subprocess.run(
-        ["bash", "-c", suggestion], cwd=ws.root, env=env, capture_output=True, text=True
-    )
+    pasted = shell(ws, suggestion)
     assert pasted.returncode == 0, pasted.stderr
     assert json.loads(ws.state_path.read_text())["resources"] == {}
     adopting = ws.np("plan", "-detailed-exitcode")
@@ -156,9 +139,9 @@ def test_the_default_workspace_cannot_be_deleted_whichever_is_selected(ws: Works
         if before:
             assert ws.np(*before).code == 0
         run = np(ws, "workspace", "delete", "default")
-        assert (run.returncode, run.stdout, run.stderr) == (1, "", message)
+        assert (run.code, run.stdout, run.stderr) == (1, "", message)
     current = np(ws, "workspace", "delete", "staging")
-    assert (current.returncode, current.stderr) == (
+    assert (current.code, current.stderr) == (
         1,
         "Error: workspace staging is the current one; select another (np workspace select, "
         "--workspace or NP_WORKSPACE) to delete it\n",

@@ -94,8 +94,9 @@ def private_dirs(directory: Path) -> None:
         path.mkdir(mode=0o700, exist_ok=True)
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Replace ``path`` with ``data`` (0600): the old or the new content, never a partial file.
+def atomic_write(path: Path, data: bytes | str, mode: int = PRIVATE_MODE) -> None:
+    """Replace ``path`` with ``data`` (0600 unless ``mode`` says otherwise): the old or the new
+    content, never a partial file.
 
     The temporary file lives in the same directory so that ``os.replace`` is an atomic rename;
     the directory is fsynced afterwards so the rename itself survives a power loss.
@@ -103,6 +104,8 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     write_new(tmp, data)
     try:
+        if mode != PRIVATE_MODE:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

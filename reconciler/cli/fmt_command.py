@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import secrets
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -239,20 +238,12 @@ def replace_keeping_mode(path: Path, text: str) -> None:
     mode: readers see the old or the new file whole, and a link put there since is replaced,
     not written through. A file np may not write is refused, although the directory would
     let a rename replace it."""
-    from reconciler.fsutil import fsync_dir, write_new
+    from reconciler.fsutil import atomic_write
 
     status = os.lstat(path)
     if not os.access(path, os.W_OK, follow_symlinks=False):
         raise PermissionError(13, "cannot write the file: permission denied")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    write_new(tmp, text)
-    try:
-        os.chmod(tmp, status.st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    atomic_write(path, text, mode=status.st_mode & 0o7777)
 
 
 def describe(exc: OSError) -> str:

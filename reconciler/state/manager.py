@@ -247,28 +247,29 @@ class StateManager:
         stale lock (its holder gone) is never released, so it ends the wait at once."""
         locker, info = self._backend.locker, holder_info(operation)
         deadline = time.monotonic() + timeout
-        try:
-            locker.acquire(info, 0.0)
-            return
-        except LockHeldError as exc:
-            if timeout <= 0:
-                raise
-            _refuse_to_wait_for_stale(exc, waiting)
-            waiting(f"Acquiring the state lock (held by {_holder(exc.holder)})...")
+        wait = 0.0  # the first attempt takes a free lock at once
         while True:
-            remaining = deadline - time.monotonic()
             try:
-                locker.acquire(info, max(0.0, min(WAIT_NOTICE_SECONDS, remaining)))
+                locker.acquire(info, wait)
                 return
             except LockHeldError as exc:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise
-                _refuse_to_wait_for_stale(exc, waiting)
+                if exc.stale is not None:
+                    waiting(
+                        "Not waiting for the state lock: its holder is gone, so nothing "
+                        "will release it."
+                    )
+                    raise
+                held = f"held by {_holder(exc.holder)}"
                 waiting(
-                    f"Still waiting for the state lock (held by {_holder(exc.holder)}; "
-                    f"{left:.0f}s left of --lock-timeout)..."
+                    f"Acquiring the state lock ({held})..."
+                    if wait == 0
+                    else f"Still waiting for the state lock ({held}; {left:.0f}s left of "
+                    "--lock-timeout)..."
                 )
+                wait = min(WAIT_NOTICE_SECONDS, left)
 
     @contextmanager
     def _lock(
@@ -310,12 +311,6 @@ class StateManager:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _refuse_to_wait_for_stale(held: LockHeldError, waiting: Notice) -> None:
-    if held.stale is not None:
-        waiting("Not waiting for the state lock: its holder is gone, so nothing will release it.")
-        raise held
 
 
 def _holder(info: LockInfo) -> str:

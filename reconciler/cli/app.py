@@ -340,7 +340,7 @@ LOCK_TIMEOUT = click.option(
     "--lock-timeout",
     default="0s",
     show_default=True,
-    help="How long to wait for the state lock (e.g. 30s, 2m).",
+    help="How long to wait for the state lock (e.g. 30s, 2m); a stale lock ends the wait.",
 )
 
 

@@ -83,6 +83,8 @@ def diff_nodepool(
     for field in fields:
         d = desired.get(field, MISSING)
         lv = live.get(field, MISSING)
+        if d == lv:  # the common case, compared in C: nothing to send whatever was applied
+            continue
         a = MISSING if applied is None else applied.get(field, MISSING)
         value = _diff_field(field, d, lv, a, changes)
         if value is not MISSING:
@@ -101,6 +103,8 @@ def drift_of(applied: dict[str, Any], live: dict[str, Any]) -> list[DriftChange]
     drift: list[DriftChange] = []
     for field, a in applied.items():
         lv = live.get(field)
+        if lv == a:  # the common case, compared in C
+            continue
         if field in _ENTRY_KEYS:
             live_entries = _by_key(field, lv)
             for key, entry in _by_key(field, a).items():

@@ -113,6 +113,7 @@ WIRE_NAMES: dict[str, str] = {
     "os": "os",
 }
 CONFIG_NAMES: dict[str, str] = {wire: name for name, wire in WIRE_NAMES.items()}
+_WIRE_ORDER = {wire: index for index, wire in enumerate(CONFIG_NAMES)}
 _NESTED_WIRE_NAMES: dict[str, dict[str, str]] = {
     "network": {"security_groups": "securityGroups"},
     "os": {"image_id": "imageId", "image_type": "imageType", "auto_match": "autoMatch"},
@@ -148,7 +149,7 @@ def desired_to_wire(
             wire[wire_name] = {renames.get(k, k): v for k, v in value.items()}
         else:
             wire[wire_name] = value
-    return _ordered(wire)
+    return in_wire_order(wire)
 
 
 def without_keys(wire: dict[str, Any], keys: set[tuple[str, str]]) -> dict[str, Any]:
@@ -205,10 +206,13 @@ def wire_path_to_config(path: str) -> str:
     return f"{name}.{sub}{dot}{tail}"
 
 
-def _ordered(wire: dict[str, Any]) -> dict[str, Any]:
+def in_wire_order(wire: dict[str, Any]) -> dict[str, Any]:
     """Order fields as the wire model lists them, so bodies read the same every time."""
-    order = {name: index for index, name in enumerate(CONFIG_NAMES)}
-    return dict(sorted(wire.items(), key=lambda item: order.get(item[0], len(order))))
+    return dict(sorted(wire.items(), key=_wire_rank))
+
+
+def _wire_rank(item: tuple[str, Any]) -> int:
+    return _WIRE_ORDER.get(item[0], len(_WIRE_ORDER))
 
 
 def _checked(model: type[_W], raw: Any, what: str) -> _W:

@@ -23,7 +23,13 @@ from reconciler.errors import Diagnostic, PlanError
 from reconciler.identifiers import DEFAULT_PROVIDER
 from reconciler.jsonmerge import apply_merge_patch
 from reconciler.live import LivePool, LiveWorld, Worlds, worlds
-from reconciler.model import CONFIG_NAMES, WIRE_NAMES, desired_to_wire, without_keys
+from reconciler.model import (
+    CONFIG_NAMES,
+    WIRE_NAMES,
+    desired_to_wire,
+    in_wire_order,
+    without_keys,
+)
 from reconciler.plan.changes import Plan, ResourceChange
 from reconciler.plan.moves import find_moves, node_pool
 from reconciler.plan.rules import (
@@ -204,7 +210,7 @@ def _plan_declared(
             "flavor",
         )
         return None
-    diff = diff_nodepool(_in_wire_order(desired | defaulted), current, applied)
+    diff = diff_nodepool(in_wire_order(desired | defaulted), current, applied)
     after = current if diff.patch is None else apply_merge_patch(current, diff.patch)
     if not consistent(desired_np, desired, after, current, live_pool, diff.patch, error):
         return None
@@ -236,7 +242,7 @@ def _last_applied(
     default (physical pools, where it must equal count). On a Logical pool the default only
     keeps maxCount ≥ count; recording it would turn a console change into drift."""
     owned = defaulted if live_pool.type == DEDICATE else {}
-    return _in_wire_order(desired | owned)
+    return in_wire_order(desired | owned)
 
 
 def _plan_create(
@@ -258,7 +264,7 @@ def _plan_create(
         error(bad_name, "name")
         return None
     defaulted = default_max_count(desired_np, written, set(), live_pool, None)
-    desired = _in_wire_order(written | defaulted)
+    desired = in_wire_order(written | defaulted)
     if not consistent(desired_np, desired, desired, None, live_pool, desired, error):
         return None
     body = {
@@ -297,11 +303,6 @@ def _world(by_provider: Worlds, provider: str) -> LiveWorld:
         return by_provider[provider]
     except KeyError:
         raise PlanError([Diagnostic(f"provider {provider} was not read")]) from None
-
-
-def _in_wire_order(wire: dict[str, Any]) -> dict[str, Any]:
-    order = {name: index for index, name in enumerate(CONFIG_NAMES)}
-    return dict(sorted(wire.items(), key=lambda item: order.get(item[0], len(order))))
 
 
 def _plan_removed(

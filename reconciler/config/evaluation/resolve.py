@@ -103,46 +103,58 @@ class _Resolver:
         self.out.failed.add(path)
 
     def value(self, node: Node, path: FieldPath) -> Any:
-        if isinstance(node, Mapping):
+        if type(node) is Scalar:
+            return self.scalar(node, path)
+        if type(node) is Mapping:
             return self.mapping(node, path)
-        if isinstance(node, Sequence):
+        if type(node) is Sequence:
             return self.sequence(node, path)
-        if isinstance(node, Scalar):
-            if node.value is None and not self.allow_null:
-                self.fail(path, node.pos, "null is not allowed; leave the field out instead")
-            return self.text(node.value, path, node.pos)
-        if isinstance(node, Invalid):
+        if type(node) is Invalid:
             self.fail(path, node.pos, node.message)
             return None
         return self.expression(node, path)
 
+    def scalar(self, node: Scalar, path: FieldPath) -> Any:
+        value = node.value
+        if value is None and not self.allow_null:
+            self.fail(path, node.pos, "null is not allowed; leave the field out instead")
+        elif type(value) is str and len(value) > MAX_STRING:
+            return self.text(value, path, node.pos)
+        return value
+
     def mapping(self, node: Mapping, path: FieldPath) -> dict[str, Any]:
-        for later, first in duplicates(node.entries):
-            where = (*path, later.key)
-            self.fail(where, later.key_pos, f"set more than once (first at {first.key_pos})")
+        entries = node.entries
+        if len({entry.key for entry in entries}) < len(entries):
+            for later, first in duplicates(entries):
+                where = (*path, later.key)
+                self.fail(where, later.key_pos, f"set more than once (first at {first.key_pos})")
+        positions = self.out.positions
         result: dict[str, Any] = {}
-        for entry in node.entries:
-            where = (*path, entry.key)
-            if entry.key in result:
+        for entry in entries:
+            key = entry.key
+            if key in result:
                 continue
-            if len(entry.key) > MAX_STRING:
+            if len(key) > MAX_STRING:
                 self.fail(path, entry.key_pos, f"a key is longer than {MAX_STRING} characters")
                 continue
-            self.out.positions[where] = entry.key_pos
+            where = (*path, key)
+            positions[where] = entry.key_pos
             value = self.value(entry.value, where)
             if value is _OMITTED:
-                del self.out.positions[where]
+                del positions[where]
             else:
-                result[entry.key] = value
+                result[key] = value
         return result
 
     def sequence(self, node: Sequence, path: FieldPath) -> list[Any]:
+        positions = self.out.positions
         items = []
         for index, item in enumerate(node.items):
-            self.out.positions[(*path, index)] = item.pos
-            value = self.value(item, (*path, index))
+            where = (*path, index)
+            positions[where] = item.pos
+            value = self.value(item, where)
             if value is _OMITTED:
-                self.fail((*path, index), item.pos, "null is not allowed in a list")
+                self.fail(where, item.pos, "null is not allowed in a list")
                 value = None
             items.append(value)
         return items

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from reconciler.apply import Outcome, Progress, Rebuild, WaitPolicy, apply_plan, interrupt_stops
+from reconciler.collector import bulk
 from reconciler.config.configuration import Configuration, DesiredNodePool
 from reconciler.drift import DriftEntry, drift_report
 from reconciler.errors import LockError, NpError
@@ -245,11 +246,12 @@ class Run:
         return evaluate_policies(policy_input, sources, Limits.from_env(self.environ))
 
     async def _plan(self, regions: Regions, state: State) -> tuple[Plan, dict[str, LiveWorld]]:
-        live = await self.read_live(regions, state)
         request = self.request
-        the_plan = make_plan(
-            self.config, state, live, targets=request.targets, excludes=request.excludes
-        )
+        with bulk():  # the live world and the plan live for the run (reconciler.collector)
+            live = await self.read_live(regions, state)
+            the_plan = make_plan(
+                self.config, state, live, targets=request.targets, excludes=request.excludes
+            )
         return the_plan, live
 
     def save(self, reviewed: Reviewed, path: Path) -> None:

@@ -7,15 +7,13 @@ check what spans blocks (duplicate addresses, two addresses for one node pool).
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterator
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence as SequenceABC
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from reconciler.collector import bulk
 from reconciler.config.blocks.backend_block import build_backend
 from reconciler.config.blocks.moved import build_moves
 from reconciler.config.blocks.nodepools import NodePoolBuilder
@@ -53,7 +51,7 @@ def load_config(
 
     ``workspace`` is ``np.workspace`` in expressions.
     """
-    with _no_cyclic_gc():
+    with bulk():
         return _load(config_dir, var_files, var_args, environ, new_names, recorded, workspace)
 
 
@@ -107,20 +105,6 @@ def _load(
         variables=values.plain_values(),
         aliases=providers.aliases,
     )
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Parsing and validating allocate millions of acyclic objects; the cyclic collector
-    scanning them again and again costs half the time (measured: 5.6 s → 2.5 s to parse
-    1,000 blocks; 0.83 s → 0.28 s to load 2,000 blocks from the parse cache)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _unique(declarations: list[Declaration], diagnostics: list[Diagnostic]) -> list[Declaration]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
+from reconciler.collector import bulk
 from reconciler.errors import StateError, shown
 from reconciler.identifiers import (
     DEFAULT_PROVIDER,
@@ -234,11 +235,12 @@ def render(state: State) -> str:
 
 def parse(raw: bytes | str, source: str) -> State:
     """A state document from its bytes or text (any backend's); StateError naming ``source``."""
-    try:
-        doc = json.loads(raw if isinstance(raw, str) else decode(raw, source))
-    except ValueError as exc:
-        raise StateError(f"{source}: not valid JSON: {exc}") from exc
-    return State.from_json(doc, source)
+    with bulk():  # the state of a large fleet is a million objects that live for the run
+        try:
+            doc = json.loads(raw if isinstance(raw, str) else decode(raw, source))
+        except ValueError as exc:
+            raise StateError(f"{source}: not valid JSON: {exc}") from exc
+        return State.from_json(doc, source)
 
 
 def decode(raw: bytes, source: str) -> str:

@@ -17,6 +17,7 @@ RANKS = {
     "jsonmerge": 0,
     "fsutil": 0,
     "signer": 0,
+    "collector": 0,
     "endpoint": 1,
     "identifiers": 1,
     "suggest": 1,

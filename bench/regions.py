@@ -11,7 +11,9 @@ console"), and np already manages every node pool (a state is seeded), so the pl
 and drift. The 4-region configuration is one ``for_each`` provider over the regions, and the
 node pools of each region written out block by block, one file per region and pool. Runs of the
 two sides alternate (the machine is shared), each a fresh process with the parse cache warm,
-and the figures are medians of wall time from spawn to exit.
+and the figures are medians of wall time from spawn to exit. Beside each pair of plans,
+``bench.floor`` reads the same servers with httpx alone (no np), which is what the plans cannot
+go below; the last lines say how much of the target that floor leaves for np's own work.
 
 Exit status: 0 when the target holds, 1 when it fails, 2 when the harness could not measure.
 """
@@ -27,6 +29,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from bench.floor import floor
 from bench.procs import HTTP_ENV, NP, BenchError, run
 from reconciler.sim.launch import SimServer
 from testkit.workload import Fleet, nodepool_hcl
@@ -116,7 +119,9 @@ def measure(
 ) -> dict[str, list[tuple[float, float]]]:
     """Each side's (wall, CPU) seconds, run by run."""
     fleet = Fleet(pools, per_pool)
-    figures: dict[str, list[tuple[float, float]]] = {"one": [], "four": []}
+    figures: dict[str, list[tuple[float, float]]] = {
+        side: [] for side in ("one", "four", "floor one", "floor four")
+    }
     with ExitStack() as stack:
         urls: dict[str, str] = {}
         for region in REGIONS:
@@ -130,6 +135,12 @@ def measure(
         for _ in range(runs):
             figures["one"].append(plan_once(one))
             figures["four"].append(plan_once(four))
+            for side, reads in (
+                ("floor one", [urls[REGIONS[0]]]),
+                ("floor four", [*urls.values()]),
+            ):
+                done = floor(reads)
+                figures[side].append((done.wall, done.cpu))
     return figures
 
 
@@ -161,6 +172,19 @@ def main(argv: list[str] | None = None) -> int:
         )
     cpu_ratio = medians["four"][1] / medians["one"][1]
     print(f"CPU ratio {cpu_ratio:.2f}x (4x the node pools to parse, plan and render)")
+    one_floor, four_floor = medians["floor one"][0], medians["floor four"][0]
+    more = (len(REGIONS) - 1) * per_region
+    extra = medians["four"][0] - medians["one"][0] - (four_floor - one_floor)
+    allowed = (TARGET - 1) * medians["one"][0] - (four_floor - one_floor)
+    print(
+        f"floor (python -m bench.floor: the imports and the same reads by httpx, none of np's "
+        f"work): 1 region {one_floor:.2f} s, {len(REGIONS)} regions {four_floor:.2f} s, "
+        f"ratio {four_floor / one_floor:.2f}x"
+    )
+    print(
+        f"np's own work on the {more:,} node pools of the other regions: "
+        f"{extra / more * 1e6:.0f} µs each; the target leaves {allowed / more * 1e6:.0f} µs"
+    )
     print(f"ratio {ratio:.2f}x (target <= {TARGET}x): {verdict}")
     return 0 if verdict == "PASS" else 1
 

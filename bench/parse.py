@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench.floor import floor
 from bench.procs import HTTP_ENV, NP, PYTHON, BenchError, Finished, median_wall, run
 from reconciler.sim.launch import LaunchError, SimServer
 from testkit.workload import Fleet
@@ -166,6 +167,8 @@ class ParseBench:
             with SimServer(root / "world.json", "--latency-ms", str(LATENCY_MS)) as sim:
                 env = {**HTTP_ENV, "NP_ENDPOINT": sim.url}
                 points[str(len(fleet))] = self.cold_and_warm(root, env, len(fleet))
+                if pools == s.small_pools:
+                    floors = [floor([sim.url]) for _ in range(s.plan_runs)]
             shutil.rmtree(root)
         tiny, small, large = (
             str(p * PER_POOL) for p in (s.tiny_pools, s.small_pools, s.large_pools)
@@ -186,6 +189,13 @@ class ParseBench:
         warm = points[small]["warm"]
         label = f"np plan --json, {int(small):,} node pools, HTTP {LATENCY_MS} ms, warm"
         self.at_most("3", label, warm.wall, "s", bound, 1.5)
+        self.info(
+            "3f",
+            "… its floor: the imports and the same reads by httpx alone (bench.floor)",
+            _median(floors).wall,
+            "s",
+            bound,
+        )
         if "before warm" in points[small]:
             before = points[small]["before warm"]
             self.info("3b", f"… the same, np at {self.before_label()}", before.wall, "s", bound)

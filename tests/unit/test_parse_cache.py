@@ -9,6 +9,7 @@ import pytest
 
 from reconciler.config import load_config
 from reconciler.config.syntax.cache import ParseCache
+from reconciler.config.syntax.nodes import SourceError
 from reconciler.config.syntax.sources import parse_file
 from reconciler.errors import ConfigError
 
@@ -81,6 +82,45 @@ def test_error_positions_are_identical_from_the_cache(
     plain, cold, warm = load_three_ways(directory, monkeypatch, tmp_path / "cache")
     assert isinstance(plain, str) and "main.hcl:" in plain
     assert plain == cold == warm
+
+
+SOURCES = sorted(
+    path
+    for root in (*EXAMPLES, ROOT / "tests/hostile", ROOT / "examples")
+    for path in root.rglob("*")
+    if path.suffix in (".hcl", ".yaml", ".yml")
+)
+
+
+def test_every_tree_comes_back_from_the_cache_node_for_node_and_line_for_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Literals are stored bare when written on their key's line: those on other lines (a
+    list over several lines, a value below its key) must keep their own line."""
+    monkeypatch.setenv("NP_CACHE_DIR", "off")
+    multiline = tmp_path / "multiline.hcl"
+    multiline.write_text(
+        'nodepool "a" {\n  pool = "p"\n  network {\n    security_groups = [\n'
+        '      "a",\n      "b",\n    ]\n  }\n}\n'
+    )
+    below = tmp_path / "below.yaml"
+    below.write_text("nodepools:\n  a:\n    pool:\n      p\n")
+    cache = ParseCache(tmp_path / "cache")
+    compared = 0
+    for path in [*SOURCES, multiline, below]:
+        try:
+            tree = parse_file(path, path.name)
+        except SourceError:
+            continue
+        text = path.read_text(encoding="utf-8")
+        language = "yaml" if path.suffix in (".yaml", ".yml") else "hcl"
+        cache.put(text, language, tree)
+        if tree is not None:
+            assert cache.get(text, language, path.name) == tree, path
+            compared += 1
+    assert compared > 50
+    assert "line=5" in repr(cache.get(multiline.read_text(), "hcl", "m.hcl"))  # "a"
+    assert "line=4" in repr(cache.get(below.read_text(), "yaml", "b.yaml"))  # p, below pool
 
 
 def test_an_edited_file_misses_and_a_corrupt_entry_is_a_miss(tmp_path: Path) -> None:

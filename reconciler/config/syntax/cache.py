@@ -50,7 +50,7 @@ from reconciler.config.syntax.nodes import (
 from reconciler.errors import Pos
 from reconciler.fsutil import open_nofollow, read_bytes
 
-_FORMAT = 4
+_FORMAT = 5
 """Bumped whenever the nodes or their encoding change, so that old entries miss."""
 Tree = Body | Node | None
 
@@ -130,6 +130,15 @@ def _encode(tree: Any) -> Any:
     return encode(tree)
 
 
+def _encode_on(node: Any, line: int) -> Any:
+    """A literal written on ``line`` as its bare JSON value (every other node is a list):
+    most values of a fleet are such literals (``count = 3``), and decoding them without a tag
+    saves a fifth of a warm load."""
+    if type(node) is Scalar and node.pos.line == line:
+        return node.value
+    return _encode(node)
+
+
 _ENCODERS: dict[type, Callable[[Any], list[Any]]] = {
     Scalar: lambda n: ["s", n.value, n.pos.line],
     GetAttr: lambda n: ["g", _encode(n.target), n.name, n.pos.line],
@@ -160,11 +169,11 @@ _ENCODERS: dict[type, Callable[[Any], list[Any]]] = {
     Invalid: lambda n: ["i", n.message, n.pos.line],
     Mapping: lambda n: [
         "m",
-        [[e.key, e.key_pos.line, _encode(e.value)] for e in n.entries],
+        [[e.key, e.key_pos.line, _encode_on(e.value, e.key_pos.line)] for e in n.entries],
         n.pos.line,
     ],
-    Sequence: lambda n: ["q", [_encode(item) for item in n.items], n.pos.line],
-    Attribute: lambda n: ["a", n.name, _encode(n.value), n.pos.line],
+    Sequence: lambda n: ["q", [_encode_on(item, n.pos.line) for item in n.items], n.pos.line],
+    Attribute: lambda n: ["a", n.name, _encode_on(n.value, n.pos.line), n.pos.line],
     Block: lambda n: ["k", n.type, list(n.labels), _encode(n.body), n.pos.line],
     Body: lambda n: ["B", [_encode(item) for item in n.items], n.pos.line],
 }
@@ -187,9 +196,26 @@ def _decode(data: Any, at: Lines) -> Any:
         value = d[1]
         return Scalar(shared(value) if type(value) is str else value, pos(d[2]))
 
+    def on(data: Any, at_pos: Pos) -> Any:
+        """A node, or a bare literal written at ``at_pos`` (see ``_encode_on``)."""
+        if type(data) is list:
+            return decoders[data[0]](data)
+        return Scalar(shared(data) if type(data) is str else data, at_pos)
+
     def mapping(d: Any) -> Mapping:
-        entries = [Entry(shared(k), pos(line), node(v)) for k, line, v in d[1]]
+        entries = []
+        for key, line, value in d[1]:
+            key_pos = pos(line)
+            entries.append(Entry(shared(key), key_pos, on(value, key_pos)))
         return Mapping(tuple(entries), pos(d[2]))
+
+    def sequence(d: Any) -> Sequence:
+        at_pos = pos(d[2])
+        return Sequence(tuple([on(item, at_pos) for item in d[1]]), at_pos)
+
+    def attribute(d: Any) -> Attribute:
+        at_pos = pos(d[3])
+        return Attribute(shared(d[1]), on(d[2], at_pos), at_pos)
 
     def for_expr(d: Any) -> ForExpr:
         collection, key, value, condition = (node(part) for part in d[3])
@@ -198,8 +224,8 @@ def _decode(data: Any, at: Lines) -> Any:
     decoders: dict[str, Callable[[Any], Any]] = {
         "s": scalar,
         "m": mapping,
-        "q": lambda d: Sequence(tuple([node(item) for item in d[1]]), pos(d[2])),
-        "a": lambda d: Attribute(shared(d[1]), node(d[2]), pos(d[3])),
+        "q": sequence,
+        "a": attribute,
         "k": lambda d: Block(d[1], tuple(d[2]), node(d[3]), pos(d[4])),
         "B": lambda d: Body(tuple([node(item) for item in d[1]]), pos(d[2])),
         "b": lambda d: BareName(d[1], pos(d[2])),

@@ -113,7 +113,6 @@ WIRE_NAMES: dict[str, str] = {
     "os": "os",
 }
 CONFIG_NAMES: dict[str, str] = {wire: name for name, wire in WIRE_NAMES.items()}
-_WIRE_ORDER = {wire: index for index, wire in enumerate(CONFIG_NAMES)}
 _NESTED_WIRE_NAMES: dict[str, dict[str, str]] = {
     "network": {"security_groups": "securityGroups"},
     "os": {"image_id": "imageId", "image_type": "imageType", "auto_match": "autoMatch"},
@@ -207,12 +206,12 @@ def wire_path_to_config(path: str) -> str:
 
 
 def in_wire_order(wire: dict[str, Any]) -> dict[str, Any]:
-    """Order fields as the wire model lists them, so bodies read the same every time."""
-    return dict(sorted(wire.items(), key=_wire_rank))
-
-
-def _wire_rank(item: tuple[str, Any]) -> int:
-    return _WIRE_ORDER.get(item[0], len(_WIRE_ORDER))
+    """Order fields as the wire model lists them, so bodies read the same every time (fields
+    np does not know last, as they came)."""
+    ordered = {name: wire[name] for name in CONFIG_NAMES if name in wire}
+    if len(ordered) < len(wire):
+        ordered |= {name: value for name, value in wire.items() if name not in ordered}
+    return ordered
 
 
 def _checked(model: type[_W], raw: Any, what: str) -> _W:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import load_config
-from reconciler.config.syntax.cache import ParseCache
+from reconciler.config.syntax.cache import ParseCache, code_digest
 from reconciler.config.syntax.nodes import SourceError
 from reconciler.config.syntax.sources import parse_file
 from reconciler.errors import ConfigError
@@ -146,3 +146,15 @@ def test_an_unwritable_cache_is_silently_skipped(
     monkeypatch.setenv("NP_CACHE_DIR", str(blocker / "cache"))
     shutil.copytree(EXAMPLES[0], tmp_path / "cfg")
     assert load_config(tmp_path / "cfg", environ={}).nodepools
+
+
+def test_the_key_changes_with_the_parsers_code_not_only_with_np_s_version(tmp_path: Path) -> None:
+    """A parser fixed without a new version number must not be shown a tree an older parser
+    cached: the key holds a digest of the parsing package's code."""
+    package = ROOT / "reconciler/config/syntax"
+    copy = tmp_path / "syntax"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert code_digest(copy) == code_digest(package)
+    parser = copy / "hcl_parser.py"
+    parser.write_text(parser.read_text() + "# fixed\n")
+    assert code_digest(copy) != code_digest(package)

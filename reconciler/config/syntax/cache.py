@@ -4,8 +4,11 @@
     parse_cache().put(text, ".hcl", tree)
 
 np's HCL parser takes about 0.4 ms per node-pool block (python-hcl2 about 10 ms); a cached tree
-loads in half that. The key is the SHA-256 of np's version, the parser's version, the language
-and the file's bytes, so any change to any of them misses, and each entry holds its key. The
+loads in half that. The key is the SHA-256 of the source code of np's parsers and of this
+cache (this package's files, read once per run: about 1 ms), the versions of python-hcl2 and
+PyYAML, the language and the file's bytes, so any change to any of them misses, and each entry
+holds its key. A version number would not do: an np installed again from another commit keeps
+its version, and a parser fix must never be hidden behind a tree an older parser cached. The
 cache lives in the user's cache directory (``$NP_CACHE_DIR``, else ``$XDG_CACHE_HOME/np``, else
 ``~/.cache/np``), never in the repository: a cache entry committed next to the configuration
 could otherwise show a reviewer one file and np another. ``NP_CACHE_DIR=off`` turns it off.
@@ -25,7 +28,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from reconciler import __version__
 from reconciler.config.syntax.nodes import (
     Attribute,
     BareName,
@@ -50,8 +52,6 @@ from reconciler.config.syntax.nodes import (
 from reconciler.errors import Pos
 from reconciler.fsutil import open_nofollow, read_bytes
 
-_FORMAT = 5
-"""Bumped whenever the nodes or their encoding change, so that old entries miss."""
 Tree = Body | Node | None
 
 
@@ -113,7 +113,19 @@ def parse_cache() -> ParseCache:
 @cache
 def _salt(language: str) -> str:
     """What else a parse depends on (read once: package metadata is slow to read)."""
-    return f"{_FORMAT}\0{__version__}\0{version('python-hcl2')}\0{version('PyYAML')}\0{language}"
+    code = code_digest(Path(__file__).parent)
+    return f"{code}\0{version('python-hcl2')}\0{version('PyYAML')}\0{language}"
+
+
+def code_digest(package: Path) -> str:
+    """The digest of the code that turns a file into a tree and a tree into an entry: every
+    module of ``package`` (this one's)."""
+    digest = hashlib.sha256()
+    for source in sorted(package.glob("*.py")):
+        code = source.read_bytes()
+        digest.update(f"{source.name}\0{len(code)}\0".encode())
+        digest.update(code)
+    return digest.hexdigest()
 
 
 def _key(text: str, language: str) -> str:

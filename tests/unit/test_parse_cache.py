@@ -41,10 +41,11 @@ def generated(directory: Path, blocks: int = 300) -> Path:
     return directory
 
 
-def load_three_ways(directory: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> list[object]:
-    """Plain, cold cache (fills it), warm cache (reads it): each result or error text."""
+def load_four_ways(directory: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> list[object]:
+    """Plain, cold cache (fills it), warm cache (reads it, keeps what it evaluated), warm with
+    evaluated entries (reads those): each result or error text."""
     results: list[object] = []
-    for setting in ("off", str(cache), str(cache)):
+    for setting in ("off", str(cache), str(cache), str(cache)):
         monkeypatch.setenv("NP_CACHE_DIR", setting)
         try:
             results.append(load_config(directory, environ={}))
@@ -57,8 +58,8 @@ def load_three_ways(directory: Path, monkeypatch: pytest.MonkeyPatch, cache: Pat
 def test_examples_load_identically_with_and_without_the_cache(
     directory: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    plain, cold, warm = load_three_ways(directory, monkeypatch, tmp_path / "cache")
-    assert plain == cold == warm
+    plain, cold, warm, evaluated = load_four_ways(directory, monkeypatch, tmp_path / "cache")
+    assert plain == cold == warm == evaluated
     assert any((tmp_path / "cache").iterdir())
 
 
@@ -66,8 +67,8 @@ def test_a_large_generated_config_loads_identically(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     directory = generated(tmp_path / "big")
-    plain, cold, warm = load_three_ways(directory, monkeypatch, tmp_path / "cache")
-    assert plain == cold == warm
+    plain, cold, warm, evaluated = load_four_ways(directory, monkeypatch, tmp_path / "cache")
+    assert plain == cold == warm == evaluated
 
 
 def test_error_positions_are_identical_from_the_cache(
@@ -79,9 +80,9 @@ def test_error_positions_are_identical_from_the_cache(
         'effect = "NoSchedule"\n  }\n  network', 'effect = "Never"\n  }\n  network'
     )
     (directory / "main.hcl").write_text(broken + 'nodepool "np1" {\n  pool = "p"\n}\n')
-    plain, cold, warm = load_three_ways(directory, monkeypatch, tmp_path / "cache")
+    plain, cold, warm, evaluated = load_four_ways(directory, monkeypatch, tmp_path / "cache")
     assert isinstance(plain, str) and "main.hcl:" in plain
-    assert plain == cold == warm
+    assert plain == cold == warm == evaluated
 
 
 SOURCES = sorted(

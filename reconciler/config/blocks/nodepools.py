@@ -21,8 +21,8 @@ from reconciler.config.evaluation.resolve import resolve, validate
 from reconciler.config.messages import excerpt
 from reconciler.config.schema import NodePoolSpec
 from reconciler.config.syntax.declarations import Declaration
-from reconciler.config.syntax.nodes import Mapping, Node
-from reconciler.errors import Diagnostic
+from reconciler.config.syntax.nodes import Attribute, Block, Body, Mapping, Node
+from reconciler.errors import Diagnostic, Pos
 from reconciler.identifiers import DEFAULT_PROVIDER
 
 _NOT_FIELDS = ("pool", "name", "lifecycle")
@@ -49,6 +49,10 @@ class NodePoolBuilder:
         self.new_names = new_names
         self.providers = providers or Providers()
         self.instances_made = 0
+        self.literal: list[tuple[Declaration, DesiredNodePool]] = []
+        """The node pools of blocks written out whole, which the next run need not evaluate
+        again (``record``; only where the file is cached, and never for np validate)."""
+        self.places: dict[tuple[str, int], Pos] = {}
 
     def build(
         self, declarations: SequenceABC[Declaration]
@@ -93,11 +97,15 @@ class NodePoolBuilder:
         body, ignore_changes = take_ignore_changes(decl.body)
         body, for_each = take_entry(body, "for_each")
         body, provider = take_entry(body, "provider")
+        if decl.evaluated is not None:  # a stand-in: its body holds no more than the provider
+            pool = self.reuse(decl, provider)
+            return ([] if pool is None else [pool]), None
         rules, problems = ignore_rules(ignore_changes)
         self.diagnostics += [problem.diagnostic(decl.address) for problem in problems]
         if for_each is None:
             where = address(decl.label)
-            pool = self.instance(decl, body, provider, rules, self.context, where)
+            keep = decl.origin is not None and not self.new_names
+            pool = self.instance(decl, body, provider, rules, self.context, where, keep)
             return ([] if pool is None or problems else [pool]), None
         instances = self.instances(decl, for_each)
         if instances is None:
@@ -139,7 +147,9 @@ class NodePoolBuilder:
         rules: IgnoreRules,
         context: Context,
         where: str,
+        keep: bool = False,
     ) -> DesiredNodePool | None:
+        """``keep``: a literal block's node pool goes to ``literal`` too."""
         provider = self.providers.reference(provider_node, context, where, self.diagnostics)
         resolved = resolve(body, context)
         spec = validate(NodePoolSpec, resolved)
@@ -156,7 +166,7 @@ class NodePoolBuilder:
             return None  # a field that failed quietly (already reported) fails the instance too
         written: dict[str, Any] = resolved.value
         prevent_destroy = spec.lifecycle.prevent_destroy if spec.lifecycle else False
-        return DesiredNodePool(
+        pool = DesiredNodePool(
             address=where,
             pool=spec.pool,
             name=spec.name or decl.label,
@@ -167,6 +177,40 @@ class NodePoolBuilder:
             | ({"provider": provider_node.pos} if provider_node is not None else {}),
             provider=provider,
         )
+        if keep and resolved.literal:
+            self.literal.append((decl, pool))
+        return pool
+
+    def reuse(self, decl: Declaration, provider_node: Node | None) -> DesiredNodePool | None:
+        """The node pool a stand-in's record describes; only its provider is looked up again
+        (what a provider name means is the providers', which may have changed)."""
+        where = address(decl.label)
+        provider = self.providers.reference(provider_node, self.context, where, self.diagnostics)
+        if provider is None:
+            return None
+        pool, name, fields, lines, ignored, prevent, keys, ignore_all = decl.evaluated
+        file = decl.pos.file
+        field_pos = {key: self.place(file, line) for key, line in lines.items()}
+        if provider_node is not None:
+            field_pos["provider"] = provider_node.pos
+        keyed = tuple((field, key) for field, key in keys)
+        return DesiredNodePool(
+            address=where,
+            pool=pool,
+            name=name,
+            fields=fields,
+            lifecycle=Lifecycle(tuple(ignored), prevent, keyed, ignore_all),
+            pos=decl.pos,
+            field_pos=field_pos,
+            provider=provider,
+        )
+
+    def place(self, file: str, line: int) -> Pos:
+        """One ``Pos`` per line, as the parser shares them (memory)."""
+        found = self.places.get((file, line))
+        if found is None:
+            found = self.places[(file, line)] = Pos(file, line)
+        return found
 
     def label_as_name(self, decl: Declaration, where: str) -> None:
         """A label used as the name must be one the API accepts for a new node pool: else
@@ -180,3 +224,45 @@ class NodePoolBuilder:
         existing = f'name = "{excerpt(decl.label)}" for an existing node pool of that name'
         message = f"{problem}; the block label is the name when name is not set: {fix}"
         self.diagnostics.append(Diagnostic(f"{message} (or {existing})", decl.pos, where))
+
+
+def record(pool: DesiredNodePool) -> list[Any]:
+    """What the next run needs of a literal block's node pool besides its stand-in: plain JSON,
+    kept in the block's file's evaluated entry (``ParseCache.put_evaluated``)."""
+    lifecycle = pool.lifecycle
+    lines = {key: pos.line for key, pos in pool.field_pos.items() if key != "provider"}
+    keys = [list(key) for key in lifecycle.ignore_keys]
+    ignored = list(lifecycle.ignore_changes)
+    return [pool.pool, pool.name, pool.fields, lines, ignored, lifecycle.prevent_destroy, keys,
+            lifecycle.ignore_all]  # fmt: skip
+
+
+def accept_record(found: Any) -> bool:
+    """Whether ``found`` has the shape ``record`` gives (anything else: the entry is a miss)."""
+    if not isinstance(found, list) or len(found) != 8:
+        return False
+    pool, name, fields, lines, ignored, prevent, keys, ignore_all = found
+    return (
+        isinstance(pool, str)
+        and isinstance(name, str)
+        and isinstance(fields, dict)
+        and isinstance(lines, dict)
+        and all(type(line) is int for line in lines.values())
+        and isinstance(ignored, list)
+        and all(isinstance(field, str) for field in ignored)
+        and type(prevent) is bool
+        and isinstance(keys, list)
+        and all(
+            isinstance(key, list) and len(key) == 2 and all(isinstance(p, str) for p in key)
+            for key in keys
+        )
+        and type(ignore_all) is bool
+    )
+
+
+def stand_in(decl: Declaration) -> Block:
+    """What the evaluated entry keeps of a literal block in place of the block: its label, its
+    lines and the provider it names (looked up again in every run)."""
+    named = next((entry for entry in decl.body.entries if entry.key == "provider"), None)
+    kept = () if named is None else (Attribute(named.key, named.value, named.key_pos),)
+    return Block("nodepool", (decl.label,), Body(kept, decl.body.pos), decl.pos)

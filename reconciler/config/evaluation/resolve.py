@@ -46,6 +46,9 @@ class Resolved:
     positions: dict[FieldPath, Pos] = field(default_factory=dict)
     failed: set[FieldPath] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
+    literal: bool = True
+    """Whether the value is written out whole, no expression in it: then it is the same in
+    every run, whatever the variables."""
 
     def pos(self, path: FieldPath) -> Pos:
         """Where ``path`` (or the nearest enclosing value) is written."""
@@ -160,6 +163,7 @@ class _Resolver:
         return items
 
     def expression(self, node: Node, path: FieldPath) -> Any:
+        self.out.literal = False
         if self.evaluator is None:
             self.fail(path, node.pos, f"only literal values can be written here: {self.literal}")
             return None

@@ -59,10 +59,15 @@ class ParseCache:
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
 
-    def get(self, text: str, language: str, display: str) -> Tree:
+    def key(self, text: str, language: str) -> str | None:
+        """What names the file's entry (None when the cache is off)."""
+        return None if self.directory is None else _key(text, language)
+
+    def get(self, text: str, language: str, display: str, key: str | None = None) -> Tree:
+        """``key``: ``self.key(text, language)`` when the caller has it already."""
         if self.directory is None:
             return None
-        key = _key(text, language)
+        key = key or _key(text, language)
         try:
             stored, data = json.loads(read_bytes(self.directory / f"{key}.json"))
             if stored != key:
@@ -72,15 +77,63 @@ class ParseCache:
             return None
         return tree
 
-    def put(self, text: str, language: str, tree: Tree) -> None:
+    def put(self, text: str, language: str, tree: Tree, key: str | None = None) -> None:
         if self.directory is None:
             return
-        key = _key(text, language)
+        key = key or _key(text, language)
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             data = json.dumps([key, _encode(tree)], separators=(",", ":"), ensure_ascii=False)
             _store(self.directory / f"{key}.json", data)
         except (OSError, ValueError):
+            return
+
+    # -- evaluated entries ---------------------------------------------------------------------
+    # An HCL file whose blocks an earlier run evaluated: its tree with each such block replaced
+    # by a stand-in (the block without its fields), and what the evaluation found, by the index
+    # of the block in the file. The records are the caller's, opaque here; ``salt`` names the
+    # code that made them, and ``accept`` checks each one's shape (a damaged entry is a miss).
+
+    def get_evaluated(
+        self, parsed: str, display: str, salt: str, accept: Callable[[Any], bool]
+    ) -> tuple[Body, dict[int, Any]] | None:
+        """``parsed``: the file's parse key (``key``)."""
+        if self.directory is None:
+            return None
+        key = _evaluated_key(parsed, salt)
+        try:
+            stored, data, found = json.loads(read_bytes(self.directory / f"{key}.json"))
+            records = {int(index): record for index, record in found.items()}
+            if stored != key or not all(accept(record) for record in records.values()):
+                return None
+            tree = _decode(data, Lines(display))
+            if not isinstance(tree, Body) or any(
+                not 0 <= index < len(tree.items) or not isinstance(tree.items[index], Block)
+                for index in records
+            ):
+                return None
+        except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+            return None
+        return tree, records
+
+    def put_evaluated(
+        self, parsed: str, salt: str, evaluated: dict[int, tuple[Block, Any]]
+    ) -> None:
+        """``evaluated``: by index, each block's stand-in and record. Made from the file's parse
+        entry (nothing is written without one)."""
+        if self.directory is None:
+            return
+        key = _evaluated_key(parsed, salt)
+        try:
+            stored, data = json.loads(read_bytes(self.directory / f"{parsed}.json"))
+            if stored != parsed:
+                return
+            for index, (stand_in, _) in evaluated.items():
+                data[1][index] = _encode(stand_in)
+            records = {str(index): record for index, (_, record) in evaluated.items()}
+            entry = json.dumps([key, data, records], separators=(",", ":"), ensure_ascii=False)
+            _store(self.directory / f"{key}.json", entry)
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
             return
 
 
@@ -118,18 +171,22 @@ def _salt(language: str) -> str:
 
 
 def code_digest(package: Path) -> str:
-    """The digest of the code that turns a file into a tree and a tree into an entry: every
-    module of ``package`` (this one's)."""
+    """The digest of every module of ``package`` and its subpackages: for parse entries this
+    package's, the code that turns a file into a tree and a tree into an entry."""
     digest = hashlib.sha256()
-    for source in sorted(package.glob("*.py")):
+    for source in sorted(package.rglob("*.py")):
         code = source.read_bytes()
-        digest.update(f"{source.name}\0{len(code)}\0".encode())
+        digest.update(f"{source.relative_to(package).as_posix()}\0{len(code)}\0".encode())
         digest.update(code)
     return digest.hexdigest()
 
 
 def _key(text: str, language: str) -> str:
     return hashlib.sha256(f"{_salt(language)}\0{text}".encode()).hexdigest()
+
+
+def _evaluated_key(parsed: str, salt: str) -> str:
+    return hashlib.sha256(f"evaluated\0{salt}\0{parsed}".encode()).hexdigest()
 
 
 def _encode(tree: Any) -> Any:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reconciler.config.messages import Hints, did_you_mean, excerpt, listing, suggest
 from reconciler.config.schema import REPEATED_BLOCKS
@@ -23,7 +24,7 @@ from reconciler.config.syntax.nodes import (
     SourceError,
     duplicates,
 )
-from reconciler.config.syntax.sources import parse_file
+from reconciler.config.syntax.sources import Reuse, Source, read_source
 from reconciler.errors import Diagnostic, Pos
 
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -82,6 +83,11 @@ class Declaration:
     for a moved block)."""
     body: Mapping
     pos: Pos
+    origin: tuple[str, int] | None = None
+    """A top-level HCL block's file (its parse-cache key) and index in it, when the file is
+    cached: where what is evaluated of the block can be kept for the next run."""
+    evaluated: Any = None
+    """What an earlier run evaluated of this block (``body`` is then a stand-in)."""
 
     @property
     def address(self) -> str:
@@ -94,21 +100,22 @@ class DeclarationReader:
     ``hints`` bounds the did-you-mean searches over a file's names (300,000 top-level keys
     took 15 s of CPU)."""
 
-    def __init__(self, hints: Hints) -> None:
+    def __init__(self, hints: Hints, reuse: Reuse | None = None) -> None:
         self.declarations: list[Declaration] = []
         self.diagnostics: list[Diagnostic] = []
         self.hints = hints
+        self.reuse = reuse
 
     def read(self, path: Path) -> None:
         try:
-            parsed = parse_file(path, path.name)
+            source = read_source(path, path.name, self.reuse)
         except SourceError as exc:
             self.error(exc.message, Pos(path.name, exc.line))
             return
-        if isinstance(parsed, Body):
-            self.hcl(parsed, path.name)
-        elif parsed is not None:
-            self.yaml(parsed, path.name)
+        if isinstance(source.tree, Body):
+            self.hcl(source.tree, path.name, source)
+        elif source.tree is not None:
+            self.yaml(source.tree, path.name)
 
     def error(self, message: str, pos: Pos | None, address: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(message, pos, address))
@@ -130,12 +137,12 @@ class DeclarationReader:
         message = f"not an np configuration file: it has {found}, np's are {listing(known, 'and')}"
         self.error(f"{message}; {_OTHER_TOOL}", Pos(file, 1))
 
-    def hcl(self, body: Body, file: str) -> None:
+    def hcl(self, body: Body, file: str, source: Source) -> None:
         types = [item.type for item in body.items if isinstance(item, Block)]
         if len(types) == len(body.items) and self.foreign(types, _KINDS):
             self.foreign_file(file, f"block type {excerpt(types[0])!r}", _KINDS)
             return
-        for item in body.items:
+        for index, item in enumerate(body.items):
             if not isinstance(item, Block):
                 name = excerpt(item.name)
                 message = f"unexpected attribute {name!r} at top level; expected blocks"
@@ -145,9 +152,10 @@ class DeclarationReader:
             elif item.type not in _KINDS:
                 self.unknown("block type", item.type, _KINDS, item.pos)
             else:
-                self.hcl_block(item)
+                origin = None if source.key is None else (source.key, index)
+                self.hcl_block(item, origin, source.evaluated.get(index))
 
-    def hcl_block(self, block: Block) -> None:
+    def hcl_block(self, block: Block, origin: tuple[str, int] | None, evaluated: Any) -> None:
         kind = _KINDS[block.type]
         if len(block.labels) != kind.labels:
             needs = "exactly one label" if kind.labels else "no label"
@@ -159,7 +167,8 @@ class DeclarationReader:
             self.error(message, block.pos)
             return
         repeated = REPEATED_BLOCKS if block.type == "nodepool" else frozenset()
-        self.declare(block.type, label, block.body.to_mapping(repeated), block.pos)
+        body = block.body.to_mapping(repeated)
+        self.declare(block.type, label, body, block.pos, origin, evaluated)
 
     def yaml(self, node: Node, file: str) -> None:
         if not isinstance(node, Mapping):
@@ -225,7 +234,15 @@ class DeclarationReader:
             address = Declaration(kind, entry.key, Mapping((), entry.key_pos), entry.key_pos)
             self.error("expected a mapping of fields", entry.key_pos, address.address)
 
-    def declare(self, kind: str, label: str, body: Mapping, pos: Pos) -> None:
+    def declare(
+        self,
+        kind: str,
+        label: str,
+        body: Mapping,
+        pos: Pos,
+        origin: tuple[str, int] | None = None,
+        evaluated: Any = None,
+    ) -> None:
         if kind == "backend" and label not in _BACKENDS:
             hint = did_you_mean(label, _BACKENDS)
             self.error(f"unknown backend {excerpt(label)!r}; np offers pg and s3{hint}", pos)
@@ -234,4 +251,4 @@ class DeclarationReader:
             message = f"{kind} name {excerpt(label)!r} must start with a letter or _ and contain"
             self.error(f"{message} only letters, digits, _ and -", pos)
             return
-        self.declarations.append(Declaration(kind, label, body, pos))
+        self.declarations.append(Declaration(kind, label, body, pos, origin, evaluated))

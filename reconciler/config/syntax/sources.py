@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reconciler.config.syntax.cache import parse_cache
 from reconciler.config.syntax.files import is_yaml
@@ -42,14 +45,45 @@ def decode_text(data: bytes) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class Reuse:
+    """Which evaluated entries a caller can use: ``salt`` names the code that made their
+    records, ``accept`` checks one record's shape (see ``ParseCache.get_evaluated``)."""
+
+    salt: str
+    accept: Callable[[Any], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A parsed file. ``key`` names its parse-cache entry (None: the cache is off);
+    ``evaluated`` holds, by index, what an earlier run evaluated of the blocks that ``tree``
+    holds only stand-ins of (``Reuse``)."""
+
+    tree: Body | Node | None
+    key: str | None
+    evaluated: dict[int, Any]
+
+
 def parse_file(path: Path, display: str) -> Body | Node | None:
     """HCL files give a body; YAML files a node (None when empty). Unchanged files come from
     the parse cache; only files that parse cleanly are cached."""
+    return read_source(path, display).tree
+
+
+def read_source(path: Path, display: str, reuse: Reuse | None = None) -> Source:
+    """``parse_file``, and with ``reuse`` the evaluated entry of an unchanged HCL file."""
     text = read_text(path)
     language = "yaml" if is_yaml(path) else "hcl"
-    cached = parse_cache().get(text, language, display)
+    cache = parse_cache()
+    key = cache.key(text, language)
+    if reuse is not None and key is not None and language == "hcl":
+        found = cache.get_evaluated(key, display, reuse.salt, reuse.accept)
+        if found is not None:
+            return Source(found[0], key, found[1])
+    cached = cache.get(text, language, display, key)
     if cached is not None:
-        return cached
+        return Source(cached, key, {})
     # The parsers (PyYAML; lark only when np's HCL parser gives up) load only on a cache miss.
     from reconciler.config.syntax.yaml_loader import parse_yaml
 
@@ -57,8 +91,8 @@ def parse_file(path: Path, display: str) -> Body | Node | None:
         tree = parse_yaml(text, display) if language == "yaml" else parse_hcl(text, display)
     except RecursionError:
         raise SourceError("file is nested too deeply", 1) from None
-    parse_cache().put(text, language, tree)
-    return tree
+    cache.put(text, language, tree, key)
+    return Source(tree, key, {})
 
 
 def parse_hcl(text: str, display: str) -> Body:

@@ -21,8 +21,8 @@ from reconciler.config.evaluation.resolve import resolve, validate
 from reconciler.config.messages import excerpt
 from reconciler.config.schema import NodePoolSpec
 from reconciler.config.syntax.declarations import Declaration
-from reconciler.config.syntax.nodes import Attribute, Block, Body, Mapping, Node
-from reconciler.errors import Diagnostic, Pos
+from reconciler.config.syntax.nodes import Attribute, Block, Body, Lines, Mapping, Node
+from reconciler.errors import Diagnostic
 from reconciler.identifiers import DEFAULT_PROVIDER
 
 _NOT_FIELDS = ("pool", "name", "lifecycle")
@@ -52,7 +52,7 @@ class NodePoolBuilder:
         self.literal: list[tuple[Declaration, DesiredNodePool]] = []
         """The node pools of blocks written out whole, which the next run need not evaluate
         again (``record``; only where the file is cached, and never for np validate)."""
-        self.places: dict[tuple[str, int], Pos] = {}
+        self.lines: dict[str, Lines] = {}
 
     def build(
         self, declarations: SequenceABC[Declaration]
@@ -190,7 +190,9 @@ class NodePoolBuilder:
             return None
         pool, name, fields, lines, ignored, prevent, keys, ignore_all = decl.evaluated
         file = decl.pos.file
-        field_pos = {key: self.place(file, line) for key, line in lines.items()}
+        at = self.lines.get(file) or self.lines.setdefault(file, Lines(file))
+        known = at.known  # one Pos per line, as the parser shares them (memory)
+        field_pos = {key: known.get(line) or at(line) for key, line in lines.items()}
         if provider_node is not None:
             field_pos["provider"] = provider_node.pos
         keyed = tuple((field, key) for field, key in keys)
@@ -204,13 +206,6 @@ class NodePoolBuilder:
             field_pos=field_pos,
             provider=provider,
         )
-
-    def place(self, file: str, line: int) -> Pos:
-        """One ``Pos`` per line, as the parser shares them (memory)."""
-        found = self.places.get((file, line))
-        if found is None:
-            found = self.places[(file, line)] = Pos(file, line)
-        return found
 
     def label_as_name(self, decl: Declaration, where: str) -> None:
         """A label used as the name must be one the API accepts for a new node pool: else

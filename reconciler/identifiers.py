@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from reconciler.errors import shown
 
@@ -68,6 +69,7 @@ def parse_address(text: str) -> tuple[str, str | None]:
     return match["label"], key
 
 
+@lru_cache(maxsize=1024)  # a fleet names a few providers, once per node pool (and state entry)
 def provider_address(alias: str | None = None, key: str | None = None) -> str:
     """The address of a provider: ``modelarts``, ``modelarts.hk``, or one instance of a
     ``for_each`` provider, ``modelarts.region["cn-north-4"]``."""
@@ -93,6 +95,7 @@ def parse_provider_address(text: str) -> tuple[str | None, str | None]:
     return match["alias"], key
 
 
+@lru_cache(maxsize=1024)
 def canonical_provider(text: str) -> str:
     """A provider address in its one written form."""
     return provider_address(*parse_provider_address(text))

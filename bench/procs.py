@@ -11,13 +11,12 @@ The simulator process and its request log come from reconciler.sim.launch, as in
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ PYTHON = sys.executable
 HTTP_ENV = {"HW_AUTH_TOKEN": "bench-token", "HW_PROJECT_ID": "bench-project"}
 """What np needs to talk to `np sim serve` over HTTP (the simulator checks no credential)."""
 NP = str(Path(sys.executable).with_name("np"))
+LAUNCH = Path(__file__).with_name("launch.py")
 
 
 class BenchError(Exception):
@@ -62,32 +62,41 @@ def run(
 ) -> Finished:
     """Run `argv` to completion and measure it.
 
-    The rusage is the child's own, from wait4(2): the same record that
-    getrusage(RUSAGE_CHILDREN) accumulates, but for this child alone, so one run's peak RSS is
-    not hidden behind an earlier, bigger child.
+    The rusage is the child's own, from wait4(2) in ``bench/launch.py``, which starts it: a
+    child forked from this process, which holds whole fleets, would report this process's size
+    as its peak RSS (see there). Wall time is the child's, from spawn to exit.
     """
     full_env = {**os.environ, **(env or {})}
+    read_end, write_end = os.pipe()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            list(argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
-        )
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
+        launcher = [PYTHON, str(LAUNCH), str(write_end), str(timeout), "--", *argv]
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc = subprocess.Popen(
+                launcher,
+                cwd=cwd,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                pass_fds=(write_end,),
+            )
         finally:
-            killer.cancel()
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+            os.close(write_end)
+        with os.fdopen(read_end) as report_pipe:
+            report = report_pipe.read()
+        proc.wait()
         out.seek(0)
         err.seek(0)
+        if proc.returncode != 0 or not report:
+            message = err.read().decode(errors="replace").strip().splitlines()[-3:]
+            raise BenchError(f"could not start {' '.join(argv)}: " + " | ".join(message))
+        figures = json.loads(report)
         return Finished(
             tuple(argv),
-            proc.returncode,
-            wall,
-            usage.ru_utime + usage.ru_stime,
-            usage.ru_maxrss / 1024,  # Linux reports KiB
+            figures["code"],
+            figures["wall"],
+            figures["cpu"],
+            figures["max_rss_kib"] / 1024,
             out.read(),
             err.read(),
         )

@@ -1,7 +1,7 @@
 """A content-addressed cache of parsed files, so an unchanged file is not parsed again.
 
-    tree = parse_cache().get(text, ".hcl", "main.hcl")   # None on a miss
-    parse_cache().put(text, ".hcl", tree)
+    tree = parse_cache().get(text, "hcl", "main.hcl")    # None on a miss
+    parse_cache().put(text, "hcl", tree)
 
 np's HCL parser takes about 0.4 ms per node-pool block (python-hcl2 about 10 ms); a cached tree
 loads in half that. The key is the SHA-256 of the source code of np's parsers and of this

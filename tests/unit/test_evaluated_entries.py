@@ -129,22 +129,54 @@ def test_a_changed_provider_is_looked_up_again(
     assert str(reused_error.value) == str(plain_error.value)
 
 
-def test_a_damaged_or_foreign_entry_is_a_miss(fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def evaluated_entry(fleet: Path) -> Path:
+    entries = [
+        path
+        for path in (fleet.parent / "cache").iterdir()
+        if len(json.loads(path.read_text())) == 3
+    ]
+    assert len(entries) == 1  # pools.hcl (main.hcl holds no node pool)
+    return entries[0]
+
+
+FORGERIES = {
+    "not the fields": lambda record: record.__setitem__(2, "not the fields"),
+    "a count the schema refuses": lambda record: record[2].__setitem__("count", "many"),
+    "max_count below count": lambda record: record[2].__setitem__("count", 20),
+    "a field np does not know": lambda record: record[2].__setitem__("spec", {}),
+    "the name as a field": lambda record: record[2].__setitem__("name", "other"),
+    "a name that is not a path segment": lambda record: record.__setitem__(1, ".."),
+    "an unknown field ignored": lambda record: record.__setitem__(4, ["spec"]),
+    "a key of a field that has none": lambda record: record.__setitem__(6, [["count", "x"]]),
+    "a line that is not a number": lambda record: record[3].__setitem__("pool", "1"),
+}
+
+
+@pytest.mark.parametrize("forgery", FORGERIES, ids=list(FORGERIES))
+def test_a_damaged_or_forged_entry_is_a_miss(
+    fleet: Path, monkeypatch: pytest.MonkeyPatch, forgery: str
+) -> None:
+    """A record is used only if the schema accepts what it says, so a forged cache can neither
+    crash the planner nor hand it a value validation refuses."""
     expected = load_config(fleet, environ={})
     load_config(fleet, environ={})
-    cache = fleet.parent / "cache"
-    entries = [path for path in cache.iterdir() if len(json.loads(path.read_text())) == 3]
-    assert len(entries) == 1  # pools.hcl (main.hcl holds no node pool)
-    stored, data, records = json.loads(entries[0].read_text())
-    records["0"][2] = "not the fields"
-    entries[0].write_text(json.dumps([stored, data, records]))
+    entry = evaluated_entry(fleet)
+    stored, data, records = json.loads(entry.read_text())
+    FORGERIES[forgery](records["0"])
+    entry.write_text(json.dumps([stored, data, records]))
     seen = reused(monkeypatch)
     assert load_config(fleet, environ={}) == expected
     assert not seen
 
+
+def test_another_code_s_entry_is_a_miss(fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = load_config(fleet, environ={})
+    load_config(fleet, environ={})
+    seen = reused(monkeypatch)
     other = Reuse("other code", loader_module._reuse().accept)
     monkeypatch.setattr(loader_module, "_reuse", lambda: other)
     assert load_config(fleet, environ={}) == expected  # and it keeps its own entry
+    assert not seen
     assert load_config(fleet, environ={}) == expected
     assert len(seen) == 40
 

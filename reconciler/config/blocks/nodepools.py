@@ -8,9 +8,16 @@ from __future__ import annotations
 from collections.abc import Sequence as SequenceABC
 from typing import Any
 
+from pydantic import ValidationError
+
 from reconciler.config.blocks.addresses import address
 from reconciler.config.blocks.for_each import for_each_pairs, once, take_entry
-from reconciler.config.blocks.lifecycle import IgnoreRules, ignore_rules, take_ignore_changes
+from reconciler.config.blocks.lifecycle import (
+    MAP_FIELDS,
+    IgnoreRules,
+    ignore_rules,
+    take_ignore_changes,
+)
 from reconciler.config.blocks.moved import Blocks
 from reconciler.config.blocks.names import new_name_problem, suggested_name
 from reconciler.config.blocks.providers import Providers
@@ -19,11 +26,11 @@ from reconciler.config.evaluation.expr import Context
 from reconciler.config.evaluation.limits import STEPS_PER_INSTANCE
 from reconciler.config.evaluation.resolve import resolve, validate
 from reconciler.config.messages import excerpt
-from reconciler.config.schema import NodePoolSpec
+from reconciler.config.schema import MANAGED_FIELDS, NodePoolSpec
 from reconciler.config.syntax.declarations import Declaration
 from reconciler.config.syntax.nodes import Attribute, Block, Body, Lines, Mapping, Node
 from reconciler.errors import Diagnostic
-from reconciler.identifiers import DEFAULT_PROVIDER
+from reconciler.identifiers import DEFAULT_PROVIDER, segment_problem
 
 _NOT_FIELDS = ("pool", "name", "lifecycle")
 MAX_INSTANCES = 10_000
@@ -233,26 +240,42 @@ def record(pool: DesiredNodePool) -> list[Any]:
 
 
 def accept_record(found: Any) -> bool:
-    """Whether ``found`` has the shape ``record`` gives (anything else: the entry is a miss)."""
+    """Whether ``found`` is a record ``record`` could have written: its shape, and fields the
+    schema accepts (about 40 µs). A forged or damaged entry is then a miss: it can neither
+    crash the planner nor give it a value that validation would have refused."""
     if not isinstance(found, list) or len(found) != 8:
         return False
     pool, name, fields, lines, ignored, prevent, keys, ignore_all = found
-    return (
-        isinstance(pool, str)
-        and isinstance(name, str)
+    shaped = (
+        isinstance(name, str)
+        and segment_problem(name) is None
         and isinstance(fields, dict)
+        and set(fields) <= _MANAGED
         and isinstance(lines, dict)
         and all(type(line) is int for line in lines.values())
         and isinstance(ignored, list)
-        and all(isinstance(field, str) for field in ignored)
+        and set(ignored) <= _MANAGED
         and type(prevent) is bool
         and isinstance(keys, list)
         and all(
-            isinstance(key, list) and len(key) == 2 and all(isinstance(p, str) for p in key)
+            isinstance(key, list)
+            and len(key) == 2
+            and key[0] in MAP_FIELDS
+            and isinstance(key[1], str)
             for key in keys
         )
         and type(ignore_all) is bool
     )
+    if not shaped:
+        return False
+    try:
+        spec = NodePoolSpec.model_validate({**fields, "pool": pool})
+    except ValidationError:
+        return False
+    return not spec.problems()
+
+
+_MANAGED = frozenset(MANAGED_FIELDS)
 
 
 def stand_in(decl: Declaration) -> Block:

